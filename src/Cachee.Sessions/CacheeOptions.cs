@@ -1,0 +1,68 @@
+using StackExchange.Redis;
+
+namespace Cachee.Sessions;
+
+/// <summary>
+/// Settings of a <see cref="TieredDistributedCache"/>. The connection settings mirror Microsoft's
+/// <c>RedisCacheOptions</c>, so moving from <c>AddStackExchangeRedisCache(o =&gt; …)</c> to
+/// <c>AddCacheeSessions(o =&gt; …)</c> keeps the same lambda body.
+/// </summary>
+public sealed class CacheeOptions
+{
+    /// <summary>The largest value <see cref="L1MaxBytes"/> may take: 64 GiB.</summary>
+    public const long MaxL1Bytes = 64L * 1024 * 1024 * 1024;
+
+    /// <summary>
+    /// The StackExchange.Redis configuration string, for example <c>"localhost:6379"</c> or
+    /// <c>"sentinel1:26379,serviceName=mymaster"</c>. Used when neither <see cref="ConfigurationOptions"/>
+    /// nor <see cref="ConnectionMultiplexerFactory"/> is set.
+    /// </summary>
+    public string? Configuration { get; set; }
+
+    /// <summary>
+    /// The StackExchange.Redis configuration; takes precedence over <see cref="Configuration"/>.
+    /// <c>AbortOnConnectFail</c> is forced to <see langword="false"/> so that the application starts while Redis is down.
+    /// </summary>
+    public ConfigurationOptions? ConfigurationOptions { get; set; }
+
+    /// <summary>
+    /// Supplies an existing multiplexer (one per application is the StackExchange.Redis advice);
+    /// takes precedence over both configuration settings. A multiplexer obtained this way is not disposed by the cache.
+    /// </summary>
+    public Func<Task<IConnectionMultiplexer>>? ConnectionMultiplexerFactory { get; set; }
+
+    /// <summary>
+    /// A prefix put in front of every key in Redis, exactly as <c>RedisCacheOptions.InstanceName</c> does,
+    /// so that Cachee and RedisCache configured with the same value read each other's entries.
+    /// </summary>
+    public string? InstanceName { get; set; }
+
+    /// <summary>
+    /// The Redis pub/sub channel carrying invalidations. Default: <c>InstanceName + "__cachee:invalidations"</c>.
+    /// Every instance sharing the keys must use the same channel.
+    /// </summary>
+    public string? InvalidationChannel { get; set; }
+
+    /// <summary>Upper bound on the bytes of values kept in this instance's L1. Default 256 MiB; 1 byte to 64 GiB.</summary>
+    public long L1MaxBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Upper bound on the number of entries kept in this instance's L1. Default 1,000,000; at least 1.</summary>
+    public int L1MaxEntries { get; set; } = 1_000_000;
+
+    /// <summary>
+    /// Values larger than this stay in Redis only and are never copied into L1. Default 4 MiB;
+    /// 0 (nothing in L1) up to <see cref="L1MaxBytes"/>.
+    /// </summary>
+    public int L1MaxEntryBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// How far short of a full sliding window Redis may expire an entry that was last read from L1.
+    /// Reads served from L1 refresh the Redis entry in the background at most once per tolerance, so a smaller value
+    /// means more Redis commands. <see langword="null"/> (the default) means 2% of the entry's sliding window, at most 30 seconds.
+    /// An explicit value is used as given but never more than half of an entry's window. Allowed: 1 ms to 1 hour.
+    /// </summary>
+    public TimeSpan? SlidingRefreshTolerance { get; set; }
+
+    /// <summary>How often the <see cref="ClusterCoordinator"/> removes expired entries from L1. Default 1 minute; 1 second to 1 hour.</summary>
+    public TimeSpan ExpirationScanInterval { get; set; } = TimeSpan.FromMinutes(1);
+}

@@ -1,0 +1,65 @@
+using Microsoft.Extensions.Options;
+
+namespace Cachee.Sessions;
+
+/// <summary>Checks <see cref="CacheeOptions"/> at start-up; every message names the option and its allowed range.</summary>
+internal sealed class CacheeOptionsValidator : IValidateOptions<CacheeOptions>
+{
+    internal static readonly TimeSpan MinTolerance = TimeSpan.FromMilliseconds(1);
+    internal static readonly TimeSpan MaxTolerance = TimeSpan.FromHours(1);
+
+    public ValidateOptionsResult Validate(string? name, CacheeOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var failures = new List<string>();
+
+        if (options.ConnectionMultiplexerFactory is null && options.ConfigurationOptions is null
+            && string.IsNullOrWhiteSpace(options.Configuration))
+        {
+            failures.Add($"CacheeOptions.{nameof(CacheeOptions.Configuration)} is required (for example \"localhost:6379\") unless "
+                + $"{nameof(CacheeOptions.ConfigurationOptions)} or {nameof(CacheeOptions.ConnectionMultiplexerFactory)} is set.");
+        }
+
+        if (options.L1MaxBytes is < 1 or > CacheeOptions.MaxL1Bytes)
+        {
+            failures.Add($"CacheeOptions.{nameof(CacheeOptions.L1MaxBytes)} must be between 1 and {CacheeOptions.MaxL1Bytes} bytes; it is {options.L1MaxBytes}.");
+        }
+
+        if (options.L1MaxEntries < 1)
+        {
+            failures.Add($"CacheeOptions.{nameof(CacheeOptions.L1MaxEntries)} must be at least 1; it is {options.L1MaxEntries}.");
+        }
+
+        if (options.L1MaxEntryBytes < 0 || options.L1MaxEntryBytes > options.L1MaxBytes)
+        {
+            failures.Add($"CacheeOptions.{nameof(CacheeOptions.L1MaxEntryBytes)} must be between 0 and L1MaxBytes ({options.L1MaxBytes}); it is {options.L1MaxEntryBytes}.");
+        }
+
+        if (options.SlidingRefreshTolerance is { } tolerance && (tolerance < MinTolerance || tolerance > MaxTolerance))
+        {
+            failures.Add($"CacheeOptions.{nameof(CacheeOptions.SlidingRefreshTolerance)} must be between 1 ms and 1 hour, or null for the default; it is {tolerance}.");
+        }
+
+        if (options.ExpirationScanInterval < TimeSpan.FromSeconds(1) || options.ExpirationScanInterval > TimeSpan.FromHours(1))
+        {
+            failures.Add($"CacheeOptions.{nameof(CacheeOptions.ExpirationScanInterval)} must be between 1 second and 1 hour; it is {options.ExpirationScanInterval}.");
+        }
+
+        if (options.InvalidationChannel is { Length: 0 })
+        {
+            failures.Add($"CacheeOptions.{nameof(CacheeOptions.InvalidationChannel)} must not be empty; leave it null for the default.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>Throws <see cref="OptionsValidationException"/> when the options are invalid (for callers outside DI).</summary>
+    internal static void ThrowIfInvalid(CacheeOptions options)
+    {
+        var result = new CacheeOptionsValidator().Validate(Options.DefaultName, options);
+        if (result.Failed)
+        {
+            throw new OptionsValidationException(Options.DefaultName, typeof(CacheeOptions), result.Failures);
+        }
+    }
+}

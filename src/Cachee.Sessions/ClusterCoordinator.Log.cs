@@ -1,0 +1,27 @@
+using Microsoft.Extensions.Logging;
+
+namespace Cachee.Sessions;
+
+public sealed partial class ClusterCoordinator
+{
+    private static partial class Log
+    {
+        [LoggerMessage(100, LogLevel.Warning, "Cachee: the invalidation subscription was lost; L1 is bypassed until it is back.", EventName = "SubscriptionLost")]
+        public static partial void SubscriptionLost(ILogger logger);
+
+        [LoggerMessage(101, LogLevel.Information, "Cachee: the invalidation subscription is live; L1 serves again in epoch {Epoch}.", EventName = "SubscriptionEstablished")]
+        public static partial void SubscriptionEstablished(ILogger logger, int epoch);
+
+        [LoggerMessage(102, LogLevel.Warning, "Cachee: could not subscribe to invalidations; retrying in {Delay}. L1 is bypassed meanwhile.", EventName = "SubscribeFailed")]
+        public static partial void SubscribeFailed(ILogger logger, TimeSpan delay, Exception exception);
+
+        [LoggerMessage(103, LogLevel.Warning, "Cachee: a message of {Length} characters on the invalidation channel was not understood and was ignored.", EventName = "MalformedMessage")]
+        public static partial void MalformedMessage(ILogger logger, int length);
+
+        [LoggerMessage(104, LogLevel.Warning, "Cachee: renewing the sliding expiration of '{Key}' in Redis failed; it will be retried on the next hit.", EventName = "RefreshFailed")]
+        public static partial void RefreshFailed(ILogger logger, string key, Exception exception);
+
+        [LoggerMessage(105, LogLevel.Debug, "Cachee: swept {Count} expired entries out of L1.", EventName = "Swept")]
+        public static partial void Swept(ILogger logger, int count);
+    }
+}

@@ -1,0 +1,262 @@
+using System.Threading.Channels;
+using Cachee.Sessions.Diagnostics;
+using Cachee.Sessions.Invalidation;
+using Cachee.Sessions.L1;
+using Cachee.Sessions.L2;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Cachee.Sessions;
+
+/// <summary>
+/// The background half of a <see cref="TieredDistributedCache"/>: owns the invalidation subscription (L1 is served only
+/// while it is proven live, and starts a new epoch after every gap), renews in Redis the sliding entries that were read
+/// from L1, and sweeps expired entries out of L1.
+/// It is registered as an <see cref="IHostedService"/> so that the subscription is made at start-up and pending renewals are
+/// flushed at shutdown; if the host never starts it, the cache starts it on first use.
+/// </summary>
+public sealed partial class ClusterCoordinator : IHostedService, IInvalidationListener, IAsyncDisposable
+{
+    private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
+    private readonly L1Store _l1;
+    private readonly IL2Store _l2;
+    private readonly IInvalidationBus _bus;
+    private readonly CacheeMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly string _instanceId;
+    private readonly TimeSpan _scanInterval;
+    private readonly bool _runLoops;
+    private readonly Channel<L1Entry> _refreshes = Channel.CreateUnbounded<L1Entry>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _stopping = new();
+    private Task _background = Task.CompletedTask;
+    private int _started;
+
+    internal ClusterCoordinator(
+        L1Store l1, IL2Store l2, IInvalidationBus bus, CacheeMetrics metrics, TimeProvider time, ILogger logger,
+        string instanceId, TimeSpan scanInterval, bool runLoops)
+    {
+        _l1 = l1;
+        _l2 = l2;
+        _bus = bus;
+        _metrics = metrics;
+        _time = time;
+        _logger = logger;
+        _instanceId = instanceId;
+        _scanInterval = scanInterval;
+        _runLoops = runLoops;
+    }
+
+    /// <summary>True while invalidations are heard and L1 is served.</summary>
+    public bool IsSubscribed => _l1.ServingEpoch != 0;
+
+    /// <summary>Makes the subscription and starts the background upkeep, without waiting for Redis.</summary>
+    /// <inheritdoc/>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        EnsureStarted();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Stops the background upkeep and sends the sliding renewals still pending.</summary>
+    /// <inheritdoc/>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _started) == 0)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _background.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutdown deadline reached; pending renewals are flushed below as far as time allows.
+        }
+
+        await FlushRefreshesAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask DisposeAsync()
+    {
+        if (!_stopping.IsCancellationRequested)
+        {
+            await _stopping.CancelAsync().ConfigureAwait(false);
+        }
+
+        try
+        {
+            await _background.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Expected on shutdown.
+        }
+
+        await _bus.DisposeAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    /// <summary>Starts the subscription and the loops once; cheap to call on every cache operation.</summary>
+    internal void EnsureStarted()
+    {
+        if (Volatile.Read(ref _started) != 0 || Interlocked.Exchange(ref _started, 1) != 0)
+        {
+            return;
+        }
+
+        _background = Task.Run(RunAsync);
+    }
+
+    /// <summary>Queues a background renewal of a sliding entry served from L1 (at most one queued per entry).</summary>
+    internal void ScheduleRefresh(L1Entry entry)
+    {
+        if (Interlocked.CompareExchange(ref entry.RefreshQueued, 1, 0) == 0)
+        {
+            _ = _refreshes.Writer.TryWrite(entry);
+        }
+    }
+
+    /// <summary>Sends every queued renewal now (pipelined) and waits for the replies.</summary>
+    internal async Task FlushRefreshesAsync(CancellationToken token)
+    {
+        var pending = new List<Task>();
+        while (_refreshes.Reader.TryRead(out var entry))
+        {
+            pending.Add(RefreshAsync(entry, token));
+        }
+
+        await Task.WhenAll(pending).ConfigureAwait(false);
+    }
+
+    /// <summary>Removes expired entries from L1 now.</summary>
+    internal int SweepExpired()
+    {
+        var removed = _l1.RemoveExpired(_time.GetUtcNow().UtcTicks);
+        if (removed > 0)
+        {
+            Log.Swept(_logger, removed);
+        }
+
+        return removed;
+    }
+
+    private async Task RunAsync()
+    {
+        var token = _stopping.Token;
+        try
+        {
+            await SubscribeAsync(token).ConfigureAwait(false);
+            if (_runLoops)
+            {
+                await Task.WhenAll(RefreshLoopAsync(token), SweepLoopAsync(token)).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // Stopped.
+        }
+    }
+
+    private async Task SubscribeAsync(CancellationToken token)
+    {
+        var delay = TimeSpan.FromMilliseconds(100);
+        while (true)
+        {
+            try
+            {
+                await _bus.StartAsync(this, token).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
+            {
+                Log.SubscribeFailed(_logger, delay, ex);
+                await Task.Delay(delay, _time, token).ConfigureAwait(false);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
+            }
+        }
+    }
+
+    private async Task RefreshLoopAsync(CancellationToken token)
+    {
+        while (await _refreshes.Reader.WaitToReadAsync(token).ConfigureAwait(false))
+        {
+            await FlushRefreshesAsync(token).ConfigureAwait(false);
+        }
+    }
+
+    private async Task SweepLoopAsync(CancellationToken token)
+    {
+        using var timer = new PeriodicTimer(_scanInterval, _time);
+        while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
+        {
+            _ = SweepExpired();
+        }
+    }
+
+    private async Task RefreshAsync(L1Entry entry, CancellationToken token)
+    {
+        try
+        {
+            if (entry.Removed)
+            {
+                return;
+            }
+
+            var sentAt = _time.GetUtcNow().UtcTicks;
+            var ttl = await _l2.RefreshAsync(entry.Key, entry.Version, sentAt, sync: false, token).ConfigureAwait(false);
+            _metrics.L2Refreshes.Increment();
+            if (ttl is RefreshOutcome.Missing or RefreshOutcome.VersionChanged)
+            {
+                _l1.Remove(entry);
+                return;
+            }
+
+            var redisExpiry = ttl == RefreshOutcome.NoExpiry ? long.MaxValue : sentAt + (ttl * TimeSpan.TicksPerMillisecond);
+            Volatile.Write(ref entry.ValidUntilTicks, Math.Min(entry.AbsoluteTicks, redisExpiry));
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The copy stays valid only until the Redis expiry it already knew; the next hit queues another try.
+            Log.RefreshFailed(_logger, entry.Key, ex);
+        }
+        finally
+        {
+            Volatile.Write(ref entry.RefreshQueued, 0);
+        }
+    }
+
+    void IInvalidationListener.OnMessage(string? message)
+    {
+        switch (InvalidationMessage.Parse(message, out var origin, out var version, out var key))
+        {
+            case MessageKind.Invalidation when origin != _instanceId:
+                _metrics.InvalidationsReceived.Increment();
+                _l1.Invalidate(key, version);
+                break;
+            case MessageKind.Malformed:
+                _metrics.InvalidationsMalformed.Increment();
+                Log.MalformedMessage(_logger, message?.Length ?? 0);
+                break;
+            default:
+                // Our own invalidations, and probes of other instances.
+                break;
+        }
+    }
+
+    void IInvalidationListener.OnSubscriptionLost()
+    {
+        _l1.Suspend();
+        Log.SubscriptionLost(_logger);
+    }
+
+    void IInvalidationListener.OnSubscriptionEstablished()
+    {
+        var epoch = _l1.Resume();
+        Log.SubscriptionEstablished(_logger, epoch);
+    }
+}

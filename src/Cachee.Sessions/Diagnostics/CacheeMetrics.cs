@@ -1,0 +1,76 @@
+using System.Diagnostics.Metrics;
+
+namespace Cachee.Sessions.Diagnostics;
+
+/// <summary>
+/// The counters of one cache instance, published through <see cref="System.Diagnostics.Metrics"/> on the meter
+/// <c>Cachee.Sessions</c> (tagged with <c>cachee.instance</c>) and readable as <see cref="CacheeStatistics"/>.
+/// </summary>
+internal sealed class CacheeMetrics : IDisposable
+{
+    /// <summary>The meter name to listen to.</summary>
+    public const string MeterName = "Cachee.Sessions";
+
+    private readonly Meter _meter;
+    private readonly bool _ownsMeter;
+
+    public CacheeMetrics(IMeterFactory? meterFactory, string instanceId, Func<long> l1Entries, Func<long> l1Bytes)
+    {
+        _ownsMeter = meterFactory is null;
+        _meter = meterFactory?.Create(new MeterOptions(MeterName)) ?? new Meter(MeterName);
+        L1Entries = l1Entries;
+        L1Bytes = l1Bytes;
+        var tags = new KeyValuePair<string, object?>[] { new("cachee.instance", instanceId) };
+        Observe("cachee.l1.hits", L1Hits, "Reads answered from L1.");
+        Observe("cachee.l1.misses", L1Misses, "Reads L1 could not answer.");
+        Observe("cachee.l2.hits", L2Hits, "Reads answered by Redis.");
+        Observe("cachee.l2.misses", L2Misses, "Reads Redis had no entry for.");
+        Observe("cachee.invalidations.sent", InvalidationsSent, "Invalidations published.");
+        Observe("cachee.invalidations.received", InvalidationsReceived, "Invalidations heard from other instances.");
+        Observe("cachee.invalidations.malformed", InvalidationsMalformed, "Channel messages ignored as malformed.");
+        Observe("cachee.l1.evictions", L1Evictions, "Entries evicted from L1.");
+        Observe("cachee.l2.refreshes", L2Refreshes, "Background sliding renewals sent to Redis.");
+        Observe("cachee.l2.unreadable", UnreadablePayloads, "Redis payloads that could not be read.");
+        _ = _meter.CreateObservableUpDownCounter("cachee.l1.entries", () => new Measurement<long>(L1Entries(), tags), "{entry}", "Entries in L1.");
+        _ = _meter.CreateObservableUpDownCounter("cachee.l1.bytes", () => new Measurement<long>(L1Bytes(), tags), "By", "Value bytes in L1.");
+
+        void Observe(string name, StripedCounter counter, string description) =>
+            _meter.CreateObservableCounter(name, () => new Measurement<long>(counter.Value, tags), null, description);
+    }
+
+    public StripedCounter L1Hits { get; } = new();
+
+    public StripedCounter L1Misses { get; } = new();
+
+    public StripedCounter L2Hits { get; } = new();
+
+    public StripedCounter L2Misses { get; } = new();
+
+    public StripedCounter InvalidationsSent { get; } = new();
+
+    public StripedCounter InvalidationsReceived { get; } = new();
+
+    public StripedCounter InvalidationsMalformed { get; } = new();
+
+    public StripedCounter L1Evictions { get; } = new();
+
+    public StripedCounter L2Refreshes { get; } = new();
+
+    public StripedCounter UnreadablePayloads { get; } = new();
+
+    private Func<long> L1Entries { get; }
+
+    private Func<long> L1Bytes { get; }
+
+    public CacheeStatistics Snapshot() => new(
+        L1Hits.Value, L1Misses.Value, L2Hits.Value, L2Misses.Value, InvalidationsSent.Value, InvalidationsReceived.Value,
+        InvalidationsMalformed.Value, L1Evictions.Value, L2Refreshes.Value, UnreadablePayloads.Value, L1Entries(), L1Bytes());
+
+    public void Dispose()
+    {
+        if (_ownsMeter)
+        {
+            _meter.Dispose();
+        }
+    }
+}

@@ -1,0 +1,32 @@
+namespace Cachee.Sessions;
+
+/// <summary>A snapshot of one cache instance's counters since it was created (the same figures its metrics report).</summary>
+/// <param name="L1Hits">Reads answered from L1 without I/O.</param>
+/// <param name="L1Misses">Reads L1 could not answer.</param>
+/// <param name="L2Hits">Reads answered by Redis.</param>
+/// <param name="L2Misses">Reads for which Redis had no entry.</param>
+/// <param name="InvalidationsSent">Writes and removes this instance published.</param>
+/// <param name="InvalidationsReceived">Invalidations from other instances this instance heard.</param>
+/// <param name="InvalidationsMalformed">Messages on the channel that were not understood and were ignored.</param>
+/// <param name="L1Evictions">Entries evicted from L1 to stay within its limits.</param>
+/// <param name="L2Refreshes">Background sliding-expiration renewals sent to Redis on behalf of L1 hits.</param>
+/// <param name="UnreadablePayloads">Redis entries that could not be parsed (answered as misses).</param>
+/// <param name="L1Entries">Entries in L1 now.</param>
+/// <param name="L1Bytes">Value bytes in L1 now.</param>
+public readonly record struct CacheeStatistics(
+    long L1Hits,
+    long L1Misses,
+    long L2Hits,
+    long L2Misses,
+    long InvalidationsSent,
+    long InvalidationsReceived,
+    long InvalidationsMalformed,
+    long L1Evictions,
+    long L2Refreshes,
+    long UnreadablePayloads,
+    long L1Entries,
+    long L1Bytes)
+{
+    /// <summary>The share of reads answered from L1, from 0 to 1 (0 when there were no reads).</summary>
+    public double L1HitRatio => L1Hits + L1Misses == 0 ? 0 : (double)L1Hits / (L1Hits + L1Misses);
+}

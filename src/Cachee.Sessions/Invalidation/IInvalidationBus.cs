@@ -1,0 +1,12 @@
+namespace Cachee.Sessions.Invalidation;
+
+/// <summary>The receiving side of the invalidation channel (publishing is done by the L2 store, atomically with each change).</summary>
+internal interface IInvalidationBus : IAsyncDisposable
+{
+    /// <summary>
+    /// Subscribes <paramref name="listener"/> and returns once the subscription is proven live (after which
+    /// <see cref="IInvalidationListener.OnSubscriptionEstablished"/> has been called). Later losses and recoveries are reported
+    /// through the listener. Throws if the subscription cannot be made now; the caller retries.
+    /// </summary>
+    Task StartAsync(IInvalidationListener listener, CancellationToken token);
+}

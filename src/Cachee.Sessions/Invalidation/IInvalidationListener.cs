@@ -1,0 +1,14 @@
+namespace Cachee.Sessions.Invalidation;
+
+/// <summary>Receives what an <see cref="IInvalidationBus"/> hears. Calls for one bus never overlap.</summary>
+internal interface IInvalidationListener
+{
+    /// <summary>A message arrived on the channel (in publication order).</summary>
+    void OnMessage(string? message);
+
+    /// <summary>The subscription was lost: messages may be missed from now on.</summary>
+    void OnSubscriptionLost();
+
+    /// <summary>The subscription is proven live (a probe went round): from now on every message is heard.</summary>
+    void OnSubscriptionEstablished();
+}

@@ -1,0 +1,38 @@
+namespace Cachee.Sessions.Invalidation;
+
+/// <summary>One instance's subscription to an <see cref="InMemoryInvalidationHub"/>.</summary>
+internal sealed class InMemoryInvalidationBus(InMemoryInvalidationHub hub) : IInvalidationBus
+{
+    private IInvalidationListener? _listener;
+
+    public Task StartAsync(IInvalidationListener listener, CancellationToken token)
+    {
+        _listener = listener;
+        hub.Connect(this);
+        listener.OnSubscriptionEstablished();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Plays a lost subscription: messages published from now on are not heard.</summary>
+    public void Cut()
+    {
+        hub.Disconnect(this);
+        _listener?.OnSubscriptionLost();
+    }
+
+    /// <summary>Plays the subscription coming back.</summary>
+    public void Restore()
+    {
+        hub.Connect(this);
+        _listener?.OnSubscriptionEstablished();
+    }
+
+    /// <summary>Delivers a message as if a rogue or foreign publisher had sent it.</summary>
+    public void Deliver(string? message) => _listener?.OnMessage(message);
+
+    public ValueTask DisposeAsync()
+    {
+        hub.Disconnect(this);
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,48 @@
+namespace Cachee.Sessions.Invalidation;
+
+/// <summary>
+/// An in-process stand-in for a Redis pub/sub channel: delivers every published message, synchronously and in order,
+/// to every connected bus. Tests cut and restore a bus' subscription to play a network gap.
+/// </summary>
+internal sealed class InMemoryInvalidationHub
+{
+    private readonly Lock _gate = new();
+    private readonly List<InMemoryInvalidationBus> _connected = [];
+
+    /// <summary>Counts every message published.</summary>
+    public long Published { get; private set; }
+
+    public void Publish(string message)
+    {
+        InMemoryInvalidationBus[] targets;
+        lock (_gate)
+        {
+            Published++;
+            targets = [.. _connected];
+        }
+
+        foreach (var bus in targets)
+        {
+            bus.Deliver(message);
+        }
+    }
+
+    internal void Connect(InMemoryInvalidationBus bus)
+    {
+        lock (_gate)
+        {
+            if (!_connected.Contains(bus))
+            {
+                _connected.Add(bus);
+            }
+        }
+    }
+
+    internal void Disconnect(InMemoryInvalidationBus bus)
+    {
+        lock (_gate)
+        {
+            _ = _connected.Remove(bus);
+        }
+    }
+}

@@ -1,0 +1,39 @@
+namespace Cachee.Sessions.L2;
+
+/// <summary>
+/// The shared tier. Every write and remove publishes its invalidation atomically with the change, so that the order of
+/// invalidations on the channel is the order of the changes in the store.
+/// Each method completes synchronously when <c>sync</c> is true: one implementation serves the sync and async APIs.
+/// </summary>
+internal interface IL2Store : IAsyncDisposable
+{
+    /// <summary>Reads an entry; when <paramref name="refreshSliding"/> is set, a sliding entry's expiry is renewed in the same step.</summary>
+    /// <returns>The entry, or null when there is none.</returns>
+    /// <exception cref="L2PayloadException">The stored payload is not a readable entry.</exception>
+    ValueTask<L2Entry?> GetAsync(string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token);
+
+    /// <summary>Writes an entry, publishes its invalidation and returns the version the store assigned.</summary>
+    ValueTask<long> SetAsync(string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, bool sync, CancellationToken token);
+
+    /// <summary>Removes an entry (if any) and publishes its invalidation.</summary>
+    ValueTask RemoveAsync(string key, bool sync, CancellationToken token);
+
+    /// <summary>
+    /// Renews a sliding entry's expiry. With <paramref name="expectedVersion"/> ≥ 0 nothing is done unless the stored version matches.
+    /// </summary>
+    /// <returns>The new time to live in milliseconds (-1: no expiry), or a <see cref="RefreshOutcome"/> code below zero.</returns>
+    ValueTask<long> RefreshAsync(string key, long expectedVersion, long nowTicks, bool sync, CancellationToken token);
+}
+
+/// <summary>Codes returned by <see cref="IL2Store.RefreshAsync"/> besides a time to live.</summary>
+internal static class RefreshOutcome
+{
+    /// <summary>The entry has no expiry.</summary>
+    public const long NoExpiry = -1;
+
+    /// <summary>There is no such entry.</summary>
+    public const long Missing = -2;
+
+    /// <summary>The entry was rewritten since the expected version.</summary>
+    public const long VersionChanged = -3;
+}

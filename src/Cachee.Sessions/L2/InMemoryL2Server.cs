@@ -1,0 +1,166 @@
+using Cachee.Sessions.Invalidation;
+
+namespace Cachee.Sessions.L2;
+
+/// <summary>
+/// An in-process stand-in for the Redis server shared by several instances: the same entry semantics as the Lua scripts
+/// in <see cref="RedisScripts"/>, expiry on a <see cref="TimeProvider"/>, and invalidations published to a hub.
+/// </summary>
+internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHub hub)
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, Stored> _entries = new(StringComparer.Ordinal);
+
+    public InMemoryInvalidationHub Hub => hub;
+
+    /// <summary>Counts every command the server ran, as Redis' <c>INFO commandstats</c> would count scripts.</summary>
+    public long Commands { get; private set; }
+
+    /// <summary>When set, every command throws this exception (plays an unreachable server).</summary>
+    public Exception? Failure { get; set; }
+
+    public L2Entry? Get(string key, bool refreshSliding, long nowTicks)
+    {
+        lock (_gate)
+        {
+            Enter();
+            if (!TryGetLive(key, out var stored))
+            {
+                return null;
+            }
+
+            if (stored.Corrupt)
+            {
+                throw new L2PayloadException("The stored payload is not an entry.");
+            }
+
+            if (refreshSliding && !Renew(key, stored, nowTicks))
+            {
+                return null;
+            }
+
+            return new L2Entry(stored.Data, stored.Expiration, stored.Version, Pttl(stored));
+        }
+    }
+
+    public long Set(string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, string messagePrefix)
+    {
+        long version;
+        lock (_gate)
+        {
+            Enter();
+            version = (TryGetLive(key, out var old) ? old.Version : 0) + 1;
+            _entries[key] = new Stored(value, expiration, version, Expiry(ttlMilliseconds));
+        }
+
+        hub.Publish(string.Concat(messagePrefix, version.ToString(System.Globalization.CultureInfo.InvariantCulture), "|", key));
+        return version;
+    }
+
+    public void Remove(string key, string messagePrefix)
+    {
+        long version;
+        lock (_gate)
+        {
+            Enter();
+            version = (TryGetLive(key, out var old) ? old.Version : 0) + 1;
+            _ = _entries.Remove(key);
+        }
+
+        hub.Publish(string.Concat(messagePrefix, version.ToString(System.Globalization.CultureInfo.InvariantCulture), "|", key));
+    }
+
+    public long Refresh(string key, long expectedVersion, long nowTicks)
+    {
+        lock (_gate)
+        {
+            Enter();
+            if (!TryGetLive(key, out var stored) || stored.Corrupt)
+            {
+                return RefreshOutcome.Missing;
+            }
+
+            if (expectedVersion >= 0 && stored.Version != expectedVersion)
+            {
+                return RefreshOutcome.VersionChanged;
+            }
+
+            return Renew(key, stored, nowTicks) ? Pttl(stored) : RefreshOutcome.Missing;
+        }
+    }
+
+    /// <summary>The remaining time to live of a key as Redis' PTTL reports it (-2: missing, -1: no expiry).</summary>
+    public long Pttl(string key)
+    {
+        lock (_gate)
+        {
+            return TryGetLive(key, out var stored) ? Pttl(stored) : -2;
+        }
+    }
+
+    /// <summary>Stores a payload no reader can parse, as a foreign writer might.</summary>
+    public void PutCorrupt(string key)
+    {
+        lock (_gate)
+        {
+            _entries[key] = new Stored([], new EntryExpiration(EntryExpiration.None, EntryExpiration.None), 0, long.MaxValue) { Corrupt = true };
+        }
+    }
+
+    private void Enter()
+    {
+        Commands++;
+        if (Failure is { } failure)
+        {
+            throw failure;
+        }
+    }
+
+    private bool TryGetLive(string key, out Stored stored)
+    {
+        if (_entries.TryGetValue(key, out stored!) && stored.ExpiresAtTicks <= time.GetUtcNow().UtcTicks)
+        {
+            _ = _entries.Remove(key);
+            stored = null!;
+        }
+
+        return stored is not null;
+    }
+
+    private bool Renew(string key, Stored stored, long nowTicks)
+    {
+        if (!stored.Expiration.HasSliding)
+        {
+            return true;
+        }
+
+        var ttl = stored.Expiration.TtlMilliseconds(nowTicks);
+        if (ttl == 0)
+        {
+            _ = _entries.Remove(key);
+            return false;
+        }
+
+        stored.ExpiresAtTicks = Expiry(ttl);
+        return true;
+    }
+
+    private long Expiry(long ttlMilliseconds) =>
+        ttlMilliseconds < 0 ? long.MaxValue : time.GetUtcNow().UtcTicks + (ttlMilliseconds * TimeSpan.TicksPerMillisecond);
+
+    private long Pttl(Stored stored) =>
+        stored.ExpiresAtTicks == long.MaxValue ? -1 : (stored.ExpiresAtTicks - time.GetUtcNow().UtcTicks) / TimeSpan.TicksPerMillisecond;
+
+    private sealed class Stored(byte[] data, EntryExpiration expiration, long version, long expiresAtTicks)
+    {
+        public byte[] Data { get; } = data;
+
+        public EntryExpiration Expiration { get; } = expiration;
+
+        public long Version { get; } = version;
+
+        public long ExpiresAtTicks { get; set; } = expiresAtTicks;
+
+        public bool Corrupt { get; init; }
+    }
+}

@@ -1,0 +1,36 @@
+using Cachee.Sessions.Invalidation;
+
+namespace Cachee.Sessions.L2;
+
+/// <summary>One instance's view of an <see cref="InMemoryL2Server"/>; completes every call synchronously.</summary>
+internal sealed class InMemoryL2Store(InMemoryL2Server server, string origin) : IL2Store
+{
+    private readonly string _messagePrefix = InvalidationMessage.InvalidationPrefix(origin);
+
+    public ValueTask<L2Entry?> GetAsync(string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token)
+    {
+        token.ThrowIfCancellationRequested();
+        return new(server.Get(key, refreshSliding, nowTicks));
+    }
+
+    public ValueTask<long> SetAsync(string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, bool sync, CancellationToken token)
+    {
+        token.ThrowIfCancellationRequested();
+        return new(server.Set(key, value, expiration, ttlMilliseconds, _messagePrefix));
+    }
+
+    public ValueTask RemoveAsync(string key, bool sync, CancellationToken token)
+    {
+        token.ThrowIfCancellationRequested();
+        server.Remove(key, _messagePrefix);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask<long> RefreshAsync(string key, long expectedVersion, long nowTicks, bool sync, CancellationToken token)
+    {
+        token.ThrowIfCancellationRequested();
+        return new(server.Refresh(key, expectedVersion, nowTicks));
+    }
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}

@@ -1,0 +1,166 @@
+using Cachee.Sessions.L1;
+using Cachee.Sessions.L2;
+using Microsoft.Extensions.Caching.Distributed;
+
+namespace Cachee.Sessions;
+
+// The one implementation behind the sync and async APIs: with sync = true every await completes synchronously.
+public sealed partial class TieredDistributedCache
+{
+    private const long MaxTolerance = 30 * TimeSpan.TicksPerSecond;
+
+    /// <summary>
+    /// The L1 fast path: returns the entry when this instance may serve it (subscription live, same epoch, not expired).
+    /// A sliding entry whose Redis expiry is closer than a window minus the tolerance gets a background renewal queued.
+    /// </summary>
+    private L1Entry? TryServe(string key, long now, bool countHit)
+    {
+        if (!_l1.TryGet(key, out var entry) || entry.Epoch != _l1.ServingEpoch || now >= Volatile.Read(ref entry.ValidUntilTicks))
+        {
+            return null;
+        }
+
+        if (entry.Accessed == 0)
+        {
+            entry.Accessed = 1;
+        }
+
+        if (entry.SlidingTicks > 0)
+        {
+            var validUntil = Volatile.Read(ref entry.ValidUntilTicks);
+            if (validUntil < entry.AbsoluteTicks && now >= validUntil - entry.SlidingTicks + entry.ToleranceTicks && entry.RefreshQueued == 0)
+            {
+                Coordinator.ScheduleRefresh(entry);
+            }
+        }
+
+        if (countHit)
+        {
+            _metrics.L1Hits.Increment();
+        }
+
+        return entry;
+    }
+
+    private async ValueTask<byte[]?> ReadCoreAsync(string key, bool sync, CancellationToken token)
+    {
+        _metrics.L1Misses.Increment();
+        Coordinator.EnsureStarted();
+        var now = NowTicks();
+        var ticket = _l1.BeginRead(key);
+        L2Entry? found;
+        try
+        {
+            found = await _l2.GetAsync(key, refreshSliding: true, now, sync, token).ConfigureAwait(false);
+        }
+        catch (L2PayloadException ex)
+        {
+            _metrics.UnreadablePayloads.Increment();
+            _metrics.L2Misses.Increment();
+            Log.UnreadablePayload(_logger, key, ex.Message);
+            return null;
+        }
+
+        if (found is not { } hit)
+        {
+            _metrics.L2Misses.Increment();
+            return null;
+        }
+
+        _metrics.L2Hits.Increment();
+        if (ticket.CanInstall && hit.Data.Length <= _l1.MaxEntryBytes)
+        {
+            var entry = NewEntry(key, hit.Data, hit.Version, ticket.Epoch, hit.Expiration, hit.TtlMilliseconds, now);
+            if (entry is not null)
+            {
+                _ = _l1.TryInstallRead(ticket, entry);
+            }
+        }
+
+        return hit.Data;
+    }
+
+    private async ValueTask WriteCoreAsync(string key, byte[] value, DistributedCacheEntryOptions options, bool sync, CancellationToken token)
+    {
+        var now = NowTicks();
+        var expiration = EntryExpiration.FromOptions(options, now);
+        var ttl = expiration.TtlMilliseconds(now);
+        Coordinator.EnsureStarted();
+        var ticket = _l1.BeginWrite(key);
+        long version;
+        try
+        {
+            version = await _l2.SetAsync(key, value, expiration, ttl, sync, token).ConfigureAwait(false);
+        }
+        catch
+        {
+            // The write may or may not have reached Redis: no L1 copy may survive either way.
+            _ = _l1.CompleteWrite(ticket, null);
+            throw;
+        }
+
+        _metrics.InvalidationsSent.Increment();
+        var entry = ticket.CanInstall && value.Length <= _l1.MaxEntryBytes
+            ? NewEntry(key, value, version, ticket.Epoch, expiration, ttl, now)
+            : null;
+        _ = _l1.CompleteWrite(ticket, entry);
+    }
+
+    private async ValueTask RemoveCoreAsync(string key, bool sync, CancellationToken token)
+    {
+        Coordinator.EnsureStarted();
+        var ticket = _l1.BeginWrite(key);
+        try
+        {
+            await _l2.RemoveAsync(key, sync, token).ConfigureAwait(false);
+            _metrics.InvalidationsSent.Increment();
+        }
+        finally
+        {
+            _ = _l1.CompleteWrite(ticket, null);
+        }
+    }
+
+    private async ValueTask RefreshCoreAsync(string key, bool sync, CancellationToken token)
+    {
+        var now = NowTicks();
+        if (TryServe(key, now, countHit: false) is not null)
+        {
+            // Served from L1: the Redis renewal, if due, is queued with the coordinator.
+            return;
+        }
+
+        Coordinator.EnsureStarted();
+        _ = await _l2.RefreshAsync(key, expectedVersion: -1, now, sync, token).ConfigureAwait(false);
+    }
+
+    /// <summary>Builds an L1 entry valid until the earlier of its absolute expiration and Redis' expiry; null if already expired.</summary>
+    private L1Entry? NewEntry(string key, byte[] value, long version, int epoch, EntryExpiration expiration, long ttlMilliseconds, long now)
+    {
+        var absolute = expiration.HasAbsolute ? expiration.AbsoluteTicks : long.MaxValue;
+        var redisExpiry = ttlMilliseconds < 0 ? long.MaxValue : now + (ttlMilliseconds * TimeSpan.TicksPerMillisecond);
+        var validUntil = Math.Min(absolute, redisExpiry);
+        if (validUntil <= now)
+        {
+            return null;
+        }
+
+        var sliding = expiration.HasSliding ? expiration.SlidingTicks : 0;
+        return new L1Entry(key, value, version, epoch, absolute, sliding, ToleranceFor(sliding), validUntil);
+    }
+
+    /// <summary>The sliding tolerance: 2% of the window, at most 30 s, unless configured (then at most half the window).</summary>
+    private long ToleranceFor(long slidingTicks)
+    {
+        if (slidingTicks <= 0)
+        {
+            return 0;
+        }
+
+        return _tolerance is { } configured
+            ? Math.Min(configured.Ticks, slidingTicks / 2)
+            : Math.Min(slidingTicks / 50, MaxTolerance);
+    }
+
+    private long NowTicks() => _time.GetUtcNow().UtcTicks;
+}
