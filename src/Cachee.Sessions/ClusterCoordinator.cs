@@ -31,6 +31,7 @@ public sealed partial class ClusterCoordinator : IHostedService, IInvalidationLi
     private readonly CancellationTokenSource _stopping = new();
     private Task _background = Task.CompletedTask;
     private int _started;
+    private int _disposed;
 
     internal ClusterCoordinator(
         L1Store l1, IL2Store l2, IInvalidationBus bus, CacheeMetrics metrics, TimeProvider time, ILogger logger,
@@ -83,10 +84,13 @@ public sealed partial class ClusterCoordinator : IHostedService, IInvalidationLi
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {
-        if (!_stopping.IsCancellationRequested)
+        // The host may dispose the coordinator as a hosted service and again through its cache.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
-            await _stopping.CancelAsync().ConfigureAwait(false);
+            return;
         }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
 
         try
         {
@@ -98,7 +102,6 @@ public sealed partial class ClusterCoordinator : IHostedService, IInvalidationLi
         }
 
         await _bus.DisposeAsync().ConfigureAwait(false);
-        _stopping.Dispose();
     }
 
     /// <summary>Starts the subscription and the loops once; cheap to call on every cache operation.</summary>

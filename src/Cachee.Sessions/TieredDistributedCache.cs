@@ -76,6 +76,9 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     /// <summary>The background half of this cache; register it as a hosted service (AddCacheeSessions does).</summary>
     public ClusterCoordinator Coordinator { get; }
 
+    /// <summary>The L1 tier (tests and benchmarks look inside).</summary>
+    internal L1Store L1 => _l1;
+
     /// <summary>A snapshot of this instance's counters.</summary>
     public CacheeStatistics GetStatistics() => _metrics.Snapshot();
 

@@ -127,6 +127,11 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
 
     public async ValueTask DisposeAsync()
     {
+        if (_disposed.IsCancellationRequested)
+        {
+            return;
+        }
+
         await _disposed.CancelAsync().ConfigureAwait(false);
         if (_multiplexer is { } multiplexer)
         {
@@ -146,6 +151,5 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
             }
         }
 
-        _disposed.Dispose();
     }
 }

@@ -179,8 +179,9 @@ internal sealed class L1Store
 
     private void EvictWhileOverLimits()
     {
+        // Two turns over all stripes at most without a victim: the first clears every bit, the second then finds one.
         var idleStripes = 0;
-        while ((Interlocked.Read(ref _bytes) > _maxBytes || Interlocked.Read(ref _count) > _maxEntries) && idleStripes < _stripes.Length)
+        while ((Interlocked.Read(ref _bytes) > _maxBytes || Interlocked.Read(ref _count) > _maxEntries) && idleStripes <= 2 * _stripes.Length)
         {
             var stripe = _stripes[Interlocked.Increment(ref _evictionCursor) & (_stripes.Length - 1)];
             lock (stripe.Gate)

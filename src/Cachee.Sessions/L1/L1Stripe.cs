@@ -45,11 +45,14 @@ internal sealed class L1Stripe
         }
     }
 
-    /// <summary>Advances the CLOCK hand to an entry not accessed since the hand last passed it.</summary>
+    /// <summary>
+    /// Advances this stripe's CLOCK hand, clearing the bits it passes, to an entry not accessed since the hand last passed it.
+    /// Returns null after one full turn without a victim: every bit is clear then, and the evictor moves to the next stripe,
+    /// so that the stripes together behave like one clock.
+    /// </summary>
     public L1Entry? NextVictim()
     {
-        // Two sweeps at most: the first clears every bit, so the second finds a victim.
-        for (var step = 0; step < 2 * Count + 1 && Count > 0; step++)
+        for (var step = 0; step < Count; step++)
         {
             if (_hand >= Count)
             {

@@ -98,6 +98,15 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
         }
     }
 
+    /// <summary>Deletes a key without publishing anything, as Redis' own eviction or a FLUSHDB would.</summary>
+    public void DropSilently(string key)
+    {
+        lock (_gate)
+        {
+            _ = _entries.Remove(key);
+        }
+    }
+
     /// <summary>Stores a payload no reader can parse, as a foreign writer might.</summary>
     public void PutCorrupt(string key)
     {

@@ -1,0 +1,72 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Caching.Distributed;
+
+namespace Cachee.Sessions.Tests;
+
+public sealed class DiagnosticsTests
+{
+    [Fact]
+    public async Task Metrics_ArePublishedOnTheCacheeMeter()
+    {
+        await using var fleet = new Fleet(o => o.L1MaxEntries = 2);
+        var a = await fleet.AddAsync();
+        var b = await fleet.AddAsync();
+        await a.SetAsync("k", [1, 2, 3], new DistributedCacheEntryOptions());
+        _ = await a.GetAsync("k");
+        _ = await b.GetAsync("k");
+        _ = await b.GetAsync("absent");
+        await a.SetAsync("x", [1], new DistributedCacheEntryOptions());
+        await a.SetAsync("y", [1], new DistributedCacheEntryOptions());
+
+        var seen = new Dictionary<string, long>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "Cachee.Sessions")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "cachee.instance" && (string?)tag.Value == a.InstanceId)
+                {
+                    seen[instrument.Name] = value;
+                }
+            }
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+
+        Assert.Equal(1, seen["cachee.l1.hits"]);
+        Assert.Equal(3, seen["cachee.invalidations.sent"]);
+        Assert.Equal(1, seen["cachee.l1.evictions"]);
+        Assert.Equal(2, seen["cachee.l1.entries"]);
+        Assert.Equal(4, seen["cachee.l1.bytes"]); // "k" (3 bytes) was read, so CLOCK evicted "x" and kept "k" and "y"
+        Assert.Equal(0, seen["cachee.invalidations.malformed"]);
+        var bStats = b.GetStatistics();
+        Assert.Equal((1, 2, 1, 1), (bStats.L2Hits, bStats.L1Misses, bStats.L2Misses, bStats.InvalidationsReceived - 2));
+    }
+
+    [Fact]
+    public async Task UnreadablePayload_IsACountedMiss()
+    {
+        await using var fleet = new Fleet();
+        var a = await fleet.AddAsync();
+        fleet.Server.PutCorrupt("bad");
+        Assert.Null(await a.GetAsync("bad"));
+        Assert.Null(a.Get("bad"));
+        Assert.Equal(2, a.GetStatistics().UnreadablePayloads);
+        await a.SetAsync("bad", [1], new DistributedCacheEntryOptions());
+        Assert.Equal([1], await a.GetAsync("bad"));
+    }
+
+    [Fact]
+    public void HitRatio_IsHitsOverReads()
+    {
+        Assert.Equal(0, default(CacheeStatistics).L1HitRatio);
+        Assert.Equal(0.75, new CacheeStatistics(3, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0).L1HitRatio);
+    }
+}

@@ -1,0 +1,95 @@
+using Microsoft.Extensions.Caching.Distributed;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Cachee.Sessions.Tests;
+
+public sealed class OptionsTests
+{
+    [Theory]
+    [InlineData(nameof(CacheeOptions.Configuration))]
+    [InlineData(nameof(CacheeOptions.L1MaxBytes))]
+    [InlineData(nameof(CacheeOptions.L1MaxEntries))]
+    [InlineData(nameof(CacheeOptions.L1MaxEntryBytes))]
+    [InlineData(nameof(CacheeOptions.SlidingRefreshTolerance))]
+    [InlineData(nameof(CacheeOptions.ExpirationScanInterval))]
+    [InlineData(nameof(CacheeOptions.InvalidationChannel))]
+    public void InvalidOption_FailsNamingIt(string option)
+    {
+        var options = new CacheeOptions { Configuration = "localhost" };
+        switch (option)
+        {
+            case nameof(CacheeOptions.Configuration): options.Configuration = " "; break;
+            case nameof(CacheeOptions.L1MaxBytes): options.L1MaxBytes = 0; break;
+            case nameof(CacheeOptions.L1MaxEntries): options.L1MaxEntries = 0; break;
+            case nameof(CacheeOptions.L1MaxEntryBytes): options.L1MaxEntryBytes = -1; break;
+            case nameof(CacheeOptions.SlidingRefreshTolerance): options.SlidingRefreshTolerance = TimeSpan.Zero; break;
+            case nameof(CacheeOptions.ExpirationScanInterval): options.ExpirationScanInterval = TimeSpan.FromDays(1); break;
+            case nameof(CacheeOptions.InvalidationChannel): options.InvalidationChannel = string.Empty; break;
+        }
+
+        var error = Assert.Throws<OptionsValidationException>(() => new TieredDistributedCache(Options.Create(options)));
+        Assert.Contains($"CacheeOptions.{option}", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DefaultOptionsWithConfiguration_AreValid()
+    {
+        using var cache = new TieredDistributedCache(Options.Create(new CacheeOptions { Configuration = "127.0.0.1:1" }));
+        Assert.Equal(32, cache.InstanceId.Length);
+    }
+
+    [Fact]
+    public async Task HostStart_FailsOnInvalidOptions()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        _ = builder.Services.AddCacheeSessions(o => o.L1MaxEntries = -3);
+        using var host = builder.Build();
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+        Assert.Contains("CacheeOptions.L1MaxEntries", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AddCacheeSessions_ReplacesEarlierDistributedCache_AndRegistersCoordinator()
+    {
+        var services = new ServiceCollection();
+        _ = services.AddDistributedMemoryCache();
+        _ = services.AddCacheeSessions(o => o.Configuration = "127.0.0.1:1");
+        await using var provider = services.BuildServiceProvider();
+
+        var cache = Assert.IsType<TieredDistributedCache>(provider.GetRequiredService<IDistributedCache>());
+        Assert.Same(cache, provider.GetRequiredService<TieredDistributedCache>());
+        Assert.Contains(provider.GetServices<IHostedService>(), s => ReferenceEquals(s, cache.Coordinator));
+        Assert.Single(services, d => d.ServiceType == typeof(IDistributedCache));
+    }
+
+    [Fact]
+    public async Task AddCacheeSessions_BindsConfigurationSection()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Cachee:Configuration"] = "127.0.0.1:1",
+            ["Cachee:InstanceName"] = "shop:",
+            ["Cachee:L1MaxEntries"] = "1234",
+            ["Cachee:SlidingRefreshTolerance"] = "00:00:05",
+        }).Build();
+        var services = new ServiceCollection();
+        _ = services.AddCacheeSessions(configuration.GetSection("Cachee"));
+        await using var provider = services.BuildServiceProvider();
+
+        var options = provider.GetRequiredService<IOptions<CacheeOptions>>().Value;
+        Assert.Equal("shop:", options.InstanceName);
+        Assert.Equal(1234, options.L1MaxEntries);
+        Assert.Equal(TimeSpan.FromSeconds(5), options.SlidingRefreshTolerance);
+    }
+
+    [Fact]
+    public void DefaultInvalidationChannel_FollowsInstanceName()
+    {
+        Assert.Equal("shop:__cachee:invalidations", TieredDistributedCache.ChannelName(new CacheeOptions { InstanceName = "shop:" }));
+        Assert.Equal("mine", TieredDistributedCache.ChannelName(new CacheeOptions { InstanceName = "shop:", InvalidationChannel = "mine" }));
+    }
+}
