@@ -1,0 +1,25 @@
+using System.Diagnostics;
+
+namespace Cachee.Sessions.IntegrationTests;
+
+/// <summary>Polls a condition with a deadline: for work that happens on another thread, never a bare sleep.</summary>
+internal static class Eventually
+{
+    public static async Task TrueAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
+    {
+        var deadline = Stopwatch.StartNew();
+        var limit = timeout ?? TimeSpan.FromSeconds(10);
+        var spinner = default(SpinWait);
+        while (!condition())
+        {
+            if (deadline.Elapsed > limit)
+            {
+                Assert.Fail($"Timed out after {limit} waiting until {what}.");
+            }
+
+            // Spins briefly, then yields the core (SpinWait sleeps 1 ms once it has spun enough).
+            await Task.Yield();
+            spinner.SpinOnce(sleep1Threshold: 10);
+        }
+    }
+}

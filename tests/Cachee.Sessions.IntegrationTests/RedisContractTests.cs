@@ -1,0 +1,122 @@
+using System.Buffers;
+using Microsoft.Extensions.Caching.Distributed;
+
+namespace Cachee.Sessions.IntegrationTests;
+
+/// <summary>The IDistributedCache contract against a real Redis.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class RedisContractTests(RedisServer redis) : IAsyncLifetime
+{
+    private readonly Instances _instances = new(redis);
+    private TieredDistributedCache _cache = null!;
+
+    public async Task InitializeAsync() => _cache = await _instances.StartAsync();
+
+    public async Task DisposeAsync() => await _instances.DisposeAsync();
+
+    [Fact]
+    public async Task MissingKey_IsNull()
+    {
+        Assert.Null(_cache.Get("absent"));
+        Assert.Null(await _cache.GetAsync("absent"));
+        Assert.False(await _cache.TryGetAsync("absent", new ArrayBufferWriter<byte>()));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(10)]
+    [InlineData(5 * 1024 * 1024)]
+    public async Task Values_RoundTrip(int length)
+    {
+        var value = new byte[length];
+        Random.Shared.NextBytes(value);
+        _cache.Set("sync", value, new DistributedCacheEntryOptions());
+        await _cache.SetAsync("async", value, new DistributedCacheEntryOptions());
+
+        using var other = _instances.Create();
+        Assert.Equal(value, other.Get("sync"));
+        Assert.Equal(value, await other.GetAsync("async"));
+        Assert.Equal(value, await _cache.GetAsync("async"));
+    }
+
+    [Fact]
+    public async Task KeysAreCaseSensitive_OverwriteAndRemoveWork()
+    {
+        await _cache.SetAsync("K", [1], new DistributedCacheEntryOptions());
+        await _cache.SetAsync("k", [2], new DistributedCacheEntryOptions());
+        await _cache.SetAsync("k", [3], new DistributedCacheEntryOptions());
+        Assert.Equal([1], await _cache.GetAsync("K"));
+        Assert.Equal([3], await _cache.GetAsync("k"));
+        await _cache.RemoveAsync("K");
+        _cache.Remove("k");
+        Assert.Null(await _cache.GetAsync("K"));
+        Assert.Null(_cache.Get("k"));
+        Assert.False(await redis.Admin.GetDatabase().KeyExistsAsync(_instances.Prefix + "k"));
+    }
+
+    [Fact]
+    public async Task AbsoluteExpirationInThePast_Throws()
+    {
+        var options = new DistributedCacheEntryOptions { AbsoluteExpiration = DateTimeOffset.UtcNow.AddMinutes(-1) };
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => _cache.SetAsync("k", [1], options));
+        Assert.False(await redis.Admin.GetDatabase().KeyExistsAsync(_instances.Prefix + "k"));
+    }
+
+    [Fact]
+    public async Task RelativeExpiration_RemovesTheEntryFromBothTiers()
+    {
+        await _cache.SetAsync("k", [1], new DistributedCacheEntryOptions { AbsoluteExpirationRelativeToNow = TimeSpan.FromMilliseconds(1500) });
+        Assert.Equal([1], await _cache.GetAsync("k"));
+        var ttl = await redis.Admin.GetDatabase().KeyTimeToLiveAsync(_instances.Prefix + "k");
+        Assert.InRange(ttl!.Value.TotalMilliseconds, 1, 1500);
+        await Eventually.TrueAsync(() => _cache.Get("k") is null, "the entry expires");
+        Assert.False(await redis.Admin.GetDatabase().KeyExistsAsync(_instances.Prefix + "k"));
+    }
+
+    [Fact]
+    public async Task SlidingEntryReadFromL1_IsKeptAliveInRedis()
+    {
+        // A 1.5 s window with a 100 ms tolerance, read from L1 for 4 s: without background renewals Redis would drop it.
+        await using var cache = await _instances.StartAsync(o => o.SlidingRefreshTolerance = TimeSpan.FromMilliseconds(100));
+        await cache.SetAsync("s", [1], new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMilliseconds(1500) });
+        var until = DateTime.UtcNow.AddSeconds(4);
+        while (DateTime.UtcNow < until)
+        {
+            Assert.Equal([1], await cache.GetAsync("s"));
+            await Task.Yield();
+        }
+
+        var stats = cache.GetStatistics();
+        Assert.True(stats.L2Refreshes > 0, "renewals were sent");
+        Assert.True(stats.L1Hits > 100 * stats.L1Misses, $"{stats.L1Hits} L1 hits against {stats.L1Misses} misses");
+        Assert.True(await redis.Admin.GetDatabase().KeyExistsAsync(_instances.Prefix + "s"));
+    }
+
+    [Fact]
+    public async Task SlidingEntry_ExpiresWhenIdle()
+    {
+        await _cache.SetAsync("s", [1], new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromSeconds(1) });
+        Assert.Equal([1], await _cache.GetAsync("s"));
+        await Eventually.TrueAsync(() => !redis.Admin.GetDatabase().KeyExists(_instances.Prefix + "s"), "Redis expires the idle entry");
+        Assert.Null(await _cache.GetAsync("s"));
+    }
+
+    [Fact]
+    public async Task UnreadablePayload_IsALoggedMiss()
+    {
+        await redis.Admin.GetDatabase().HashSetAsync(_instances.Prefix + "bad", [new("absexp", "yesterday"), new("sldexp", "-1"), new("data", "x")]);
+        Assert.Null(await _cache.GetAsync("bad"));
+        Assert.Equal(1, _cache.GetStatistics().UnreadablePayloads);
+    }
+
+    [Fact]
+    public async Task WithoutHostedService_FirstUseStartsTheSubscription()
+    {
+        await using var cache = _instances.Create();
+        await cache.SetAsync("k", [1], new DistributedCacheEntryOptions());
+        await Eventually.TrueAsync(() => cache.Coordinator.IsSubscribed, "first use starts the subscription");
+        _ = await cache.GetAsync("k");
+        Assert.Equal([1], await cache.GetAsync("k"));
+        Assert.True(cache.GetStatistics().L1Hits >= 1);
+    }
+}
