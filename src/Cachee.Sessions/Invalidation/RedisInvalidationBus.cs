@@ -34,8 +34,13 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
             multiplexer.ConnectionRestored += OnConnectionRestored;
         }
 
-        _queue ??= await multiplexer.GetSubscriber().SubscribeAsync(_channel).ConfigureAwait(false);
-        _queue.OnMessage(message => OnMessage(message.Message));
+        if (_queue is null)
+        {
+            // A queue delivers messages one at a time, in channel order, which the version checks rely on.
+            _queue = await multiplexer.GetSubscriber().SubscribeAsync(_channel).ConfigureAwait(false);
+            _queue.OnMessage(message => OnMessage(message.Message));
+        }
+
         await ProbeAsync(token).ConfigureAwait(false);
     }
 
