@@ -65,4 +65,21 @@ public sealed class CacheeOptions
 
     /// <summary>How often the <see cref="ClusterCoordinator"/> removes expired entries from L1. Default 1 minute; 1 second to 1 hour.</summary>
     public TimeSpan ExpirationScanInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// When true (the default), <c>AddCacheeSessions</c> keeps the ASP.NET Core Data Protection key ring in the same Redis and
+    /// gives every instance the same application name, so that a session cookie issued by one instance is readable by all.
+    /// Skipped, each on its own, when the application configures its own key storage (for example <c>PersistKeysToFileSystem</c>)
+    /// or its own application name (<c>SetApplicationName</c>).
+    /// </summary>
+    public bool ShareDataProtectionKeys { get; set; } = true;
+
+    /// <summary>The Redis key holding the Data Protection key ring. Default: <c>InstanceName + "cachee:data-protection-keys"</c>.</summary>
+    public string? DataProtectionKeyRingKey { get; set; }
+
+    /// <summary>
+    /// The Data Protection application name shared by the instances. Default: <c>"Cachee.Sessions"</c> followed by
+    /// <see cref="InstanceName"/>. Applications with different names cannot read each other's cookies.
+    /// </summary>
+    public string? DataProtectionApplicationName { get; set; }
 }

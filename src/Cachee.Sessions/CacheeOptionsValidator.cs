@@ -50,6 +50,16 @@ internal sealed class CacheeOptionsValidator : IValidateOptions<CacheeOptions>
             failures.Add($"CacheeOptions.{nameof(CacheeOptions.InvalidationChannel)} must not be empty; leave it null for the default.");
         }
 
+        if (options.DataProtectionKeyRingKey is { } keyRing && string.IsNullOrWhiteSpace(keyRing))
+        {
+            failures.Add($"CacheeOptions.{nameof(CacheeOptions.DataProtectionKeyRingKey)} must not be blank; leave it null for the default.");
+        }
+
+        if (options.DataProtectionApplicationName is { } applicationName && string.IsNullOrWhiteSpace(applicationName))
+        {
+            failures.Add($"CacheeOptions.{nameof(CacheeOptions.DataProtectionApplicationName)} must not be blank; leave it null for the default.");
+        }
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

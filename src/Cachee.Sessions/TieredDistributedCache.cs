@@ -76,6 +76,11 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     /// <summary>The background half of this cache; register it as a hosted service (AddCacheeSessions does).</summary>
     public ClusterCoordinator Coordinator { get; }
 
+    /// <summary>The Redis database of this cache's connection (connecting first if needed); used for the Data Protection key ring.</summary>
+    internal StackExchange.Redis.IDatabase GetDatabase() =>
+        (_connection ?? throw new InvalidOperationException("This cache does not run on Redis."))
+            .GetAsync(sync: true, CancellationToken.None).GetAwaiter().GetResult().GetDatabase();
+
     /// <summary>The L1 tier (tests and benchmarks look inside).</summary>
     internal L1Store L1 => _l1;
 

@@ -1,4 +1,8 @@
 using Cachee.Sessions;
+using Cachee.Sessions.Sessions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -12,34 +16,43 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class CacheeServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers <see cref="TieredDistributedCache"/> as the application's <see cref="IDistributedCache"/> (replacing an earlier
-    /// registration, as <c>AddStackExchangeRedisCache</c> does) and its <see cref="ClusterCoordinator"/> as a hosted service.
-    /// Options are validated when the host starts.
+    /// Makes <see cref="TieredDistributedCache"/> the application's <see cref="IDistributedCache"/> (replacing an earlier
+    /// registration, as <c>AddStackExchangeRedisCache</c> does), registers its <see cref="ClusterCoordinator"/> as a hosted
+    /// service, the ASP.NET Core session services (<c>AddSession</c>), and, unless the application configures its own,
+    /// a Data Protection key ring and application name shared by all instances (see <see cref="CacheeOptions.ShareDataProtectionKeys"/>).
+    /// All that is left is <c>app.UseSession()</c>. Options are validated when the host starts.
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="configure">Sets the options, for example <c>o =&gt; o.Configuration = "redis:6379"</c>.</param>
+    /// <param name="configureSession">Sets the <see cref="SessionOptions"/> (idle timeout, cookie); the ASP.NET Core defaults when null.</param>
     /// <returns>The service collection.</returns>
-    public static IServiceCollection AddCacheeSessions(this IServiceCollection services, Action<CacheeOptions> configure)
+    public static IServiceCollection AddCacheeSessions(
+        this IServiceCollection services, Action<CacheeOptions> configure, Action<SessionOptions>? configureSession = null)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
         _ = services.AddOptions<CacheeOptions>().Configure(configure);
-        return AddCore(services);
+        return AddCore(services, configureSession);
     }
 
-    /// <summary>As <see cref="AddCacheeSessions(IServiceCollection, Action{CacheeOptions})"/>, binding the options from a configuration section.</summary>
+    /// <summary>
+    /// As <see cref="AddCacheeSessions(IServiceCollection, Action{CacheeOptions}, Action{SessionOptions})"/>, binding the
+    /// options from a configuration section.
+    /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="configuration">A section whose keys are <see cref="CacheeOptions"/> property names, for example <c>Configuration</c> and <c>InstanceName</c>.</param>
+    /// <param name="configureSession">Sets the <see cref="SessionOptions"/>; the ASP.NET Core defaults when null.</param>
     /// <returns>The service collection.</returns>
-    public static IServiceCollection AddCacheeSessions(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddCacheeSessions(
+        this IServiceCollection services, IConfiguration configuration, Action<SessionOptions>? configureSession = null)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
         _ = services.AddOptions<CacheeOptions>().Bind(configuration);
-        return AddCore(services);
+        return AddCore(services, configureSession);
     }
 
-    private static IServiceCollection AddCore(IServiceCollection services)
+    private static IServiceCollection AddCore(IServiceCollection services, Action<SessionOptions>? configureSession)
     {
         _ = services.AddOptions<CacheeOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CacheeOptions>, CacheeOptionsValidator>());
@@ -51,6 +64,11 @@ public static class CacheeServiceCollectionExtensions
         _ = services.Replace(ServiceDescriptor.Singleton<IDistributedCache>(sp => sp.GetRequiredService<TieredDistributedCache>()));
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ClusterCoordinator>(
             sp => sp.GetRequiredService<TieredDistributedCache>().Coordinator));
+
+        _ = configureSession is null ? services.AddSession() : services.AddSession(configureSession);
+        _ = services.AddDataProtection();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<KeyManagementOptions>, SharedKeyRingSetup>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<DataProtectionOptions>, SharedApplicationNameSetup>());
         return services;
     }
 }
