@@ -1,0 +1,119 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Cachee.Sessions.IntegrationTests;
+
+/// <summary>
+/// Several real Kestrel instances of a small session app in this process, over one Redis, with nothing configured but
+/// <c>AddCacheeSessions</c> and <c>UseSession</c>; and a client with one cookie jar that the tests send to any of them.
+/// </summary>
+internal sealed class SessionFleet : IAsyncDisposable
+{
+    private readonly RedisServer _redis;
+    private readonly string _prefix = $"s{Guid.NewGuid():N}:";
+    private readonly Dictionary<int, WebApplication> _apps = [];
+    private readonly List<Uri> _addresses = [];
+    private readonly HttpClientHandler _handler = new() { CookieContainer = new CookieContainer(), UseCookies = true };
+
+    private SessionFleet(RedisServer redis)
+    {
+        _redis = redis;
+        Client = new HttpClient(_handler);
+    }
+
+    public HttpClient Client { get; }
+
+    public string Prefix => _prefix;
+
+    public static async Task<SessionFleet> StartAsync(RedisServer redis, int instances)
+    {
+        var fleet = new SessionFleet(redis);
+        for (var i = 0; i < instances; i++)
+        {
+            await fleet.StartInstanceAsync(i);
+        }
+
+        return fleet;
+    }
+
+    public TieredDistributedCache CacheOf(int instance) => _apps[instance].Services.GetRequiredService<TieredDistributedCache>();
+
+    public Uri Url(int instance, string path) => new(_addresses[instance], path);
+
+    public async Task<string> GetAsync(int instance, string path)
+    {
+        using var response = await Client.GetAsync(Url(instance, path));
+        _ = response.EnsureSuccessStatusCode();
+        return await response.Content.ReadAsStringAsync();
+    }
+
+    public async Task<string> PostAsync(int instance, string path)
+    {
+        using var response = await Client.PostAsync(Url(instance, path), content: null);
+        _ = response.EnsureSuccessStatusCode();
+        return await response.Content.ReadAsStringAsync();
+    }
+
+    /// <summary>Stops an instance the way a crash would leave it: gone, with nothing flushed on its behalf.</summary>
+    public async Task KillAsync(int instance)
+    {
+        var app = _apps[instance];
+        _ = _apps.Remove(instance);
+        using (var abort = new CancellationTokenSource()) { await abort.CancelAsync(); await app.StopAsync(abort.Token); }
+        await app.DisposeAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var app in _apps.Values)
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+
+        Client.Dispose();
+        _handler.Dispose();
+    }
+
+    private async Task StartInstanceAsync(int index)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        // Each instance gets its own content root so that Data Protection's default application names would differ.
+        builder.Environment.ContentRootPath = Directory.CreateTempSubdirectory($"cachee-app{index}-").FullName;
+        builder.Services.AddCacheeSessions(o =>
+        {
+            o.Configuration = _redis.Endpoint;
+            o.InstanceName = _prefix;
+        });
+
+        var app = builder.Build();
+        app.UseSession();
+        app.MapGet("/get/{name}", (HttpContext c, string name) => c.Session.GetString(name) ?? "(none)");
+        app.MapPost("/set/{name}/{value}", (HttpContext c, string name, string value) =>
+        {
+            c.Session.SetString(name, value);
+            return "ok";
+        });
+        app.MapPost("/big/{bytes:int}", (HttpContext c, int bytes) =>
+        {
+            var blob = new byte[bytes];
+            Random.Shared.NextBytes(blob);
+            c.Session.Set("blob", blob);
+            return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(blob));
+        });
+        app.MapGet("/big", (HttpContext c) =>
+            c.Session.TryGetValue("blob", out var blob) ? Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(blob)) : "(none)");
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
+        _apps[index] = app;
+        _addresses.Add(new Uri(address));
+    }
+}
