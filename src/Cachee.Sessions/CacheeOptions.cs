@@ -63,6 +63,15 @@ public sealed class CacheeOptions
     /// </summary>
     public TimeSpan? SlidingRefreshTolerance { get; set; }
 
+    /// <summary>
+    /// How long a write or remove waits, after Redis has applied it, for every other instance to acknowledge that it dropped
+    /// its L1 copy. This is what makes a user's next request read the write on whichever instance it lands. Default 50 ms;
+    /// 0 to 5 seconds. <see cref="TimeSpan.Zero"/> turns acknowledgements off: other instances then converge within the
+    /// pub/sub latency (typically well under 2 ms) but a request racing the invalidation may read the previous value.
+    /// A wait that runs out is logged and counted (<c>cachee.invalidations.ack_timeouts</c>); the write itself has succeeded.
+    /// </summary>
+    public TimeSpan InvalidationAckTimeout { get; set; } = TimeSpan.FromMilliseconds(50);
+
     /// <summary>How often the <see cref="ClusterCoordinator"/> removes expired entries from L1. Default 1 minute; 1 second to 1 hour.</summary>
     public TimeSpan ExpirationScanInterval { get; set; } = TimeSpan.FromMinutes(1);
 

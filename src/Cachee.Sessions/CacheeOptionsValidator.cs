@@ -45,6 +45,11 @@ internal sealed class CacheeOptionsValidator : IValidateOptions<CacheeOptions>
             failures.Add($"CacheeOptions.{nameof(CacheeOptions.ExpirationScanInterval)} must be between 1 second and 1 hour; it is {options.ExpirationScanInterval}.");
         }
 
+        if (options.InvalidationAckTimeout < TimeSpan.Zero || options.InvalidationAckTimeout > TimeSpan.FromSeconds(5))
+        {
+            failures.Add($"CacheeOptions.{nameof(CacheeOptions.InvalidationAckTimeout)} must be between 0 and 5 seconds; it is {options.InvalidationAckTimeout}.");
+        }
+
         if (options.InvalidationChannel is { Length: 0 })
         {
             failures.Add($"CacheeOptions.{nameof(CacheeOptions.InvalidationChannel)} must not be empty; leave it null for the default.");

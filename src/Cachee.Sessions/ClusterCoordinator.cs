@@ -233,17 +233,28 @@ public sealed partial class ClusterCoordinator : IHostedService, IInvalidationLi
         }
     }
 
-    void IInvalidationListener.OnMessage(string? message)
+    /// <summary>Counts the acknowledgements of this instance's writes.</summary>
+    internal AckTracker Acks { get; } = new();
+
+    void IInvalidationListener.OnMessage(in ParsedMessage message)
     {
-        switch (InvalidationMessage.Parse(message, out var origin, out var version, out var key))
+        switch (message.Kind)
         {
-            case MessageKind.Invalidation when origin != _instanceId:
+            case MessageKind.Invalidation when message.Origin != _instanceId:
                 _metrics.InvalidationsReceived.Increment();
-                _l1.Invalidate(key, version);
+                _l1.Invalidate(message.KeyOrToken, message.Version);
+                if (message.AckId > 0)
+                {
+                    _bus.PublishAck(message.Origin, message.AckId);
+                }
+
+                break;
+            case MessageKind.Ack:
+                Acks.Acknowledge(message.AckId);
                 break;
             case MessageKind.Malformed:
                 _metrics.InvalidationsMalformed.Increment();
-                Log.MalformedMessage(_logger, message?.Length ?? 0);
+                Log.MalformedMessage(_logger);
                 break;
             default:
                 // Our own invalidations, and probes of other instances.

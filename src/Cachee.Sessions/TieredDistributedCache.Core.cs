@@ -1,3 +1,4 @@
+using Cachee.Sessions.Invalidation;
 using Cachee.Sessions.L1;
 using Cachee.Sessions.L2;
 using Microsoft.Extensions.Caching.Distributed;
@@ -87,10 +88,11 @@ public sealed partial class TieredDistributedCache
         var ttl = expiration.TtlMilliseconds(now);
         Coordinator.EnsureStarted();
         var ticket = _l1.BeginWrite(key);
-        long version;
+        using var ack = _ackTimeout > TimeSpan.Zero ? Coordinator.Acks.Register() : null;
+        L2WriteResult written;
         try
         {
-            version = await _l2.SetAsync(key, value, expiration, ttl, sync, token).ConfigureAwait(false);
+            written = await _l2.SetAsync(key, value, expiration, ttl, ack?.Id ?? 0, sync, token).ConfigureAwait(false);
         }
         catch
         {
@@ -101,23 +103,47 @@ public sealed partial class TieredDistributedCache
 
         _metrics.InvalidationsSent.Increment();
         var entry = ticket.CanInstall && value.Length <= _l1.MaxEntryBytes
-            ? NewEntry(key, value, version, ticket.Epoch, expiration, ttl, now)
+            ? NewEntry(key, value, written.Version, ticket.Epoch, expiration, ttl, now)
             : null;
         _ = _l1.CompleteWrite(ticket, entry);
+        await AwaitAcknowledgementsAsync(key, ack, written, sync).ConfigureAwait(false);
     }
 
     private async ValueTask RemoveCoreAsync(string key, bool sync, CancellationToken token)
     {
         Coordinator.EnsureStarted();
         var ticket = _l1.BeginWrite(key);
+        using var ack = _ackTimeout > TimeSpan.Zero ? Coordinator.Acks.Register() : null;
+        L2WriteResult removed;
         try
         {
-            await _l2.RemoveAsync(key, sync, token).ConfigureAwait(false);
+            removed = await _l2.RemoveAsync(key, ack?.Id ?? 0, sync, token).ConfigureAwait(false);
             _metrics.InvalidationsSent.Increment();
         }
         finally
         {
             _ = _l1.CompleteWrite(ticket, null);
+        }
+
+        await AwaitAcknowledgementsAsync(key, ack, removed, sync).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Waits, within <see cref="CacheeOptions.InvalidationAckTimeout"/>, until every other instance that heard the invalidation
+    /// has dropped its copy, so that the caller's next request reads this change wherever it lands.
+    /// </summary>
+    private async ValueTask AwaitAcknowledgementsAsync(string key, AckTracker.Waiter? ack, L2WriteResult result, bool sync)
+    {
+        var others = result.Receivers - (Coordinator.IsSubscribed ? 1 : 0);
+        if (ack is null || others <= 0)
+        {
+            return;
+        }
+
+        if (!await ack.WaitAsync((int)Math.Min(others, int.MaxValue), _ackTimeout, sync).ConfigureAwait(false))
+        {
+            _metrics.AckTimeouts.Increment();
+            Log.AckTimeout(_logger, key, others, _ackTimeout);
         }
     }
 

@@ -8,5 +8,8 @@ public sealed partial class TieredDistributedCache
     {
         [LoggerMessage(1, LogLevel.Warning, "Cachee: the Redis entry for '{Key}' could not be read ({Reason}); it is treated as a miss.", EventName = "UnreadablePayload")]
         public static partial void UnreadablePayload(ILogger logger, string key, string reason);
+
+        [LoggerMessage(2, LogLevel.Warning, "Cachee: not every one of the {Expected} other subscribers acknowledged the change of '{Key}' within {Timeout}; the change is in Redis, but an instance may serve the previous value until it hears it.", EventName = "AckTimeout")]
+        public static partial void AckTimeout(ILogger logger, string key, long expected, TimeSpan timeout);
     }
 }

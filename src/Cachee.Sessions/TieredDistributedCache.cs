@@ -30,6 +30,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly TimeSpan? _tolerance;
+    private readonly TimeSpan _ackTimeout;
     private int _disposed;
 
     /// <summary>Creates a cache on Redis with the given options.</summary>
@@ -54,6 +55,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         var channel = ChannelName(value);
         _l2 = new RedisL2Store(_connection, value.InstanceName, channel, InstanceId);
         var bus = new RedisInvalidationBus(_connection, channel, InstanceId, probeTimeout: TimeSpan.FromSeconds(5));
+        _ackTimeout = value.InvalidationAckTimeout;
         (_l1, _metrics, _time, _logger, _tolerance, Coordinator) =
             Assemble(value, _l2, bus, timeProvider, loggerFactory, meterFactory, runLoops: true, InstanceId);
     }
@@ -66,6 +68,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         CacheeOptionsValidator.ThrowIfInvalid(options);
         InstanceId = instanceId;
         _l2 = l2;
+        _ackTimeout = options.InvalidationAckTimeout;
         (_l1, _metrics, _time, _logger, _tolerance, Coordinator) =
             Assemble(options, l2, bus, timeProvider, loggerFactory, meterFactory, runLoops, instanceId);
     }

@@ -56,10 +56,13 @@ public sealed class CoherenceTests : IAsyncLifetime
     [InlineData("hello")]
     [InlineData("i1|")]
     [InlineData("i1|origin")]
-    [InlineData("i1|origin|notanumber|k")]
-    [InlineData("i1|origin|-5|k")]
-    [InlineData("i1||5|k")]
+    [InlineData("i1|origin|notanumber|0|k")]
+    [InlineData("i1|origin|-5|0|k")]
+    [InlineData("i1|origin|5|k")]
+    [InlineData("i1||5|0|k")]
     [InlineData("p1|origin|")]
+    [InlineData("a1|")]
+    [InlineData("a1|x")]
     public async Task MalformedMessages_AreIgnoredAndCounted(string? message)
     {
         await _a.SetAsync("k", [1], new DistributedCacheEntryOptions());
@@ -75,7 +78,7 @@ public sealed class CoherenceTests : IAsyncLifetime
     {
         await _a.SetAsync("k", [1], new DistributedCacheEntryOptions());
         Assert.NotNull(await _b.GetAsync("k"));
-        _fleet.BusOf(_b).Deliver("i1|rogue|999999|k");
+        _fleet.BusOf(_b).Deliver("i1|rogue|999999|0|k");
         Assert.Equal([1], await _b.GetAsync("k"));
         Assert.Equal(0, _b.GetStatistics().L1Hits);
         Assert.Equal(2, _b.GetStatistics().L2Hits);
@@ -87,7 +90,7 @@ public sealed class CoherenceTests : IAsyncLifetime
         await _a.SetAsync("k", [1], new DistributedCacheEntryOptions());
         await _a.SetAsync("k", [2], new DistributedCacheEntryOptions());
         Assert.Equal([2], await _b.GetAsync("k"));
-        _fleet.BusOf(_b).Deliver("i1|other|2|k");
+        _fleet.BusOf(_b).Deliver("i1|other|2|0|k");
         Assert.Equal([2], await _b.GetAsync("k"));
         Assert.Equal(1, _b.GetStatistics().L1Hits);
     }

@@ -40,7 +40,7 @@ internal sealed class Fleet : IAsyncDisposable
         var options = new CacheeOptions { Configuration = "in-memory" };
         Configure?.Invoke(options);
         var id = $"instance-{_caches.Count}-{Guid.NewGuid():N}";
-        var bus = new InMemoryInvalidationBus(Server.Hub);
+        var bus = new InMemoryInvalidationBus(Server.Hub, id);
         var cache = new TieredDistributedCache(options, new InMemoryL2Store(Server, id), bus, id, Time, runLoops: false);
         _caches.Add(cache);
         _buses[cache] = bus;

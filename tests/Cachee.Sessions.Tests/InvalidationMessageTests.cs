@@ -5,37 +5,40 @@ namespace Cachee.Sessions.Tests;
 public sealed class InvalidationMessageTests
 {
     [Theory]
-    [InlineData("simple")]
-    [InlineData("with|bars|inside")]
-    [InlineData("")]
-    [InlineData("ünïcødé 🙂")]
-    public void Invalidation_RoundTrips(string key)
+    [InlineData("simple", 0)]
+    [InlineData("with|bars|inside", 17)]
+    [InlineData("", 1)]
+    [InlineData("ünïcødé 🙂", 0)]
+    public void Invalidation_RoundTrips(string key, long ackId)
     {
-        var text = InvalidationMessage.FormatInvalidation("abc", 42, key);
-        Assert.Equal(MessageKind.Invalidation, InvalidationMessage.Parse(text, out var origin, out var version, out var parsedKey));
-        Assert.Equal("abc", origin);
-        Assert.Equal(42, version);
-        Assert.Equal(key, parsedKey);
+        var message = InvalidationMessage.Parse(InvalidationMessage.FormatInvalidation("abc", 42, ackId, key));
+        Assert.Equal(new ParsedMessage(MessageKind.Invalidation, "abc", 42, ackId, key), message);
     }
 
     [Fact]
-    public void Probe_RoundTrips()
-    {
-        Assert.Equal(MessageKind.Probe, InvalidationMessage.Parse(InvalidationMessage.FormatProbe("me", "t0k"), out var origin, out _, out var token));
-        Assert.Equal("me", origin);
-        Assert.Equal("t0k", token);
-    }
+    public void Probe_RoundTrips() =>
+        Assert.Equal(new ParsedMessage(MessageKind.Probe, "me", 0, 0, "t0k"), InvalidationMessage.Parse(InvalidationMessage.FormatProbe("me", "t0k")));
 
     [Fact]
-    public void StorePrefixPlusVersionAndKey_IsTheSameMessage() =>
-        Assert.Equal(InvalidationMessage.FormatInvalidation("o", 7, "k"), InvalidationMessage.InvalidationPrefix("o") + "7|k");
+    public void Ack_RoundTrips() =>
+        Assert.Equal(new ParsedMessage(MessageKind.Ack, string.Empty, 0, 9, string.Empty), InvalidationMessage.Parse(InvalidationMessage.FormatAck(9)));
+
+    [Fact]
+    public void StorePrefixPlusVersionPlusSuffix_IsTheSameMessage() =>
+        Assert.Equal(
+            InvalidationMessage.FormatInvalidation("o", 7, 3, "k"),
+            InvalidationMessage.InvalidationPrefix("o") + "7" + InvalidationMessage.InvalidationSuffix(3, "k"));
 
     [Theory]
-    [InlineData("x1|o|1|k")]
+    [InlineData(null)]
+    [InlineData("x1|o|1|0|k")]
     [InlineData("i1|o|1")]
-    [InlineData("i1|o||k")]
-    [InlineData("i1|o|99999999999999999999|k")]
-    [InlineData("i1|o|1.5|k")]
-    public void Malformed_IsRecognised(string text) =>
-        Assert.Equal(MessageKind.Malformed, InvalidationMessage.Parse(text, out _, out _, out _));
+    [InlineData("i1|o|1|0")]
+    [InlineData("i1|o||0|k")]
+    [InlineData("i1|o|99999999999999999999|0|k")]
+    [InlineData("i1|o|1.5|0|k")]
+    [InlineData("a1|0")]
+    [InlineData("a1|-1")]
+    public void Malformed_IsRecognised(string? text) =>
+        Assert.Equal(MessageKind.Malformed, InvalidationMessage.Parse(text).Kind);
 }

@@ -93,7 +93,7 @@ public sealed class SlidingRefreshTests
         // the renewal carries the version b read, finds a newer one in Redis, and b drops its copy.
         fleet.Time.Advance(DefaultTolerance);
         Assert.Equal([1], await b.GetAsync("s"));
-        fleet.Server.Set("s", [2], new L2.EntryExpiration(L2.EntryExpiration.None, Window.Ticks), (long)Window.TotalMilliseconds, "x|");
+        fleet.Server.Set("s", [2], new L2.EntryExpiration(L2.EntryExpiration.None, Window.Ticks), (long)Window.TotalMilliseconds, "x|", "|0|s");
         await b.Coordinator.FlushRefreshesAsync(CancellationToken.None);
         Assert.Equal([2], await b.GetAsync("s"));
     }

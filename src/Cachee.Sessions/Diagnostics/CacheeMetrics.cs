@@ -31,6 +31,7 @@ internal sealed class CacheeMetrics : IDisposable
         Observe("cachee.l1.evictions", L1Evictions, "Entries evicted from L1.");
         Observe("cachee.l2.refreshes", L2Refreshes, "Background sliding renewals sent to Redis.");
         Observe("cachee.l2.unreadable", UnreadablePayloads, "Redis payloads that could not be read.");
+        Observe("cachee.invalidations.ack_timeouts", AckTimeouts, "Writes that stopped waiting for acknowledgements.");
         _ = _meter.CreateObservableUpDownCounter("cachee.l1.entries", () => new Measurement<long>(L1Entries(), tags), "{entry}", "Entries in L1.");
         _ = _meter.CreateObservableUpDownCounter("cachee.l1.bytes", () => new Measurement<long>(L1Bytes(), tags), "By", "Value bytes in L1.");
 
@@ -58,13 +59,16 @@ internal sealed class CacheeMetrics : IDisposable
 
     public StripedCounter UnreadablePayloads { get; } = new();
 
+    public StripedCounter AckTimeouts { get; } = new();
+
     private Func<long> L1Entries { get; }
 
     private Func<long> L1Bytes { get; }
 
     public CacheeStatistics Snapshot() => new(
         L1Hits.Value, L1Misses.Value, L2Hits.Value, L2Misses.Value, InvalidationsSent.Value, InvalidationsReceived.Value,
-        InvalidationsMalformed.Value, L1Evictions.Value, L2Refreshes.Value, UnreadablePayloads.Value, L1Entries(), L1Bytes());
+        InvalidationsMalformed.Value, L1Evictions.Value, L2Refreshes.Value, UnreadablePayloads.Value, L1Entries(), L1Bytes(),
+        AckTimeouts.Value);
 
     public void Dispose()
     {

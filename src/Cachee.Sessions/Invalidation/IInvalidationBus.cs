@@ -9,4 +9,7 @@ internal interface IInvalidationBus : IAsyncDisposable
     /// through the listener. Throws if the subscription cannot be made now; the caller retries.
     /// </summary>
     Task StartAsync(IInvalidationListener listener, CancellationToken token);
+
+    /// <summary>Tells the instance <paramref name="writerOrigin"/> that its invalidation <paramref name="ackId"/> was applied here (fire and forget).</summary>
+    void PublishAck(string writerOrigin, long ackId);
 }

@@ -3,8 +3,8 @@ namespace Cachee.Sessions.Invalidation;
 /// <summary>Receives what an <see cref="IInvalidationBus"/> hears. Calls for one bus never overlap.</summary>
 internal interface IInvalidationListener
 {
-    /// <summary>A message arrived on the channel (in publication order).</summary>
-    void OnMessage(string? message);
+    /// <summary>A message arrived on the invalidation channel (in publication order) or on this instance's acknowledgement channel.</summary>
+    void OnMessage(in ParsedMessage message);
 
     /// <summary>The subscription was lost: messages may be missed from now on.</summary>
     void OnSubscriptionLost();

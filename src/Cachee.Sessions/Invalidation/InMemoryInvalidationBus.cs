@@ -1,9 +1,11 @@
 namespace Cachee.Sessions.Invalidation;
 
 /// <summary>One instance's subscription to an <see cref="InMemoryInvalidationHub"/>.</summary>
-internal sealed class InMemoryInvalidationBus(InMemoryInvalidationHub hub) : IInvalidationBus
+internal sealed class InMemoryInvalidationBus(InMemoryInvalidationHub hub, string origin) : IInvalidationBus
 {
     private IInvalidationListener? _listener;
+
+    public string Origin => origin;
 
     public Task StartAsync(IInvalidationListener listener, CancellationToken token)
     {
@@ -12,6 +14,8 @@ internal sealed class InMemoryInvalidationBus(InMemoryInvalidationHub hub) : IIn
         listener.OnSubscriptionEstablished();
         return Task.CompletedTask;
     }
+
+    public void PublishAck(string writerOrigin, long ackId) => hub.PublishAck(writerOrigin, InvalidationMessage.FormatAck(ackId));
 
     /// <summary>Plays a lost subscription: messages published from now on are not heard.</summary>
     public void Cut()
@@ -27,8 +31,8 @@ internal sealed class InMemoryInvalidationBus(InMemoryInvalidationHub hub) : IIn
         _listener?.OnSubscriptionEstablished();
     }
 
-    /// <summary>Delivers a message as if a rogue or foreign publisher had sent it.</summary>
-    public void Deliver(string? message) => _listener?.OnMessage(message);
+    /// <summary>Delivers a message as if it came through the channel (tests use it to play a rogue or foreign publisher).</summary>
+    public void Deliver(string? message) => _listener?.OnMessage(InvalidationMessage.Parse(message));
 
     public ValueTask DisposeAsync()
     {

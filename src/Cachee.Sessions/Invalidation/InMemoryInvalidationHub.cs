@@ -12,7 +12,8 @@ internal sealed class InMemoryInvalidationHub
     /// <summary>Counts every message published.</summary>
     public long Published { get; private set; }
 
-    public void Publish(string message)
+    /// <summary>Delivers a message to every connected bus; returns how many there were, as Redis' PUBLISH does.</summary>
+    public long Publish(string message)
     {
         InMemoryInvalidationBus[] targets;
         lock (_gate)
@@ -25,6 +26,20 @@ internal sealed class InMemoryInvalidationHub
         {
             bus.Deliver(message);
         }
+
+        return targets.Length;
+    }
+
+    /// <summary>Delivers an acknowledgement to the connected bus of <paramref name="origin"/>, if any.</summary>
+    public void PublishAck(string origin, string message)
+    {
+        InMemoryInvalidationBus? target;
+        lock (_gate)
+        {
+            target = _connected.Find(bus => bus.Origin == origin);
+        }
+
+        target?.Deliver(message);
     }
 
     internal void Connect(InMemoryInvalidationBus bus)

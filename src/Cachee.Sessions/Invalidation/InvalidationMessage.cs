@@ -3,72 +3,107 @@ using System.Globalization;
 namespace Cachee.Sessions.Invalidation;
 
 /// <summary>
-/// The text format of the messages on the invalidation channel. They carry no value, so a forged message can at worst cause a miss.
+/// The text format of the messages between instances. None carries a value, so a forged message can at worst cause a miss
+/// (or, for an acknowledgement, end a writer's wait early).
 /// <list type="bullet">
-/// <item><c>i1|{origin}|{version}|{key}</c>: the entry <c>key</c> changed to <c>version</c> on instance <c>origin</c>
-/// (the key comes last and may itself contain '|').</item>
-/// <item><c>p1|{origin}|{token}</c>: a probe an instance sends itself to prove its subscription is live.</item>
+/// <item><c>i1|{origin}|{version}|{ack}|{key}</c> on the invalidation channel: the entry <c>key</c> changed to
+/// <c>version</c> on instance <c>origin</c>, which waits for acknowledgement <c>ack</c> (0: no acknowledgement wanted).
+/// The key comes last and may itself contain '|'.</item>
+/// <item><c>p1|{origin}|{token}</c> on the invalidation channel: a probe an instance sends itself to prove its subscription is live.</item>
+/// <item><c>a1|{ack}</c> on the writer's acknowledgement channel: one instance has dropped its copy.</item>
 /// </list>
 /// </summary>
 internal static class InvalidationMessage
 {
     private const string InvalidationTag = "i1|";
     private const string ProbeTag = "p1|";
+    private const string AckTag = "a1|";
 
-    /// <summary>The part of an invalidation before the version; the store appends <c>version + "|" + key</c>.</summary>
+    /// <summary>The part of an invalidation before the version (the store appends the version and <see cref="InvalidationSuffix"/>).</summary>
     public static string InvalidationPrefix(string origin) => InvalidationTag + origin + "|";
 
-    public static string FormatInvalidation(string origin, long version, string key) =>
-        string.Concat(InvalidationPrefix(origin), version.ToString(CultureInfo.InvariantCulture), "|", key);
+    /// <summary>The part of an invalidation after the version.</summary>
+    public static string InvalidationSuffix(long ackId, string key) =>
+        string.Concat("|", ackId.ToString(CultureInfo.InvariantCulture), "|", key);
+
+    public static string FormatInvalidation(string origin, long version, long ackId, string key) =>
+        string.Concat(InvalidationPrefix(origin), version.ToString(CultureInfo.InvariantCulture), InvalidationSuffix(ackId, key));
 
     public static string FormatProbe(string origin, string token) => ProbeTag + origin + "|" + token;
 
-    /// <summary>Parses a message; returns <see cref="MessageKind.Malformed"/> for anything that is not one of the two forms.</summary>
-    public static MessageKind Parse(string? message, out string origin, out long version, out string keyOrToken)
+    public static string FormatAck(long ackId) => AckTag + ackId.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The channel on which an instance hears the acknowledgements of its own writes.</summary>
+    public static string AckChannel(string invalidationChannel, string origin) => invalidationChannel + ":acks:" + origin;
+
+    /// <summary>Parses a message; anything that is not one of the forms above is <see cref="MessageKind.Malformed"/>.</summary>
+    public static ParsedMessage Parse(string? message)
     {
-        origin = keyOrToken = string.Empty;
-        version = 0;
         if (message is null)
         {
-            return MessageKind.Malformed;
+            return default;
+        }
+
+        if (message.StartsWith(AckTag, StringComparison.Ordinal))
+        {
+            return TryParseId(message.AsSpan(AckTag.Length), out var ack) && ack > 0
+                ? new ParsedMessage(MessageKind.Ack, string.Empty, 0, ack, string.Empty)
+                : default;
         }
 
         var isInvalidation = message.StartsWith(InvalidationTag, StringComparison.Ordinal);
         if (!isInvalidation && !message.StartsWith(ProbeTag, StringComparison.Ordinal))
         {
-            return MessageKind.Malformed;
+            return default;
         }
 
         var rest = message.AsSpan(InvalidationTag.Length);
-        var bar = rest.IndexOf('|');
-        if (bar <= 0)
+        if (!TakeField(ref rest, out var originSpan) || originSpan.IsEmpty)
         {
-            return MessageKind.Malformed;
+            return default;
         }
 
-        origin = rest[..bar].ToString();
-        rest = rest[(bar + 1)..];
+        var origin = originSpan.ToString();
         if (!isInvalidation)
         {
-            keyOrToken = rest.ToString();
-            return keyOrToken.Length == 0 ? MessageKind.Malformed : MessageKind.Probe;
+            return rest.IsEmpty ? default : new ParsedMessage(MessageKind.Probe, origin, 0, 0, rest.ToString());
         }
 
-        bar = rest.IndexOf('|');
-        if (bar <= 0 || !long.TryParse(rest[..bar], NumberStyles.None, CultureInfo.InvariantCulture, out version))
+        if (!TakeField(ref rest, out var versionSpan) || !TryParseId(versionSpan, out var version)
+            || !TakeField(ref rest, out var ackSpan) || !TryParseId(ackSpan, out var ackId))
         {
-            return MessageKind.Malformed;
+            return default;
         }
 
-        keyOrToken = rest[(bar + 1)..].ToString();
-        return MessageKind.Invalidation;
+        return new ParsedMessage(MessageKind.Invalidation, origin, version, ackId, rest.ToString());
     }
+
+    private static bool TakeField(ref ReadOnlySpan<char> rest, out ReadOnlySpan<char> field)
+    {
+        var bar = rest.IndexOf('|');
+        if (bar < 0)
+        {
+            field = default;
+            return false;
+        }
+
+        field = rest[..bar];
+        rest = rest[(bar + 1)..];
+        return true;
+    }
+
+    private static bool TryParseId(ReadOnlySpan<char> text, out long value) =>
+        long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);
 }
 
-/// <summary>What a message on the invalidation channel is.</summary>
+/// <summary>What a message between instances is.</summary>
 internal enum MessageKind
 {
     Malformed,
     Invalidation,
     Probe,
+    Ack,
 }
+
+/// <summary>A parsed message; <c>KeyOrToken</c> is the key of an invalidation or the token of a probe.</summary>
+internal readonly record struct ParsedMessage(MessageKind Kind, string Origin, long Version, long AckId, string KeyOrToken);

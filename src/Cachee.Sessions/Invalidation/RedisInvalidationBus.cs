@@ -13,10 +13,12 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
 {
     private static readonly TimeSpan ReprobeBackoff = TimeSpan.FromMilliseconds(100);
     private readonly RedisChannel _channel = RedisChannel.Literal(channel);
+    private readonly RedisChannel _ackChannel = RedisChannel.Literal(InvalidationMessage.AckChannel(channel, origin));
     private readonly CancellationTokenSource _disposed = new();
     private IInvalidationListener? _listener;
     private IConnectionMultiplexer? _multiplexer;
     private ChannelMessageQueue? _queue;
+    private ChannelMessageQueue? _ackQueue;
     private TaskCompletionSource? _probe;
     private string _probeToken = string.Empty;
     private readonly Lock _gate = new();
@@ -41,15 +43,30 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
             _queue.OnMessage(message => OnMessage(message.Message));
         }
 
+        if (_ackQueue is null)
+        {
+            _ackQueue = await multiplexer.GetSubscriber().SubscribeAsync(_ackChannel).ConfigureAwait(false);
+            _ackQueue.OnMessage(message => OnMessage(message.Message));
+        }
+
         await ProbeAsync(token).ConfigureAwait(false);
+    }
+
+    public void PublishAck(string writerOrigin, long ackId)
+    {
+        if (_multiplexer is { } multiplexer)
+        {
+            var ackChannel = RedisChannel.Literal(InvalidationMessage.AckChannel(channel, writerOrigin));
+            _ = multiplexer.GetSubscriber().Publish(ackChannel, InvalidationMessage.FormatAck(ackId), CommandFlags.FireAndForget);
+        }
     }
 
     private void OnMessage(RedisValue value)
     {
-        var text = (string?)value;
-        if (InvalidationMessage.Parse(text, out var from, out _, out var token) == MessageKind.Probe && from == origin)
+        var message = InvalidationMessage.Parse((string?)value);
+        if (message.Kind == MessageKind.Probe && message.Origin == origin)
         {
-            if (token == Volatile.Read(ref _probeToken))
+            if (message.KeyOrToken == Volatile.Read(ref _probeToken))
             {
                 Volatile.Read(ref _probe)?.TrySetResult();
             }
@@ -57,7 +74,7 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
             return;
         }
 
-        _listener?.OnMessage(text);
+        _listener?.OnMessage(message);
     }
 
     private async Task ProbeAsync(CancellationToken token)
@@ -144,11 +161,14 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
             multiplexer.ConnectionRestored -= OnConnectionRestored;
         }
 
-        if (_queue is { } queue)
+        foreach (var queue in new[] { _queue, _ackQueue })
         {
             try
             {
-                await queue.UnsubscribeAsync().ConfigureAwait(false);
+                if (queue is not null)
+                {
+                    await queue.UnsubscribeAsync().ConfigureAwait(false);
+                }
             }
             catch (RedisException)
             {

@@ -12,11 +12,15 @@ internal interface IL2Store : IAsyncDisposable
     /// <exception cref="L2PayloadException">The stored payload is not a readable entry.</exception>
     ValueTask<L2Entry?> GetAsync(string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token);
 
-    /// <summary>Writes an entry, publishes its invalidation and returns the version the store assigned.</summary>
-    ValueTask<long> SetAsync(string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, bool sync, CancellationToken token);
+    /// <summary>
+    /// Writes an entry and publishes its invalidation (asking for acknowledgement <paramref name="ackId"/>, 0 for none);
+    /// returns the version the store assigned and how many subscribers the invalidation reached.
+    /// </summary>
+    ValueTask<L2WriteResult> SetAsync(
+        string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token);
 
-    /// <summary>Removes an entry (if any) and publishes its invalidation.</summary>
-    ValueTask RemoveAsync(string key, bool sync, CancellationToken token);
+    /// <summary>Removes an entry (if any) and publishes its invalidation, as <see cref="SetAsync"/> does.</summary>
+    ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token);
 
     /// <summary>
     /// Renews a sliding entry's expiry. With <paramref name="expectedVersion"/> ≥ 0 nothing is done unless the stored version matches.
@@ -37,3 +41,8 @@ internal static class RefreshOutcome
     /// <summary>The entry was rewritten since the expected version.</summary>
     public const long VersionChanged = -3;
 }
+
+/// <summary>What a write or remove did in the L2 store.</summary>
+/// <param name="Version">The version the change was published with.</param>
+/// <param name="Receivers">How many subscribers the invalidation reached, this instance included when it listens.</param>
+internal readonly record struct L2WriteResult(long Version, long Receivers);

@@ -43,7 +43,7 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
         }
     }
 
-    public long Set(string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, string messagePrefix)
+    public L2WriteResult Set(string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, string messagePrefix, string messageSuffix)
     {
         long version;
         lock (_gate)
@@ -53,11 +53,10 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
             _entries[key] = new Stored(value, expiration, version, Expiry(ttlMilliseconds));
         }
 
-        hub.Publish(string.Concat(messagePrefix, version.ToString(System.Globalization.CultureInfo.InvariantCulture), "|", key));
-        return version;
+        return new L2WriteResult(version, Publish(messagePrefix, version, messageSuffix));
     }
 
-    public void Remove(string key, string messagePrefix)
+    public L2WriteResult Remove(string key, string messagePrefix, string messageSuffix)
     {
         long version;
         lock (_gate)
@@ -67,7 +66,7 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
             _ = _entries.Remove(key);
         }
 
-        hub.Publish(string.Concat(messagePrefix, version.ToString(System.Globalization.CultureInfo.InvariantCulture), "|", key));
+        return new L2WriteResult(version, Publish(messagePrefix, version, messageSuffix));
     }
 
     public long Refresh(string key, long expectedVersion, long nowTicks)
@@ -115,6 +114,9 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
             _entries[key] = new Stored([], new EntryExpiration(EntryExpiration.None, EntryExpiration.None), 0, long.MaxValue) { Corrupt = true };
         }
     }
+
+    private long Publish(string prefix, long version, string suffix) =>
+        hub.Publish(string.Concat(prefix, version.ToString(System.Globalization.CultureInfo.InvariantCulture), suffix));
 
     private void Enter()
     {

@@ -13,17 +13,17 @@ internal sealed class InMemoryL2Store(InMemoryL2Server server, string origin) : 
         return new(server.Get(key, refreshSliding, nowTicks));
     }
 
-    public ValueTask<long> SetAsync(string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, bool sync, CancellationToken token)
+    public ValueTask<L2WriteResult> SetAsync(
+        string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token)
     {
         token.ThrowIfCancellationRequested();
-        return new(server.Set(key, value, expiration, ttlMilliseconds, _messagePrefix));
+        return new(server.Set(key, value, expiration, ttlMilliseconds, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key)));
     }
 
-    public ValueTask RemoveAsync(string key, bool sync, CancellationToken token)
+    public ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token)
     {
         token.ThrowIfCancellationRequested();
-        server.Remove(key, _messagePrefix);
-        return ValueTask.CompletedTask;
+        return new(server.Remove(key, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key)));
     }
 
     public ValueTask<long> RefreshAsync(string key, long expectedVersion, long nowTicks, bool sync, CancellationToken token)

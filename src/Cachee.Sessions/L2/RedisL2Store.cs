@@ -40,18 +40,28 @@ internal sealed class RedisL2Store : IL2Store
         return new L2Entry(data, expiration, version, (long)fields[4]);
     }
 
-    public async ValueTask<long> SetAsync(string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, bool sync, CancellationToken token)
+    public async ValueTask<L2WriteResult> SetAsync(
+        string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token)
     {
         RedisValue[] args =
         [
             expiration.AbsoluteTicks, expiration.SlidingTicks, value, ttlMilliseconds,
-            _channel, _messagePrefix, "|" + key,
+            _channel, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key),
         ];
-        return (long)await EvaluateAsync(RedisScripts.Set, key, args, sync, token).ConfigureAwait(false);
+        return ToWriteResult(await EvaluateAsync(RedisScripts.Set, key, args, sync, token).ConfigureAwait(false));
     }
 
-    public async ValueTask RemoveAsync(string key, bool sync, CancellationToken token) =>
-        _ = await EvaluateAsync(RedisScripts.Remove, key, [_channel, _messagePrefix, "|" + key], sync, token).ConfigureAwait(false);
+    public async ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token)
+    {
+        RedisValue[] args = [_channel, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key)];
+        return ToWriteResult(await EvaluateAsync(RedisScripts.Remove, key, args, sync, token).ConfigureAwait(false));
+    }
+
+    private static L2WriteResult ToWriteResult(RedisResult result)
+    {
+        var pair = (RedisResult[])result!;
+        return new L2WriteResult((long)pair[0], (long)pair[1]);
+    }
 
     public async ValueTask<long> RefreshAsync(string key, long expectedVersion, long nowTicks, bool sync, CancellationToken token)
     {

@@ -39,25 +39,25 @@ internal static class RedisScripts
 
     /// <summary>
     /// KEYS[1] = key; ARGV = absexp, sldexp, data, ttl ms (-1: none), channel, message prefix, message suffix.
-    /// Returns the new version.
+    /// Returns {new version, number of subscribers the invalidation reached}.
     /// </summary>
     public const string Set = """
         local v = redis.call('HINCRBY', KEYS[1], 'ver', 1)
         redis.call('HSET', KEYS[1], 'absexp', ARGV[1], 'sldexp', ARGV[2], 'data', ARGV[3])
         local ttl = tonumber(ARGV[4])
         if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
-        redis.call('PUBLISH', ARGV[5], ARGV[6] .. v .. ARGV[7])
-        return v
+        local n = redis.call('PUBLISH', ARGV[5], ARGV[6] .. v .. ARGV[7])
+        return {v, n}
         """;
 
-    /// <summary>KEYS[1] = key; ARGV = channel, message prefix, message suffix. Returns the version the removal was published with.</summary>
+    /// <summary>KEYS[1] = key; ARGV = channel, message prefix, message suffix. Returns {version published, subscribers reached}.</summary>
     public const string Remove = """
         local cur = redis.pcall('HGET', KEYS[1], 'ver')
         if type(cur) ~= 'string' then cur = '0' end
         local v = (tonumber(cur) or 0) + 1
         redis.call('DEL', KEYS[1])
-        redis.call('PUBLISH', ARGV[1], ARGV[2] .. v .. ARGV[3])
-        return v
+        local n = redis.call('PUBLISH', ARGV[1], ARGV[2] .. v .. ARGV[3])
+        return {v, n}
         """;
 
     /// <summary>

@@ -1,0 +1,74 @@
+using System.Collections.Concurrent;
+
+namespace Cachee.Sessions.Invalidation;
+
+/// <summary>
+/// Counts the acknowledgements of this instance's writes: a write returns once every instance that heard its invalidation
+/// has dropped its copy (or a bounded wait ran out), so that the caller's next request, on any instance, reads the write.
+/// </summary>
+internal sealed class AckTracker
+{
+    private readonly ConcurrentDictionary<long, Waiter> _waiting = new();
+    private long _lastId;
+
+    /// <summary>Starts waiting for acknowledgements of a write about to be sent; dispose the waiter when done.</summary>
+    public Waiter Register()
+    {
+        var waiter = new Waiter(this, Interlocked.Increment(ref _lastId));
+        _waiting[waiter.Id] = waiter;
+        return waiter;
+    }
+
+    /// <summary>Counts one acknowledgement (unknown ids, for waits already over, are ignored).</summary>
+    public void Acknowledge(long id)
+    {
+        if (_waiting.TryGetValue(id, out var waiter))
+        {
+            waiter.Count();
+        }
+    }
+
+    internal sealed class Waiter(AckTracker tracker, long id) : IDisposable
+    {
+        private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _received;
+        private int _expected = int.MaxValue;
+
+        public long Id { get; } = id;
+
+        /// <summary>Waits until <paramref name="expected"/> acknowledgements arrived; false when <paramref name="timeout"/> ran out first.</summary>
+        public async ValueTask<bool> WaitAsync(int expected, TimeSpan timeout, bool sync)
+        {
+            Volatile.Write(ref _expected, expected);
+            if (Volatile.Read(ref _received) >= expected)
+            {
+                return true;
+            }
+
+            if (sync)
+            {
+                return _done.Task.Wait(timeout);
+            }
+
+            try
+            {
+                await _done.Task.WaitAsync(timeout).ConfigureAwait(false);
+                return true;
+            }
+            catch (TimeoutException)
+            {
+                return false;
+            }
+        }
+
+        public void Dispose() => tracker._waiting.TryRemove(Id, out _);
+
+        internal void Count()
+        {
+            if (Interlocked.Increment(ref _received) >= Volatile.Read(ref _expected))
+            {
+                _ = _done.TrySetResult();
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+using Cachee.Sessions.Invalidation;
+using Microsoft.Extensions.Caching.Distributed;
+
+namespace Cachee.Sessions.Tests;
+
+/// <summary>A write returns once the other instances have dropped their copies, within a bounded wait.</summary>
+public sealed class AcknowledgementTests
+{
+    [Fact]
+    public async Task Write_IsAcknowledgedByEveryOtherInstance()
+    {
+        await using var fleet = new Fleet();
+        var a = await fleet.AddAsync();
+        var b = await fleet.AddAsync();
+        var c = await fleet.AddAsync();
+        await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
+        Assert.NotNull(await b.GetAsync("k"));
+        Assert.NotNull(await c.GetAsync("k"));
+
+        a.Set("k", [2], new DistributedCacheEntryOptions());
+        await a.RemoveAsync("k");
+
+        Assert.Equal(0, a.GetStatistics().AckTimeouts);
+        Assert.Null(await b.GetAsync("k"));
+        Assert.Null(await c.GetAsync("k"));
+    }
+
+    [Fact]
+    public async Task SubscriberThatNeverAcknowledges_CostsOneBoundedWait_AndTheWriteStands()
+    {
+        await using var fleet = new Fleet(o => o.InvalidationAckTimeout = TimeSpan.FromMilliseconds(20));
+        var a = await fleet.AddAsync();
+        await using var silent = new InMemoryInvalidationBus(fleet.Server.Hub, "silent");
+        await silent.StartAsync(new DeafListener(), CancellationToken.None);
+
+        await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
+        a.Remove("k");
+
+        Assert.Equal(2, a.GetStatistics().AckTimeouts);
+        Assert.Null(await a.GetAsync("k"));
+    }
+
+    [Fact]
+    public async Task AcknowledgementsOff_NoneAreAskedFor()
+    {
+        await using var fleet = new Fleet(o => o.InvalidationAckTimeout = TimeSpan.Zero);
+        var a = await fleet.AddAsync();
+        await using var silent = new InMemoryInvalidationBus(fleet.Server.Hub, "silent");
+        var listener = new DeafListener();
+        await silent.StartAsync(listener, CancellationToken.None);
+
+        await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
+        Assert.Equal(0, a.GetStatistics().AckTimeouts);
+        Assert.Equal(0, Assert.Single(listener.Heard).AckId);
+    }
+
+    [Fact]
+    public async Task InstanceThatLostItsSubscription_IsNotWaitedFor()
+    {
+        await using var fleet = new Fleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
+        var a = await fleet.AddAsync();
+        var b = await fleet.AddAsync();
+        fleet.BusOf(b).Cut();
+        await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
+        Assert.Equal(0, a.GetStatistics().AckTimeouts);
+    }
+
+    private sealed class DeafListener : IInvalidationListener
+    {
+        public List<ParsedMessage> Heard { get; } = [];
+
+        public void OnMessage(in ParsedMessage message) => Heard.Add(message);
+
+        public void OnSubscriptionEstablished()
+        {
+        }
+
+        public void OnSubscriptionLost()
+        {
+        }
+    }
+}
