@@ -72,6 +72,14 @@ public sealed class CacheeOptions
     /// </summary>
     public TimeSpan InvalidationAckTimeout { get; set; } = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>
+    /// When true (the default), an instance that drops an L1 copy because another instance changed the entry fetches the new
+    /// value from Redis right away, in the background, before acknowledging the change. A user whose requests bounce between
+    /// instances then finds the new value already in L1 on the next one, instead of paying a blocking Redis read in the request.
+    /// Only keys this instance held are fetched; a fetch does not count as an access for sliding expiration.
+    /// </summary>
+    public bool PrefetchOnInvalidation { get; set; } = true;
+
     /// <summary>How often the <see cref="ClusterCoordinator"/> removes expired entries from L1. Default 1 minute; 1 second to 1 hour.</summary>
     public TimeSpan ExpirationScanInterval { get; set; } = TimeSpan.FromMinutes(1);
 

@@ -81,6 +81,30 @@ public sealed partial class TieredDistributedCache
         return hit.Data;
     }
 
+    /// <summary>
+    /// Loads a key that another instance just changed back into L1, without counting as an access (no sliding renewal) and
+    /// without counting as a read in the statistics.
+    /// </summary>
+    private async Task PrefetchAsync(string key)
+    {
+        // Off the message loop's thread before touching Redis.
+        await Task.Yield();
+        var now = NowTicks();
+        var ticket = _l1.BeginRead(key);
+        if (!ticket.CanInstall)
+        {
+            return;
+        }
+
+        var found = await _l2.GetAsync(key, refreshSliding: false, now, sync: false, CancellationToken.None).ConfigureAwait(false);
+        _metrics.Prefetches.Increment();
+        if (found is { } hit && hit.Data.Length <= _l1.MaxEntryBytes
+            && NewEntry(key, hit.Data, hit.Version, ticket.Epoch, hit.Expiration, hit.TtlMilliseconds, now) is { } entry)
+        {
+            _ = _l1.TryInstallRead(ticket, entry);
+        }
+    }
+
     private async ValueTask WriteCoreAsync(string key, byte[] value, DistributedCacheEntryOptions options, bool sync, CancellationToken token)
     {
         var now = NowTicks();

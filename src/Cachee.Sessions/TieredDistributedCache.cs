@@ -58,6 +58,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         _ackTimeout = value.InvalidationAckTimeout;
         (_l1, _metrics, _time, _logger, _tolerance, Coordinator) =
             Assemble(value, _l2, bus, timeProvider, loggerFactory, meterFactory, runLoops: true, InstanceId);
+        WirePrefetch(value);
     }
 
     /// <summary>Creates a cache over the given tiers (tests and benchmarks use the in-memory ones).</summary>
@@ -71,6 +72,15 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         _ackTimeout = options.InvalidationAckTimeout;
         (_l1, _metrics, _time, _logger, _tolerance, Coordinator) =
             Assemble(options, l2, bus, timeProvider, loggerFactory, meterFactory, runLoops, instanceId);
+        WirePrefetch(options);
+    }
+
+    private void WirePrefetch(CacheeOptions options)
+    {
+        if (options.PrefetchOnInvalidation)
+        {
+            Coordinator.Prefetch = PrefetchAsync;
+        }
     }
 
     /// <summary>This instance's identity on the invalidation channel (its own messages are ignored).</summary>

@@ -97,16 +97,20 @@ internal sealed class SessionFleet : IAsyncDisposable
         var app = builder.Build();
         app.UseSession();
         app.MapGet("/get/{name}", (HttpContext c, string name) => c.Session.GetString(name) ?? "(none)");
-        app.MapPost("/set/{name}/{value}", (HttpContext c, string name, string value) =>
+        // Writes commit before responding: the session middleware itself commits only after the response has gone out,
+        // so without this the client's next request could overtake the write (true of any IDistributedCache).
+        app.MapPost("/set/{name}/{value}", async (HttpContext c, string name, string value) =>
         {
             c.Session.SetString(name, value);
+            await c.Session.CommitAsync();
             return "ok";
         });
-        app.MapPost("/big/{bytes:int}", (HttpContext c, int bytes) =>
+        app.MapPost("/big/{bytes:int}", async (HttpContext c, int bytes) =>
         {
             var blob = new byte[bytes];
             Random.Shared.NextBytes(blob);
             c.Session.Set("blob", blob);
+            await c.Session.CommitAsync();
             return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(blob));
         });
         app.MapGet("/big", (HttpContext c) =>

@@ -32,6 +32,7 @@ internal sealed class CacheeMetrics : IDisposable
         Observe("cachee.l2.refreshes", L2Refreshes, "Background sliding renewals sent to Redis.");
         Observe("cachee.l2.unreadable", UnreadablePayloads, "Redis payloads that could not be read.");
         Observe("cachee.invalidations.ack_timeouts", AckTimeouts, "Writes that stopped waiting for acknowledgements.");
+        Observe("cachee.l2.prefetches", Prefetches, "New values fetched into L1 right after an invalidation.");
         _ = _meter.CreateObservableUpDownCounter("cachee.l1.entries", () => new Measurement<long>(L1Entries(), tags), "{entry}", "Entries in L1.");
         _ = _meter.CreateObservableUpDownCounter("cachee.l1.bytes", () => new Measurement<long>(L1Bytes(), tags), "By", "Value bytes in L1.");
 
@@ -61,6 +62,8 @@ internal sealed class CacheeMetrics : IDisposable
 
     public StripedCounter AckTimeouts { get; } = new();
 
+    public StripedCounter Prefetches { get; } = new();
+
     private Func<long> L1Entries { get; }
 
     private Func<long> L1Bytes { get; }
@@ -68,7 +71,7 @@ internal sealed class CacheeMetrics : IDisposable
     public CacheeStatistics Snapshot() => new(
         L1Hits.Value, L1Misses.Value, L2Hits.Value, L2Misses.Value, InvalidationsSent.Value, InvalidationsReceived.Value,
         InvalidationsMalformed.Value, L1Evictions.Value, L2Refreshes.Value, UnreadablePayloads.Value, L1Entries(), L1Bytes(),
-        AckTimeouts.Value);
+        AckTimeouts.Value, Prefetches.Value);
 
     public void Dispose()
     {

@@ -14,6 +14,7 @@ namespace Cachee.Sessions;
 /// <param name="L1Entries">Entries in L1 now.</param>
 /// <param name="L1Bytes">Value bytes in L1 now.</param>
 /// <param name="AckTimeouts">Writes that stopped waiting for other instances' acknowledgements.</param>
+/// <param name="Prefetches">New values fetched into L1 right after another instance changed them.</param>
 public readonly record struct CacheeStatistics(
     long L1Hits,
     long L1Misses,
@@ -27,7 +28,8 @@ public readonly record struct CacheeStatistics(
     long UnreadablePayloads,
     long L1Entries,
     long L1Bytes,
-    long AckTimeouts = 0)
+    long AckTimeouts = 0,
+    long Prefetches = 0)
 {
     /// <summary>The share of reads answered from L1, from 0 to 1 (0 when there were no reads).</summary>
     public double L1HitRatio => L1Hits + L1Misses == 0 ? 0 : (double)L1Hits / (L1Hits + L1Misses);

@@ -92,7 +92,8 @@ internal sealed class L1Store
     /// Drops a key because another instance changed it to <paramref name="version"/>. A copy already at that version or newer
     /// is kept: channel order is change order, so such a copy was read after the change.
     /// </summary>
-    public void Invalidate(string key, long version)
+    /// <returns>True when a copy was dropped (the key was in use here).</returns>
+    public bool Invalidate(string key, long version)
     {
         var hash = Hash(key);
         _ = Interlocked.Increment(ref _conflicts[ConflictSlot(hash)]);
@@ -102,8 +103,11 @@ internal sealed class L1Store
             if (_map.TryGetValue(key, out var existing) && existing.Version < version)
             {
                 RemoveLocked(stripe, existing);
+                return true;
             }
         }
+
+        return false;
     }
 
     /// <summary>Drops one specific entry (for example after its refresh found it gone), if it is still the current one.</summary>

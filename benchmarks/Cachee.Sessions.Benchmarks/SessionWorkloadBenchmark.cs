@@ -1,0 +1,167 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Columns;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Reports;
+using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using Cachee.Sessions.Testing;
+using StackExchange.Redis;
+
+namespace Cachee.Sessions.Benchmarks;
+
+/// <summary>
+/// Issue #3's session workload, the same on three stores in one run: 3 instances of an ASP.NET Core app with
+/// <c>UseSession</c>, 32 users each sending 20 requests round robin across the instances (all users at once), 90% reads and
+/// 10% writes, Redis on loopback. One operation is the 640 requests. Extra columns: requests/s (from the mean), per-request
+/// p50/p99 (recorded around every request of every iteration), and Redis commands per request from <c>INFO commandstats</c>,
+/// for this mixed workload and for a read-only pass run after the measurements on the same warm instances.
+/// </summary>
+[Config(typeof(Config))]
+public class SessionWorkloadBenchmark
+{
+    private static readonly ConcurrentDictionary<string, SessionResult> Results = new();
+    private readonly LatencyRecorder _latencies = new();
+    private RedisProcess? _redis;
+    private ConnectionMultiplexer? _admin;
+    private SessionFleetHarness _fleet = null!;
+    private SessionStore _store;
+    private long _requests;
+
+    [GlobalSetup(Target = nameof(RedisCache))]
+    public void SetupRedisCache() => Setup(SessionStore.RedisCache);
+
+    [GlobalSetup(Target = nameof(Cachee))]
+    public void SetupCachee() => Setup(SessionStore.Cachee);
+
+    [GlobalSetup(Target = nameof(SharedMemory))]
+    public void SetupSharedMemory() => Setup(SessionStore.SharedMemory);
+
+    [Benchmark(Baseline = true, Description = "RedisCache")]
+    public Task RedisCache() => RunAsync();
+
+    [Benchmark(Description = "Cachee")]
+    public Task Cachee() => RunAsync();
+
+    [Benchmark(Description = "shared MemoryDistributedCache (ceiling)")]
+    public Task SharedMemory() => RunAsync();
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        var mixedCommands = Commands();
+        var mixedPerRequest = (double)mixedCommands / _requests;
+
+        // The read-only pass: warm instances, every request a read.
+        ResetStats();
+        const int passes = 5;
+        for (var i = 0; i < passes; i++)
+        {
+            _fleet.RunAsync(recorder: null, readOnly: true).GetAwaiter().GetResult();
+        }
+
+        var readPerRequest = (double)Commands() / (passes * SessionFleetHarness.RequestsPerOperation);
+        Results[Describe(_store)] = new SessionResult(
+            _latencies.Percentile(50), _latencies.Percentile(99), mixedPerRequest, readPerRequest);
+        _fleet.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _admin?.Dispose();
+        _redis?.Dispose();
+    }
+
+    private void Setup(SessionStore store)
+    {
+        _store = store;
+        _redis = RedisProcess.Start();
+        var options = ConfigurationOptions.Parse(_redis.Endpoint);
+        options.AllowAdmin = true;
+        _admin = ConnectionMultiplexer.Connect(options);
+        _fleet = SessionFleetHarness.StartAsync(store, _redis.Endpoint).GetAwaiter().GetResult();
+        _fleet.RunAsync(recorder: null).GetAwaiter().GetResult(); // warm every instance before counting anything
+        ResetStats();
+    }
+
+    private async Task RunAsync()
+    {
+        await _fleet.RunAsync(_latencies).ConfigureAwait(false);
+        _ = Interlocked.Add(ref _requests, SessionFleetHarness.RequestsPerOperation);
+    }
+
+    private void ResetStats()
+    {
+        _requests = 0;
+        _admin!.GetServers().Single().ConfigResetStatistics();
+    }
+
+    private long Commands() =>
+        _admin!.GetServers().Single().Info("commandstats").SelectMany(group => group)
+            .Where(pair => pair.Key is not "cmdstat_info" and not "cmdstat_config")
+            .Sum(pair => long.Parse(pair.Value.Split(',')[0].Split('=')[1], CultureInfo.InvariantCulture));
+
+    private static string Describe(SessionStore store) => store switch
+    {
+        SessionStore.RedisCache => "RedisCache",
+        SessionStore.Cachee => "Cachee",
+        _ => "shared MemoryDistributedCache (ceiling)",
+    };
+
+    private sealed record SessionResult(double P50Microseconds, double P99Microseconds, double CommandsPerRequest, double CommandsPerReadOnlyRequest);
+
+    private sealed class Config : ManualConfig
+    {
+        public Config()
+        {
+            _ = AddJob(Job.Default
+                .WithToolchain(InProcessEmitToolchain.Instance)
+                .WithInvocationCount(1)
+                .WithUnrollFactor(1)
+                .WithWarmupCount(3)
+                .WithIterationCount(20)
+                .WithLaunchCount(1)
+                .WithGcForce(false));
+            _ = AddColumn(
+                new ResultColumn("Req/s", "Requests per second: 640 requests over the mean", (s, c) =>
+                    (SessionFleetHarness.RequestsPerOperation / (s[c]!.ResultStatistics!.Mean / 1e9)).ToString("N0", CultureInfo.InvariantCulture)),
+                new ResultColumn("Req p50", "Median single-request latency", (_, c) => Micro(For(c).P50Microseconds)),
+                new ResultColumn("Req p99", "99th percentile single-request latency", (_, c) => Micro(For(c).P99Microseconds)),
+                new ResultColumn("Redis cmds/req", "Redis commands per request, mixed workload (INFO commandstats)", (_, c) =>
+                    For(c).CommandsPerRequest.ToString("N3", CultureInfo.InvariantCulture)),
+                new ResultColumn("Redis cmds/read req", "Redis commands per request, read-only pass on warm instances", (_, c) =>
+                    For(c).CommandsPerReadOnlyRequest.ToString("N3", CultureInfo.InvariantCulture)));
+            _ = AddDiagnoser(BenchmarkDotNet.Diagnosers.MemoryDiagnoser.Default);
+        }
+
+        private static SessionResult For(BenchmarkCase benchmarkCase) => Results[benchmarkCase.Descriptor.WorkloadMethodDisplayInfo.Trim('\'')];
+
+        private static string Micro(double microseconds) => $"{microseconds:N0} μs";
+    }
+
+    private sealed class ResultColumn(string name, string legend, Func<Summary, BenchmarkCase, string> value) : IColumn
+    {
+        public string Id => "Session" + name;
+
+        public string ColumnName => name;
+
+        public bool AlwaysShow => true;
+
+        public ColumnCategory Category => ColumnCategory.Custom;
+
+        public int PriorityInCategory => 0;
+
+        public bool IsNumeric => true;
+
+        public UnitType UnitType => UnitType.Dimensionless;
+
+        public string Legend => legend;
+
+        public bool IsAvailable(Summary summary) => true;
+
+        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) =>
+            summary[benchmarkCase]?.ResultStatistics is null ? "NA" : value(summary, benchmarkCase);
+
+        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
+    }
+}
