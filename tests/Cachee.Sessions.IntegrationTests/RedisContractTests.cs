@@ -119,4 +119,18 @@ public sealed class RedisContractTests(RedisServer redis) : IAsyncLifetime
         Assert.Equal([1], await cache.GetAsync("k"));
         Assert.True(cache.GetStatistics().L1Hits >= 1);
     }
+
+    [Fact]
+    public async Task ScriptsForgottenByRedis_AreSentAgain()
+    {
+        await _cache.SetAsync("k", [1], new DistributedCacheEntryOptions());
+        foreach (var server in redis.Admin.GetServers())
+        {
+            await server.ScriptFlushAsync(); // as after a restart or a failover to a fresh replica
+        }
+
+        await _cache.SetAsync("k", [2], new DistributedCacheEntryOptions());
+        await using var other = _instances.Create();
+        Assert.Equal([2], await other.GetAsync("k"));
+    }
 }

@@ -71,15 +71,27 @@ internal sealed class RedisL2Store : IL2Store
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
+    // Sends EVALSHA (the script's hash, not its text); a server that does not know the script yet (first use, restart,
+    // failover) answers NOSCRIPT, and the script is then sent once with EVAL, which also caches it there.
     private async ValueTask<RedisResult> EvaluateAsync(string script, string key, RedisValue[] args, bool sync, CancellationToken token)
     {
         token.ThrowIfCancellationRequested();
         var multiplexer = await _connection.GetAsync(sync, token).ConfigureAwait(false);
         var database = multiplexer.GetDatabase();
         RedisKey[] keys = [_prefix.Append(key)];
-        return sync
-            ? database.ScriptEvaluate(script, keys, args)
-            : await database.ScriptEvaluateAsync(script, keys, args).ConfigureAwait(false);
+        var hash = RedisScripts.HashOf(script);
+        try
+        {
+            return sync
+                ? database.ScriptEvaluate(hash, keys, args)
+                : await database.ScriptEvaluateAsync(hash, keys, args).ConfigureAwait(false);
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
+        {
+            return sync
+                ? database.ScriptEvaluate(script, keys, args)
+                : await database.ScriptEvaluateAsync(script, keys, args).ConfigureAwait(false);
+        }
     }
 
     private static long ParseTicks(RedisResult field, string name)

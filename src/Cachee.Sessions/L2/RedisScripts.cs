@@ -1,3 +1,5 @@
+using System.Collections.Frozen;
+
 namespace Cachee.Sessions.L2;
 
 /// <summary>
@@ -8,6 +10,18 @@ namespace Cachee.Sessions.L2;
 /// </summary>
 internal static class RedisScripts
 {
+    // SHA-1 is what Redis names scripts by; nothing here is a security use.
+#pragma warning disable CA5350
+    private static readonly FrozenDictionary<string, byte[]> Hashes =
+        new[] { Get, Set, Remove, Refresh }.ToFrozenDictionary(
+            script => script,
+            script => System.Security.Cryptography.SHA1.HashData(System.Text.Encoding.UTF8.GetBytes(script)),
+            StringComparer.Ordinal);
+#pragma warning restore CA5350
+
+    /// <summary>The SHA-1 of one of the scripts below, as EVALSHA wants it (computed once).</summary>
+    public static byte[] HashOf(string script) => Hashes[script];
+
     // Shared by Get and Refresh: renews a sliding entry the way RedisCache does (window capped by the absolute expiration).
     // r[1] = absexp, r[2] = sldexp; ARGV[1] = now in UTC ticks. Returns false when the entry is past its absolute expiration.
     private const string RenewSliding = """
