@@ -74,8 +74,8 @@ public sealed class CacheeOptions
 
     /// <summary>
     /// When true (the default), an instance that drops an L1 copy because another instance changed the entry fetches the new
-    /// value from Redis right away, in the background, before acknowledging the change. A user whose requests bounce between
-    /// instances then finds the new value already in L1 on the next one, instead of paying a blocking Redis read in the request.
+    /// value from Redis right away, in the background. A user whose requests bounce between instances then finds the new value
+    /// in L1 on the next one (or joins that fetch), instead of paying a blocking Redis read of its own in the request.
     /// Only keys this instance held are fetched; a fetch does not count as an access for sliding expiration.
     /// </summary>
     public bool PrefetchOnInvalidation { get; set; } = true;

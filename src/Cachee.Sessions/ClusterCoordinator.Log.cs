@@ -21,9 +21,6 @@ public sealed partial class ClusterCoordinator
         [LoggerMessage(104, LogLevel.Warning, "Cachee: renewing the sliding expiration of '{Key}' in Redis failed; it will be retried on the next hit.", EventName = "RefreshFailed")]
         public static partial void RefreshFailed(ILogger logger, string key, Exception exception);
 
-        [LoggerMessage(106, LogLevel.Debug, "Cachee: fetching the new value of '{Key}' after its invalidation failed; the next read will fetch it.", EventName = "PrefetchFailed")]
-        public static partial void PrefetchFailed(ILogger logger, string key, Exception exception);
-
         [LoggerMessage(105, LogLevel.Debug, "Cachee: swept {Count} expired entries out of L1.", EventName = "Swept")]
         public static partial void Swept(ILogger logger, int count);
     }

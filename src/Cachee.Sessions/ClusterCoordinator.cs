@@ -233,29 +233,8 @@ public sealed partial class ClusterCoordinator : IHostedService, IInvalidationLi
         }
     }
 
-    /// <summary>Fetches a key that was just invalidated here back into L1 (set by the cache when prefetching is on).</summary>
-    internal Func<string, Task>? Prefetch { get; set; }
-
-    // Runs beside the message loop (which must not wait on Redis); acknowledges once the new value is in L1, or it failed.
-    private async Task PrefetchThenAcknowledgeAsync(Func<string, Task> prefetch, string key, string writer, long ackId)
-    {
-        try
-        {
-            await prefetch(key).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            // The stale copy is gone already: a failed prefetch only means the next read goes to Redis.
-            Log.PrefetchFailed(_logger, key, ex);
-        }
-        finally
-        {
-            if (ackId > 0)
-            {
-                _bus.PublishAck(writer, ackId);
-            }
-        }
-    }
+    /// <summary>Told of every key another instance changed, and whether this instance held a copy (set by the cache).</summary>
+    internal Action<string, bool>? Invalidated { get; set; }
 
     /// <summary>Counts the acknowledgements of this instance's writes.</summary>
     internal AckTracker Acks { get; } = new();
@@ -266,12 +245,10 @@ public sealed partial class ClusterCoordinator : IHostedService, IInvalidationLi
         {
             case MessageKind.Invalidation when message.Origin != _instanceId:
                 _metrics.InvalidationsReceived.Increment();
-                if (_l1.Invalidate(message.KeyOrToken, message.Version) && Prefetch is { } prefetch)
+                Invalidated?.Invoke(message.KeyOrToken, _l1.Invalidate(message.KeyOrToken, message.Version));
+                if (message.AckId > 0)
                 {
-                    _ = PrefetchThenAcknowledgeAsync(prefetch, message.KeyOrToken, message.Origin, message.AckId);
-                }
-                else if (message.AckId > 0)
-                {
+                    // The stale copy is gone (and any fetch of the new value is registered): the writer may return.
                     _bus.PublishAck(message.Origin, message.AckId);
                 }
 

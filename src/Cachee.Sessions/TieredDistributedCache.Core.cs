@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Cachee.Sessions.Invalidation;
 using Cachee.Sessions.L1;
 using Cachee.Sessions.L2;
@@ -9,6 +10,7 @@ namespace Cachee.Sessions;
 public sealed partial class TieredDistributedCache
 {
     private const long MaxTolerance = 30 * TimeSpan.TicksPerSecond;
+    private readonly ConcurrentDictionary<string, Task<byte[]?>> _fetches = new(StringComparer.Ordinal);
 
     /// <summary>
     /// The L1 fast path: returns the entry when this instance may serve it (subscription live, same epoch, not expired).
@@ -43,16 +45,55 @@ public sealed partial class TieredDistributedCache
         return entry;
     }
 
+    /// <summary>
+    /// An L1 miss: joins a fetch of the same key already under way on this instance (one Redis read however many requests
+    /// miss at once), or fetches it. Fetches begun before an invalidation of the key are never joined after it.
+    /// </summary>
     private async ValueTask<byte[]?> ReadCoreAsync(string key, bool sync, CancellationToken token)
     {
         _metrics.L1Misses.Increment();
         Coordinator.EnsureStarted();
+        while (true)
+        {
+            if (_fetches.TryGetValue(key, out var running))
+            {
+                return sync ? running.GetAwaiter().GetResult() : await running.WaitAsync(token).ConfigureAwait(false);
+            }
+
+            var fetch = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (!_fetches.TryAdd(key, fetch.Task))
+            {
+                continue;
+            }
+
+            try
+            {
+                var data = await FetchAsync(key, refreshSliding: true, sync, token).ConfigureAwait(false);
+                fetch.SetResult(data);
+                return data;
+            }
+            catch (Exception ex)
+            {
+                fetch.SetException(ex);
+                _ = fetch.Task.Exception; // observed here; joiners see it too
+                throw;
+            }
+            finally
+            {
+                _ = _fetches.TryRemove(KeyValuePair.Create(key, fetch.Task));
+            }
+        }
+    }
+
+    /// <summary>Reads a key from Redis and installs it in L1 unless the read raced with a change.</summary>
+    private async ValueTask<byte[]?> FetchAsync(string key, bool refreshSliding, bool sync, CancellationToken token)
+    {
         var now = NowTicks();
         var ticket = _l1.BeginRead(key);
         L2Entry? found;
         try
         {
-            found = await _l2.GetAsync(key, refreshSliding: true, now, sync, token).ConfigureAwait(false);
+            found = await _l2.GetAsync(key, refreshSliding, now, sync, token).ConfigureAwait(false);
         }
         catch (L2PayloadException ex)
         {
@@ -69,39 +110,53 @@ public sealed partial class TieredDistributedCache
         }
 
         _metrics.L2Hits.Increment();
-        if (ticket.CanInstall && hit.Data.Length <= _l1.MaxEntryBytes)
+        if (ticket.CanInstall && hit.Data.Length <= _l1.MaxEntryBytes
+            && NewEntry(key, hit.Data, hit.Version, ticket.Epoch, hit.Expiration, hit.TtlMilliseconds, now) is { } entry)
         {
-            var entry = NewEntry(key, hit.Data, hit.Version, ticket.Epoch, hit.Expiration, hit.TtlMilliseconds, now);
-            if (entry is not null)
-            {
-                _ = _l1.TryInstallRead(ticket, entry);
-            }
+            _ = _l1.TryInstallRead(ticket, entry);
         }
 
         return hit.Data;
     }
 
     /// <summary>
-    /// Loads a key that another instance just changed back into L1, without counting as an access (no sliding renewal) and
-    /// without counting as a read in the statistics.
+    /// Called by the coordinator when another instance changed <paramref name="key"/>: fetches begun before the change may no
+    /// longer be joined, and a key this instance held is fetched again at once (when prefetching is on), registered as the
+    /// fetch to join, so that the user's next request here finds the new value without a blocking Redis read of its own.
     /// </summary>
-    private async Task PrefetchAsync(string key)
+    private void OnInvalidated(string key, bool hadCopy)
     {
-        // Off the message loop's thread before touching Redis.
-        await Task.Yield();
-        var now = NowTicks();
-        var ticket = _l1.BeginRead(key);
-        if (!ticket.CanInstall)
+        _ = _fetches.TryRemove(key, out _);
+        if (!hadCopy || !_prefetch)
         {
             return;
         }
 
-        var found = await _l2.GetAsync(key, refreshSliding: false, now, sync: false, CancellationToken.None).ConfigureAwait(false);
-        _metrics.Prefetches.Increment();
-        if (found is { } hit && hit.Data.Length <= _l1.MaxEntryBytes
-            && NewEntry(key, hit.Data, hit.Version, ticket.Epoch, hit.Expiration, hit.TtlMilliseconds, now) is { } entry)
+        var fetch = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (_fetches.TryAdd(key, fetch.Task))
         {
-            _ = _l1.TryInstallRead(ticket, entry);
+            _ = PrefetchAsync(key, fetch);
+        }
+    }
+
+    // A prefetch is not an access: it does not renew a sliding entry in Redis.
+    private async Task PrefetchAsync(string key, TaskCompletionSource<byte[]?> fetch)
+    {
+        try
+        {
+            await Task.Yield(); // off the message loop before touching Redis
+            _metrics.Prefetches.Increment();
+            fetch.SetResult(await FetchAsync(key, refreshSliding: false, sync: false, CancellationToken.None).ConfigureAwait(false));
+        }
+        catch (Exception ex)
+        {
+            Log.PrefetchFailed(_logger, key, ex);
+            fetch.SetException(ex);
+            _ = fetch.Task.Exception;
+        }
+        finally
+        {
+            _ = _fetches.TryRemove(KeyValuePair.Create(key, fetch.Task));
         }
     }
 

@@ -9,6 +9,9 @@ public sealed partial class TieredDistributedCache
         [LoggerMessage(1, LogLevel.Warning, "Cachee: the Redis entry for '{Key}' could not be read ({Reason}); it is treated as a miss.", EventName = "UnreadablePayload")]
         public static partial void UnreadablePayload(ILogger logger, string key, string reason);
 
+        [LoggerMessage(3, LogLevel.Debug, "Cachee: fetching the new value of '{Key}' after its invalidation failed; the next read will fetch it.", EventName = "PrefetchFailed")]
+        public static partial void PrefetchFailed(ILogger logger, string key, Exception exception);
+
         [LoggerMessage(2, LogLevel.Warning, "Cachee: not every one of the {Expected} other subscribers acknowledged the change of '{Key}' within {Timeout}; the change is in Redis, but an instance may serve the previous value until it hears it.", EventName = "AckTimeout")]
         public static partial void AckTimeout(ILogger logger, string key, long expected, TimeSpan timeout);
     }

@@ -31,6 +31,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     private readonly ILogger _logger;
     private readonly TimeSpan? _tolerance;
     private readonly TimeSpan _ackTimeout;
+    private bool _prefetch;
     private int _disposed;
 
     /// <summary>Creates a cache on Redis with the given options.</summary>
@@ -77,10 +78,8 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
 
     private void WirePrefetch(CacheeOptions options)
     {
-        if (options.PrefetchOnInvalidation)
-        {
-            Coordinator.Prefetch = PrefetchAsync;
-        }
+        _prefetch = options.PrefetchOnInvalidation;
+        Coordinator.Invalidated = OnInvalidated;
     }
 
     /// <summary>This instance's identity on the invalidation channel (its own messages are ignored).</summary>

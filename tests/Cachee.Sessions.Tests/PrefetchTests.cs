@@ -6,21 +6,37 @@ namespace Cachee.Sessions.Tests;
 public sealed class PrefetchTests
 {
     [Fact]
-    public async Task InvalidatedKeyHeldHere_IsFetchedBackBeforeTheWriteReturns()
+    public async Task InvalidatedKeyHeldHere_IsFetchedBack_SoTheNextReadIsAnL1Hit()
     {
         await using var fleet = new Fleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
         var a = await fleet.AddAsync();
         var b = await fleet.AddAsync();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(20) });
         Assert.Equal([1], await b.GetAsync("k"));
-        var ttlBefore = fleet.Server.Pttl("k");
 
         await a.SetAsync("k", [2], new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(20) });
+        await Eventually.TrueAsync(() => b.L1.TryGet("k", out var copy) && copy.Version == 2, "b fetched the new value");
+        var commands = fleet.Server.Commands;
+        var ttl = fleet.Server.Pttl("k");
 
-        Assert.Equal(1, b.GetStatistics().Prefetches);
         Assert.Equal([2], await b.GetAsync("k"));
-        Assert.Equal(1, b.GetStatistics().L1Hits); // the first read was a miss, this one a hit
-        Assert.Equal(ttlBefore, fleet.Server.Pttl("k")); // the fetch did not count as an access (fake clock did not move)
+        Assert.Equal(commands, fleet.Server.Commands);
+        Assert.Equal((1L, 1L), (b.GetStatistics().Prefetches, b.GetStatistics().L1Hits));
+        Assert.Equal(ttl, fleet.Server.Pttl("k")); // the fetch did not count as an access (the fake clock did not move)
+    }
+
+    [Fact]
+    public async Task ReadsDuringAFetch_JoinIt()
+    {
+        await using var fleet = new Fleet();
+        var a = await fleet.AddAsync();
+        var b = await fleet.AddAsync();
+        await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
+        var commands = fleet.Server.Commands;
+        var reads = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Task.Run(() => b.GetAsync("k"))));
+        Assert.All(reads, value => Assert.Equal([1], value));
+        Assert.InRange(fleet.Server.Commands - commands, 1, 50); // usually 1; never more reads than requests
+        Assert.Equal(fleet.Server.Commands - commands, b.GetStatistics().L2Hits);
     }
 
     [Fact]
