@@ -1,42 +1,54 @@
 using System.Globalization;
+using System.Text;
 using Cachee.Sessions;
 
-// A small shop front whose session lives in Cachee: run several copies on different ports over one Redis
-// and any of them serves any visitor's session.
+// A small shop front whose sessions live in Cachee: run several copies on different ports over one Redis, put any load
+// balancer in front, and every copy serves every visitor's session.
 var builder = WebApplication.CreateBuilder(args);
-builder.Services.AddCacheeSessions(o =>
-{
-    o.Configuration = builder.Configuration["Redis"] ?? "127.0.0.1:6379";
-    o.InstanceName = "cachee-sample:";
-});
-builder.Services.AddSession(o => o.IdleTimeout = TimeSpan.FromMinutes(20));
+builder.Services.AddCacheeSessions(
+    o =>
+    {
+        o.Configuration = builder.Configuration["Redis"] ?? "127.0.0.1:6379";
+        o.InstanceName = "cachee-sample:";
+    },
+    session => session.IdleTimeout = TimeSpan.FromMinutes(20));
 
 var app = builder.Build();
 app.UseSession();
 
 var instance = builder.Configuration["InstanceLabel"] ?? Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
 
+// Which instance served the request, the session's contents, and this instance's L1 hit rate.
 app.MapGet("/", (HttpContext context, TieredDistributedCache cache) =>
 {
-    var visits = (context.Session.GetInt32("visits") ?? 0) + 1;
-    context.Session.SetInt32("visits", visits);
-    var stats = cache.GetStatistics();
-    return Results.Text(
-        $"instance={instance} user={context.Session.GetString("user") ?? "-"} visits={visits} "
-        + $"cart={context.Session.GetString("cart") ?? ""} l1HitRatio={stats.L1HitRatio:0.00}\n");
+    var hitsBefore = cache.GetStatistics().L1Hits;
+    _ = context.Session.Keys; // loads the session (a blocking Get, as the session middleware does)
+    var source = cache.GetStatistics().L1Hits > hitsBefore ? "L1-hit" : "Redis";
+    var page = new StringBuilder();
+    page.Append(CultureInfo.InvariantCulture, $"instance={instance} session-from={source}");
+    foreach (var key in context.Session.Keys.Order(StringComparer.Ordinal))
+    {
+        page.Append(CultureInfo.InvariantCulture, $" {key}={context.Session.GetString(key)}");
+    }
+
+    page.Append(CultureInfo.InvariantCulture, $" l1HitRatio={cache.GetStatistics().L1HitRatio:0.00}\n");
+    return page.ToString();
 });
 
-app.MapPost("/signin/{user}", (HttpContext context, string user) =>
+// Writes commit before responding, so that the visitor's next request, on whichever instance, reads them.
+app.MapPost("/signin/{user}", async (HttpContext context, string user) =>
 {
     context.Session.SetString("user", user);
-    return Results.Text($"instance={instance} signed in as {user}\n");
+    await context.Session.CommitAsync();
+    return $"instance={instance} signed in as {user}\n";
 });
 
-app.MapPost("/cart/{item}", (HttpContext context, string item) =>
+app.MapPost("/cart/{item}", async (HttpContext context, string item) =>
 {
     var cart = context.Session.GetString("cart");
     context.Session.SetString("cart", string.IsNullOrEmpty(cart) ? item : cart + "," + item);
-    return Results.Text($"instance={instance} added {item}\n");
+    await context.Session.CommitAsync();
+    return $"instance={instance} added {item}\n";
 });
 
 app.Run();
