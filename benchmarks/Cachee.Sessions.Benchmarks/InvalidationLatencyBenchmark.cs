@@ -128,7 +128,7 @@ public class InvalidationLatencyBenchmark
                 // with Redis and the client threads during the measurements.
                 .WithToolchain(BenchmarkDotNet.Toolchains.InProcess.Emit.InProcessEmitToolchain.Instance)
                 .WithOutlierMode(Perfolizer.Mathematics.OutlierDetection.OutlierMode.DontRemove)); // a p99 must keep the slow ones
-            _ = AddColumn(StatisticColumn.P50, StatisticColumn.P95, new P99Column(), StatisticColumn.Max);
+            _ = AddColumn(StatisticColumn.P50, StatisticColumn.P95, new ResultColumn("P99", "99th percentile of the measurements", (s, c) => $"{s[c]!.ResultStatistics!.Percentiles.Percentile(99) / 1000.0:N1} μs"), StatisticColumn.Max);
             _ = AddDiagnoser(BenchmarkDotNet.Diagnosers.MemoryDiagnoser.Default);
         }
     }

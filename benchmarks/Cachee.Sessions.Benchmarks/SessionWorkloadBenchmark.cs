@@ -4,7 +4,6 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
-using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Cachee.Sessions.Testing;
@@ -135,33 +134,5 @@ public class SessionWorkloadBenchmark
         private static SessionResult For(BenchmarkCase benchmarkCase) => Results[benchmarkCase.Descriptor.WorkloadMethodDisplayInfo.Trim('\'')];
 
         private static string Micro(double microseconds) => $"{microseconds:N0} μs";
-    }
-
-    private sealed class ResultColumn(string name, string legend, Func<Summary, BenchmarkCase, string> value) : IColumn
-    {
-        public string Id => "Session" + name;
-
-        public string ColumnName => name;
-
-        public bool AlwaysShow => true;
-
-        public ColumnCategory Category => ColumnCategory.Custom;
-
-        public int PriorityInCategory => 0;
-
-        public bool IsNumeric => true;
-
-        public UnitType UnitType => UnitType.Dimensionless;
-
-        public string Legend => legend;
-
-        public bool IsAvailable(Summary summary) => true;
-
-        public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase) =>
-            summary[benchmarkCase]?.ResultStatistics is null ? "NA" : value(summary, benchmarkCase);
-
-        public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => GetValue(summary, benchmarkCase);
     }
 }

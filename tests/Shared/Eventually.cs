@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Cachee.Sessions.IntegrationTests;
+namespace Cachee.Sessions.Testing;
 
 /// <summary>Polls a condition with a deadline: for work that happens on another thread, never a bare sleep.</summary>
 internal static class Eventually
