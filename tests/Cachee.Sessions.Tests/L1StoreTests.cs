@@ -175,4 +175,15 @@ public sealed class L1StoreTests
         Assert.Equal(store.Count, recount.Count);
         Assert.Equal(store.Bytes, recount.Sum(e => e!.Size));
     }
+
+    [Fact]
+    public void ResumeWhileServing_KeepsTheEpochAndTheEntries()
+    {
+        var store = NewStore();
+        var epoch = store.ServingEpoch;
+        _ = Put(store, "k", 1);
+        Assert.Equal(epoch, store.Resume());
+        Assert.True(store.TryGet("k", out var entry));
+        Assert.Equal(epoch, entry.Epoch);
+    }
 }

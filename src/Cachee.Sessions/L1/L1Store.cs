@@ -36,6 +36,7 @@ internal sealed class L1Store
     private int _evictionCursor;
     private int _servingEpoch;
     private int _lastEpoch;
+    private readonly Lock _epochGate = new();
 
     public L1Store(long maxBytes, int maxEntries, int maxEntryBytes, Action onEvicted)
     {
@@ -126,16 +127,32 @@ internal sealed class L1Store
     /// <summary>Stops serving L1 and drops its content (the subscription was lost).</summary>
     public void Suspend()
     {
-        Volatile.Write(ref _servingEpoch, 0);
+        lock (_epochGate)
+        {
+            Volatile.Write(ref _servingEpoch, 0);
+        }
+
         RemoveWhere(static _ => true);
     }
 
-    /// <summary>Serves L1 again in a new epoch (the subscription is live); returns the epoch.</summary>
+    /// <summary>
+    /// Serves L1 again in a new epoch (the subscription is live); returns the epoch. A confirmation that comes while L1 is
+    /// being served already (a repeated probe, with no loss reported in between) keeps the current epoch.
+    /// </summary>
     public int Resume()
     {
-        var epoch = Interlocked.Increment(ref _lastEpoch);
-        Volatile.Write(ref _servingEpoch, epoch);
-        return epoch;
+        lock (_epochGate)
+        {
+            var serving = ServingEpoch;
+            if (serving != 0)
+            {
+                return serving;
+            }
+
+            var epoch = ++_lastEpoch;
+            Volatile.Write(ref _servingEpoch, epoch);
+            return epoch;
+        }
     }
 
     /// <summary>Removes entries whose validity ended at or before <paramref name="nowTicks"/>; returns how many.</summary>
