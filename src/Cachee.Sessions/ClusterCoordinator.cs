@@ -233,8 +233,14 @@ public sealed partial class ClusterCoordinator : IHostedService, IInvalidationLi
         }
     }
 
-    /// <summary>Told of every key another instance changed, and whether this instance held a copy (set by the cache).</summary>
-    internal Action<string, bool>? Invalidated { get; set; }
+    /// <summary>
+    /// Told of every key another instance changed, whether this instance held a copy, and the acknowledgement the writer
+    /// wants; returns true when it took the acknowledgement over (set by the cache).
+    /// </summary>
+    internal Func<string, bool, Acknowledgement?, bool>? Invalidated { get; set; }
+
+    /// <summary>Tells a writer that this instance dropped its copy (fire and forget).</summary>
+    internal void Acknowledge(Acknowledgement ack) => _bus.PublishAck(ack.WriterOrigin, ack.AckId);
 
     /// <summary>Counts the acknowledgements of this instance's writes.</summary>
     internal AckTracker Acks { get; } = new();
@@ -245,16 +251,18 @@ public sealed partial class ClusterCoordinator : IHostedService, IInvalidationLi
         {
             case MessageKind.Invalidation when message.Origin != _instanceId:
                 _metrics.InvalidationsReceived.Increment();
-                Invalidated?.Invoke(message.KeyOrToken, _l1.Invalidate(message.KeyOrToken, message.Version));
-                if (message.AckId > 0)
+                var hadCopy = _l1.Invalidate(message.KeyOrToken, message.Version);
+                var ack = message.AckId > 0 ? new Acknowledgement(message.Origin, message.AckId) : (Acknowledgement?)null;
+
+                // The stale copy is gone: the writer may return. A prefetch of the new value acknowledges with its read.
+                if (Invalidated?.Invoke(message.KeyOrToken, hadCopy, ack) != true && ack is { } pending)
                 {
-                    // The stale copy is gone (and any fetch of the new value is registered): the writer may return.
-                    _bus.PublishAck(message.Origin, message.AckId);
+                    Acknowledge(pending);
                 }
 
                 break;
             case MessageKind.Ack:
-                Acks.Acknowledge(message.AckId);
+                Acks.Acknowledge(message.AckId, message.Origin);
                 break;
             case MessageKind.Malformed:
                 _metrics.InvalidationsMalformed.Increment();

@@ -86,14 +86,15 @@ public sealed partial class TieredDistributedCache
     }
 
     /// <summary>Reads a key from Redis and installs it in L1 unless the read raced with a change.</summary>
-    private async ValueTask<byte[]?> FetchAsync(string key, bool refreshSliding, bool sync, CancellationToken token)
+    private async ValueTask<byte[]?> FetchAsync(
+        string key, bool refreshSliding, bool sync, CancellationToken token, Acknowledgement? acknowledge = null)
     {
         var now = NowTicks();
         var ticket = _l1.BeginRead(key);
         L2Entry? found;
         try
         {
-            found = await _l2.GetAsync(key, refreshSliding, now, sync, token).ConfigureAwait(false);
+            found = await _l2.GetAsync(key, refreshSliding, now, sync, token, acknowledge).ConfigureAwait(false);
         }
         catch (L2PayloadException ex)
         {
@@ -124,35 +125,43 @@ public sealed partial class TieredDistributedCache
     /// longer be joined, and a key this instance held is fetched again at once (when prefetching is on), registered as the
     /// fetch to join, so that the user's next request here finds the new value without a blocking Redis read of its own.
     /// </summary>
-    private void OnInvalidated(string key, bool hadCopy)
+    /// <returns>True when the prefetch took the writer's acknowledgement over (it publishes it with its read).</returns>
+    private bool OnInvalidated(string key, bool hadCopy, Acknowledgement? ack)
     {
         _ = _fetches.TryRemove(key, out _);
         if (!hadCopy || !_prefetch)
         {
-            return;
+            return false;
         }
 
         var fetch = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (_fetches.TryAdd(key, fetch.Task))
+        if (!_fetches.TryAdd(key, fetch.Task))
         {
-            _ = PrefetchAsync(key, fetch);
+            return false;
         }
+
+        _ = PrefetchAsync(key, fetch, ack);
+        return true;
     }
 
     // A prefetch is not an access: it does not renew a sliding entry in Redis.
-    private async Task PrefetchAsync(string key, TaskCompletionSource<byte[]?> fetch)
+    private async Task PrefetchAsync(string key, TaskCompletionSource<byte[]?> fetch, Acknowledgement? ack)
     {
         try
         {
             await Task.Yield(); // off the message loop before touching Redis
             _metrics.Prefetches.Increment();
-            fetch.SetResult(await FetchAsync(key, refreshSliding: false, sync: false, CancellationToken.None).ConfigureAwait(false));
+            fetch.SetResult(await FetchAsync(key, refreshSliding: false, sync: false, CancellationToken.None, ack).ConfigureAwait(false));
         }
         catch (Exception ex)
         {
             Log.PrefetchFailed(_logger, key, ex);
             fetch.SetException(ex);
             _ = fetch.Task.Exception;
+            if (ack is { } pending)
+            {
+                Coordinator.Acknowledge(pending); // the copy is gone all the same
+            }
         }
         finally
         {

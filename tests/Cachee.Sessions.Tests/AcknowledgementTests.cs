@@ -80,4 +80,16 @@ public sealed class AcknowledgementTests
         {
         }
     }
+
+    [Fact]
+    public async Task SameInstanceAcknowledgingTwice_CountsOnce()
+    {
+        var tracker = new AckTracker();
+        using var waiter = tracker.Register();
+        tracker.Acknowledge(waiter.Id, "b");
+        tracker.Acknowledge(waiter.Id, "b");
+        Assert.False(await waiter.WaitAsync(2, TimeSpan.FromMilliseconds(10), sync: false));
+        tracker.Acknowledge(waiter.Id, "c");
+        Assert.True(await waiter.WaitAsync(2, TimeSpan.FromSeconds(5), sync: false));
+    }
 }

@@ -62,7 +62,8 @@ public sealed class CoherenceTests : IAsyncLifetime
     [InlineData("i1||5|0|k")]
     [InlineData("p1|origin|")]
     [InlineData("a1|")]
-    [InlineData("a1|x")]
+    [InlineData("a1|x|b")]
+    [InlineData("a1|7")]
     public async Task MalformedMessages_AreIgnoredAndCounted(string? message)
     {
         await _a.SetAsync("k", [1], new DistributedCacheEntryOptions());

@@ -21,7 +21,7 @@ public sealed class InvalidationMessageTests
 
     [Fact]
     public void Ack_RoundTrips() =>
-        Assert.Equal(new ParsedMessage(MessageKind.Ack, string.Empty, 0, 9, string.Empty), InvalidationMessage.Parse(InvalidationMessage.FormatAck(9)));
+        Assert.Equal(new ParsedMessage(MessageKind.Ack, "b", 0, 9, string.Empty), InvalidationMessage.Parse(InvalidationMessage.FormatAck(9, "b")));
 
     [Fact]
     public void StorePrefixPlusVersionPlusSuffix_IsTheSameMessage() =>
@@ -37,8 +37,10 @@ public sealed class InvalidationMessageTests
     [InlineData("i1|o||0|k")]
     [InlineData("i1|o|99999999999999999999|0|k")]
     [InlineData("i1|o|1.5|0|k")]
-    [InlineData("a1|0")]
-    [InlineData("a1|-1")]
+    [InlineData("a1|0|b")]
+    [InlineData("a1|-1|b")]
+    [InlineData("a1|5")]
+    [InlineData("a1|5|")]
     public void Malformed_IsRecognised(string? text) =>
         Assert.Equal(MessageKind.Malformed, InvalidationMessage.Parse(text).Kind);
 }

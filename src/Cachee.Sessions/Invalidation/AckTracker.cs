@@ -19,18 +19,19 @@ internal sealed class AckTracker
         return waiter;
     }
 
-    /// <summary>Counts one acknowledgement (unknown ids, for waits already over, are ignored).</summary>
-    public void Acknowledge(long id)
+    /// <summary>Counts the acknowledgement of one instance, once (unknown ids, for waits already over, are ignored).</summary>
+    public void Acknowledge(long id, string acker)
     {
         if (_waiting.TryGetValue(id, out var waiter))
         {
-            waiter.Count();
+            waiter.Count(acker);
         }
     }
 
     internal sealed class Waiter(AckTracker tracker, long id) : IDisposable
     {
         private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly HashSet<string> _ackers = new(StringComparer.Ordinal);
         private int _received;
         private int _expected = int.MaxValue;
 
@@ -63,8 +64,17 @@ internal sealed class AckTracker
 
         public void Dispose() => tracker._waiting.TryRemove(Id, out _);
 
-        internal void Count()
+        internal void Count(string acker)
         {
+            lock (_ackers)
+            {
+                // An instance may acknowledge twice (its read published the acknowledgement, then failed on the way back).
+                if (!_ackers.Add(acker))
+                {
+                    return;
+                }
+            }
+
             if (Interlocked.Increment(ref _received) >= Volatile.Read(ref _expected))
             {
                 _ = _done.TrySetResult();

@@ -15,7 +15,7 @@ internal sealed class InMemoryInvalidationBus(InMemoryInvalidationHub hub, strin
         return Task.CompletedTask;
     }
 
-    public void PublishAck(string writerOrigin, long ackId) => hub.PublishAck(writerOrigin, InvalidationMessage.FormatAck(ackId));
+    public void PublishAck(string writerOrigin, long ackId) => hub.PublishAck(writerOrigin, InvalidationMessage.FormatAck(ackId, origin));
 
     /// <summary>Plays a lost subscription: messages published from now on are not heard.</summary>
     public void Cut()

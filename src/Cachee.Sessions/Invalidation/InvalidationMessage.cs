@@ -10,7 +10,7 @@ namespace Cachee.Sessions.Invalidation;
 /// <c>version</c> on instance <c>origin</c>, which waits for acknowledgement <c>ack</c> (0: no acknowledgement wanted).
 /// The key comes last and may itself contain '|'.</item>
 /// <item><c>p1|{origin}|{token}</c> on the invalidation channel: a probe an instance sends itself to prove its subscription is live.</item>
-/// <item><c>a1|{ack}</c> on the writer's acknowledgement channel: one instance has dropped its copy.</item>
+/// <item><c>a1|{ack}|{origin}</c> on the writer's acknowledgement channel: instance <c>origin</c> has dropped its copy.</item>
 /// </list>
 /// </summary>
 internal static class InvalidationMessage
@@ -31,7 +31,7 @@ internal static class InvalidationMessage
 
     public static string FormatProbe(string origin, string token) => ProbeTag + origin + "|" + token;
 
-    public static string FormatAck(long ackId) => AckTag + ackId.ToString(CultureInfo.InvariantCulture);
+    public static string FormatAck(long ackId, string acker) => string.Concat(AckTag, ackId.ToString(CultureInfo.InvariantCulture), "|", acker);
 
     /// <summary>The channel on which an instance hears the acknowledgements of its own writes.</summary>
     public static string AckChannel(string invalidationChannel, string origin) => invalidationChannel + ":acks:" + origin;
@@ -46,8 +46,9 @@ internal static class InvalidationMessage
 
         if (message.StartsWith(AckTag, StringComparison.Ordinal))
         {
-            return TryParseId(message.AsSpan(AckTag.Length), out var ack) && ack > 0
-                ? new ParsedMessage(MessageKind.Ack, string.Empty, 0, ack, string.Empty)
+            var fields = message.AsSpan(AckTag.Length);
+            return TakeField(ref fields, out var idSpan) && TryParseId(idSpan, out var ack) && ack > 0 && !fields.IsEmpty
+                ? new ParsedMessage(MessageKind.Ack, fields.ToString(), 0, ack, string.Empty)
                 : default;
         }
 

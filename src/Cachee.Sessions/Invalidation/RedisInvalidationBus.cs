@@ -57,7 +57,7 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
         if (_multiplexer is { } multiplexer)
         {
             var ackChannel = RedisChannel.Literal(InvalidationMessage.AckChannel(channel, writerOrigin));
-            _ = multiplexer.GetSubscriber().Publish(ackChannel, InvalidationMessage.FormatAck(ackId), CommandFlags.FireAndForget);
+            _ = multiplexer.GetSubscriber().Publish(ackChannel, InvalidationMessage.FormatAck(ackId, origin), CommandFlags.FireAndForget);
         }
     }
 

@@ -7,10 +7,15 @@ namespace Cachee.Sessions.L2;
 /// </summary>
 internal interface IL2Store : IAsyncDisposable
 {
-    /// <summary>Reads an entry; when <paramref name="refreshSliding"/> is set, a sliding entry's expiry is renewed in the same step.</summary>
+    /// <summary>
+    /// Reads an entry; when <paramref name="refreshSliding"/> is set, a sliding entry's expiry is renewed in the same step.
+    /// When <paramref name="acknowledge"/> is given, the writer's acknowledgement is published in the same step too (a prefetch
+    /// after an invalidation acknowledges with the read that fetched the new value: one command instead of two).
+    /// </summary>
     /// <returns>The entry, or null when there is none.</returns>
     /// <exception cref="L2PayloadException">The stored payload is not a readable entry.</exception>
-    ValueTask<L2Entry?> GetAsync(string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token);
+    ValueTask<L2Entry?> GetAsync(
+        string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null);
 
     /// <summary>
     /// Writes an entry and publishes its invalidation (asking for acknowledgement <paramref name="ackId"/>, 0 for none);
@@ -46,3 +51,6 @@ internal static class RefreshOutcome
 /// <param name="Version">The version the change was published with.</param>
 /// <param name="Receivers">How many subscribers the invalidation reached, this instance included when it listens.</param>
 internal readonly record struct L2WriteResult(long Version, long Receivers);
+
+/// <summary>The acknowledgement a writer asked for: which instance, and which of its writes.</summary>
+internal readonly record struct Acknowledgement(string WriterOrigin, long AckId);

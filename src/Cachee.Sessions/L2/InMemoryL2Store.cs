@@ -7,10 +7,17 @@ internal sealed class InMemoryL2Store(InMemoryL2Server server, string origin) : 
 {
     private readonly string _messagePrefix = InvalidationMessage.InvalidationPrefix(origin);
 
-    public ValueTask<L2Entry?> GetAsync(string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token)
+    public ValueTask<L2Entry?> GetAsync(
+        string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null)
     {
         token.ThrowIfCancellationRequested();
-        return new(server.Get(key, refreshSliding, nowTicks));
+        var entry = server.Get(key, refreshSliding, nowTicks);
+        if (acknowledge is { } ack)
+        {
+            server.Hub.PublishAck(ack.WriterOrigin, InvalidationMessage.FormatAck(ack.AckId, origin));
+        }
+
+        return new(entry);
     }
 
     public ValueTask<L2WriteResult> SetAsync(

@@ -10,6 +10,8 @@ internal sealed class RedisL2Store : IL2Store
     private readonly RedisConnection _connection;
     private readonly RedisKey _prefix;
     private readonly RedisValue _channel;
+    private readonly string _channelName;
+    private readonly string _origin;
     private readonly RedisValue _messagePrefix;
 
     public RedisL2Store(RedisConnection connection, string? instanceName, string channel, string origin)
@@ -17,12 +19,18 @@ internal sealed class RedisL2Store : IL2Store
         _connection = connection;
         _prefix = string.IsNullOrEmpty(instanceName) ? default : new RedisKey(instanceName);
         _channel = channel;
+        _channelName = channel;
+        _origin = origin;
         _messagePrefix = InvalidationMessage.InvalidationPrefix(origin);
     }
 
-    public async ValueTask<L2Entry?> GetAsync(string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token)
+    public async ValueTask<L2Entry?> GetAsync(
+        string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null)
     {
-        var result = await EvaluateAsync(RedisScripts.Get, key, [nowTicks, refreshSliding ? "1" : "0"], sync, token).ConfigureAwait(false);
+        RedisValue[] args = acknowledge is { } ack
+            ? [nowTicks, refreshSliding ? "1" : "0", InvalidationMessage.AckChannel(_channelName, ack.WriterOrigin), InvalidationMessage.FormatAck(ack.AckId, _origin)]
+            : [nowTicks, refreshSliding ? "1" : "0", string.Empty, string.Empty];
+        var result = await EvaluateAsync(RedisScripts.Get, key, args, sync, token).ConfigureAwait(false);
         if (result.IsNull)
         {
             return null;

@@ -42,8 +42,12 @@ internal static class RedisScripts
 
         """;
 
-    /// <summary>KEYS[1] = key; ARGV[1] = now ticks, ARGV[2] = '1' to renew a sliding entry. Returns nil or {absexp, sldexp, data, ver, pttl}.</summary>
+    /// <summary>
+    /// KEYS[1] = key; ARGV[1] = now ticks, ARGV[2] = '1' to renew a sliding entry, ARGV[3] = a channel to publish ARGV[4] on
+    /// ('' for none: the acknowledgement of a prefetch). Returns nil or {absexp, sldexp, data, ver, pttl}.
+    /// </summary>
     public const string Get = RenewSliding + """
+        if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
         local r = redis.call('HMGET', KEYS[1], 'absexp', 'sldexp', 'data', 'ver')
         if not r[3] then return false end
         if ARGV[2] == '1' and not renew(KEYS[1], r, tonumber(ARGV[1])) then return false end
