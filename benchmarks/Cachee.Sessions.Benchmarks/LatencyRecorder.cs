@@ -7,8 +7,6 @@ internal sealed class LatencyRecorder
 {
     private readonly ConcurrentQueue<double> _microseconds = new();
 
-    public int Count => _microseconds.Count;
-
     public void Record(TimeSpan elapsed) => _microseconds.Enqueue(elapsed.TotalMicroseconds);
 
     public double Percentile(double p)
@@ -22,6 +20,4 @@ internal sealed class LatencyRecorder
         Array.Sort(sorted);
         return sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p / 100 * sorted.Length) - 1)];
     }
-
-    public void Clear() => _microseconds.Clear();
 }

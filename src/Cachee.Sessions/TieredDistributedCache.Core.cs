@@ -18,7 +18,13 @@ public sealed partial class TieredDistributedCache
     /// </summary>
     private L1Entry? TryServe(string key, long now, bool countHit)
     {
-        if (!_l1.TryGet(key, out var entry) || entry.Epoch != _l1.ServingEpoch || now >= Volatile.Read(ref entry.ValidUntilTicks))
+        if (!_l1.TryGet(key, out var entry) || entry.Epoch != _l1.ServingEpoch)
+        {
+            return null;
+        }
+
+        var validUntil = Volatile.Read(ref entry.ValidUntilTicks);
+        if (now >= validUntil)
         {
             return null;
         }
@@ -28,13 +34,10 @@ public sealed partial class TieredDistributedCache
             entry.Accessed = 1;
         }
 
-        if (entry.SlidingTicks > 0)
+        if (entry.SlidingTicks > 0 && validUntil < entry.AbsoluteTicks
+            && now >= validUntil - entry.SlidingTicks + entry.ToleranceTicks && entry.RefreshQueued == 0)
         {
-            var validUntil = Volatile.Read(ref entry.ValidUntilTicks);
-            if (validUntil < entry.AbsoluteTicks && now >= validUntil - entry.SlidingTicks + entry.ToleranceTicks && entry.RefreshQueued == 0)
-            {
-                Coordinator.ScheduleRefresh(entry);
-            }
+            Coordinator.ScheduleRefresh(entry);
         }
 
         if (countHit)

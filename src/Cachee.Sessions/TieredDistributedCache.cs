@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics.Metrics;
 using Cachee.Sessions.Diagnostics;
 using Cachee.Sessions.Invalidation;

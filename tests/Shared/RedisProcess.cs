@@ -25,8 +25,6 @@ internal sealed class RedisProcess : IDisposable
 
     public string Endpoint => $"127.0.0.1:{Port}";
 
-    public int ProcessId => _process.Id;
-
     /// <summary>Starts a server; <paramref name="extraArguments"/> are appended to the command line.</summary>
     public static RedisProcess Start(params string[] extraArguments)
     {

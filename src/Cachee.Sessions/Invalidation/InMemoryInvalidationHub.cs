@@ -9,16 +9,12 @@ internal sealed class InMemoryInvalidationHub
     private readonly Lock _gate = new();
     private readonly List<InMemoryInvalidationBus> _connected = [];
 
-    /// <summary>Counts every message published.</summary>
-    public long Published { get; private set; }
-
     /// <summary>Delivers a message to every connected bus; returns how many there were, as Redis' PUBLISH does.</summary>
     public long Publish(string message)
     {
         InMemoryInvalidationBus[] targets;
         lock (_gate)
         {
-            Published++;
             targets = [.. _connected];
         }
 
