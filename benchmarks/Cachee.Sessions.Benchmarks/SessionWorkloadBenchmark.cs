@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Globalization;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Columns;
@@ -28,6 +29,8 @@ public class SessionWorkloadBenchmark
     private SessionFleetHarness _fleet = null!;
     private SessionStore _store;
     private long _requests;
+    private TimeSpan _processCpuAtStart;
+    private double _redisCpuAtStart;
 
     [GlobalSetup(Target = nameof(RedisCache))]
     public void SetupRedisCache() => Setup(SessionStore.RedisCache);
@@ -52,6 +55,8 @@ public class SessionWorkloadBenchmark
     {
         var mixedCommands = Commands();
         var mixedPerRequest = (double)mixedCommands / _requests;
+        var processCpu = (ProcessCpu() - _processCpuAtStart).TotalMicroseconds / _requests;
+        var redisCpu = (RedisCpuSeconds() - _redisCpuAtStart) * 1e6 / _requests;
 
         // The read-only pass: warm instances, every request a read.
         ResetStats();
@@ -63,7 +68,7 @@ public class SessionWorkloadBenchmark
 
         var readPerRequest = (double)Commands() / (passes * SessionFleetHarness.RequestsPerOperation);
         Results[Describe(_store)] = new SessionResult(
-            _latencies.Percentile(50), _latencies.Percentile(99), mixedPerRequest, readPerRequest);
+            _latencies.Percentile(50), _latencies.Percentile(99), mixedPerRequest, readPerRequest, processCpu, redisCpu);
         _fleet.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _admin?.Dispose();
         _redis?.Dispose();
@@ -91,6 +96,18 @@ public class SessionWorkloadBenchmark
     {
         _requests = 0;
         _admin!.GetServers().Single().ConfigResetStatistics();
+        _processCpuAtStart = ProcessCpu();
+        _redisCpuAtStart = RedisCpuSeconds();
+    }
+
+    // CPU of this whole process: the three instances, the users' clients and the benchmark itself.
+    private static TimeSpan ProcessCpu() => Process.GetCurrentProcess().TotalProcessorTime;
+
+    private double RedisCpuSeconds()
+    {
+        var cpu = _admin!.GetServers().Single().Info("cpu").SelectMany(group => group)
+            .ToDictionary(pair => pair.Key, pair => double.Parse(pair.Value, CultureInfo.InvariantCulture));
+        return cpu["used_cpu_sys"] + cpu["used_cpu_user"];
     }
 
     private long Commands() =>
@@ -105,7 +122,9 @@ public class SessionWorkloadBenchmark
         _ => "shared MemoryDistributedCache (ceiling)",
     };
 
-    private sealed record SessionResult(double P50Microseconds, double P99Microseconds, double CommandsPerRequest, double CommandsPerReadOnlyRequest);
+    private sealed record SessionResult(
+        double P50Microseconds, double P99Microseconds, double CommandsPerRequest, double CommandsPerReadOnlyRequest,
+        double ProcessCpuMicroseconds, double RedisCpuMicroseconds);
 
     private sealed class Config : ManualConfig
     {
@@ -127,7 +146,11 @@ public class SessionWorkloadBenchmark
                 new ResultColumn("Redis cmds/req", "Redis commands per request, mixed workload (INFO commandstats)", (_, c) =>
                     For(c).CommandsPerRequest.ToString("N3", CultureInfo.InvariantCulture)),
                 new ResultColumn("Redis cmds/read req", "Redis commands per request, read-only pass on warm instances", (_, c) =>
-                    For(c).CommandsPerReadOnlyRequest.ToString("N3", CultureInfo.InvariantCulture)));
+                    For(c).CommandsPerReadOnlyRequest.ToString("N3", CultureInfo.InvariantCulture)),
+                new ResultColumn("App CPU/req", "CPU time of the benchmark process (instances and users) per request, mixed workload", (_, c) =>
+                    Micro(For(c).ProcessCpuMicroseconds)),
+                new ResultColumn("Redis CPU/req", "CPU time of redis-server per request, mixed workload (INFO cpu)", (_, c) =>
+                    Micro(For(c).RedisCpuMicroseconds)));
             _ = AddDiagnoser(BenchmarkDotNet.Diagnosers.MemoryDiagnoser.Default);
         }
 
