@@ -80,6 +80,35 @@ public sealed class CacheeOptions
     /// </summary>
     public bool PrefetchOnInvalidation { get; set; } = true;
 
+    /// <summary>
+    /// The longest any cache call waits for Redis. Default 1 second; 10 ms to 1 minute. A read that runs out of time serves
+    /// the L1 copy it has (stale-on-error, counted in <c>cachee.l1.stale_hits</c>) or throws <see cref="CacheUnavailableException"/>;
+    /// a write throws it (or is queued, see <see cref="WriteFailureMode"/>). Writes carry a deadline of this timeout minus a
+    /// margin (a quarter of it, at most 250 ms), checked by Redis against its own clock: a write that reaches Redis late, for
+    /// example after a pause, is rejected there, so a write that threw does not take effect later.
+    /// </summary>
+    public TimeSpan L2OperationTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// After this many Redis failures in a row (timeouts, lost connections, a loading or read-only server), the circuit breaker
+    /// opens: calls fail at once, without waiting, for <see cref="CircuitBreakerBreakDuration"/>; then one call is let through
+    /// as a probe, and the breaker closes when it succeeds. Default 5; 1 to 1000.
+    /// </summary>
+    public int CircuitBreakerFailureThreshold { get; set; } = 5;
+
+    /// <summary>How long an open circuit breaker fails calls at once before letting a probe through. Default 2 seconds; 10 ms to 5 minutes.</summary>
+    public TimeSpan CircuitBreakerBreakDuration { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// What a write does when Redis cannot be reached: <see cref="WriteFailureMode.Throw"/> (the default: nothing changes and
+    /// the caller knows) or <see cref="WriteFailureMode.Replay"/> (accepted into a bounded replay queue and L1, written to
+    /// Redis when it is back unless Redis holds newer data). Removes always throw when Redis cannot be reached.
+    /// </summary>
+    public WriteFailureMode WriteFailureMode { get; set; } = WriteFailureMode.Throw;
+
+    /// <summary>How many keys the replay queue holds at most (<see cref="WriteFailureMode.Replay"/>). Default 10,000; 1 to 1,000,000.</summary>
+    public int ReplayQueueCapacity { get; set; } = 10_000;
+
     /// <summary>How often the <see cref="ClusterCoordinator"/> removes expired entries from L1. Default 1 minute; 1 second to 1 hour.</summary>
     public TimeSpan ExpirationScanInterval { get; set; } = TimeSpan.FromMinutes(1);
 

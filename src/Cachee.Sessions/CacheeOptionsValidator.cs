@@ -50,6 +50,31 @@ internal sealed class CacheeOptionsValidator : IValidateOptions<CacheeOptions>
             failures.Add($"CacheeOptions.{nameof(CacheeOptions.InvalidationAckTimeout)} must be between 0 and 5 seconds; it is {options.InvalidationAckTimeout}.");
         }
 
+        if (options.L2OperationTimeout < TimeSpan.FromMilliseconds(10) || options.L2OperationTimeout > TimeSpan.FromMinutes(1))
+        {
+            failures.Add($"CacheeOptions.{nameof(CacheeOptions.L2OperationTimeout)} must be between 10 ms and 1 minute; it is {options.L2OperationTimeout}.");
+        }
+
+        if (options.CircuitBreakerFailureThreshold is < 1 or > 1000)
+        {
+            failures.Add($"CacheeOptions.{nameof(CacheeOptions.CircuitBreakerFailureThreshold)} must be between 1 and 1000; it is {options.CircuitBreakerFailureThreshold}.");
+        }
+
+        if (options.CircuitBreakerBreakDuration < TimeSpan.FromMilliseconds(10) || options.CircuitBreakerBreakDuration > TimeSpan.FromMinutes(5))
+        {
+            failures.Add($"CacheeOptions.{nameof(CacheeOptions.CircuitBreakerBreakDuration)} must be between 10 ms and 5 minutes; it is {options.CircuitBreakerBreakDuration}.");
+        }
+
+        if (!Enum.IsDefined(options.WriteFailureMode))
+        {
+            failures.Add($"CacheeOptions.{nameof(CacheeOptions.WriteFailureMode)} must be Throw or Replay; it is {(int)options.WriteFailureMode}.");
+        }
+
+        if (options.ReplayQueueCapacity is < 1 or > 1_000_000)
+        {
+            failures.Add($"CacheeOptions.{nameof(CacheeOptions.ReplayQueueCapacity)} must be between 1 and 1,000,000; it is {options.ReplayQueueCapacity}.");
+        }
+
         if (options.InvalidationChannel is { Length: 0 })
         {
             failures.Add($"CacheeOptions.{nameof(CacheeOptions.InvalidationChannel)} must not be empty; leave it null for the default.");

@@ -56,6 +56,12 @@ public sealed partial class TieredDistributedCache
     {
         _metrics.L1Misses.Increment();
         Coordinator.EnsureStarted();
+        if (_replay?.Find(key) is { } queued)
+        {
+            // This instance's own write, accepted while Redis was unreachable and not replayed yet, is the newest it knows.
+            return queued.Value;
+        }
+
         while (true)
         {
             if (_fetches.TryGetValue(key, out var running))
@@ -71,7 +77,7 @@ public sealed partial class TieredDistributedCache
 
             try
             {
-                var data = await FetchAsync(key, refreshSliding: true, sync, token).ConfigureAwait(false);
+                var data = await FetchOrStaleAsync(key, sync, token).ConfigureAwait(false);
                 fetch.SetResult(data);
                 return data;
             }
@@ -85,6 +91,25 @@ public sealed partial class TieredDistributedCache
             {
                 _ = _fetches.TryRemove(KeyValuePair.Create(key, fetch.Task));
             }
+        }
+    }
+
+    /// <summary>
+    /// Fetches from Redis; when Redis cannot be asked, answers with the L1 copy if there is one (stale-on-error: served even
+    /// though no invalidation may have been heard for it, and counted), and otherwise lets <see cref="CacheUnavailableException"/>
+    /// through: a miss never claims absence when Redis could not be asked.
+    /// </summary>
+    private async ValueTask<byte[]?> FetchOrStaleAsync(string key, bool sync, CancellationToken token)
+    {
+        try
+        {
+            return await FetchAsync(key, refreshSliding: true, sync, token).ConfigureAwait(false);
+        }
+        catch (CacheUnavailableException ex) when (_l1.TryGetStale(key, NowTicks()) is { } stale)
+        {
+            _metrics.StaleHits.Increment();
+            Log.ServedStale(_logger, key, ex.Message);
+            return stale.Value;
         }
     }
 
@@ -178,6 +203,7 @@ public sealed partial class TieredDistributedCache
         var expiration = EntryExpiration.FromOptions(options, now);
         var ttl = expiration.TtlMilliseconds(now);
         Coordinator.EnsureStarted();
+        var knownVersion = _l1.TryGet(key, out var known) ? known.Version : 0;
         var ticket = _l1.BeginWrite(key);
         using var ack = _ackTimeout > TimeSpan.Zero ? Coordinator.Acks.Register() : null;
         L2WriteResult written;
@@ -185,13 +211,18 @@ public sealed partial class TieredDistributedCache
         {
             written = await _l2.SetAsync(key, value, expiration, ttl, ack?.Id ?? 0, sync, token).ConfigureAwait(false);
         }
+        catch (CacheUnavailableException) when (_replay is not null && QueueForReplay(key, value, expiration, knownVersion, ticket, ttl, now))
+        {
+            return;
+        }
         catch
         {
-            // The write may or may not have reached Redis: no L1 copy may survive either way.
+            // Not applied (a late arrival is rejected by its deadline): no L1 copy survives, the next read asks Redis.
             _ = _l1.CompleteWrite(ticket, null);
             throw;
         }
 
+        _replay?.Forget(key);
         _metrics.InvalidationsSent.Increment();
         var entry = ticket.CanInstall && value.Length <= _l1.MaxEntryBytes
             ? NewEntry(key, value, written.Version, ticket.Epoch, expiration, ttl, now)
@@ -209,6 +240,7 @@ public sealed partial class TieredDistributedCache
         try
         {
             removed = await _l2.RemoveAsync(key, ack?.Id ?? 0, sync, token).ConfigureAwait(false);
+            _replay?.Forget(key);
             _metrics.InvalidationsSent.Increment();
         }
         finally

@@ -30,6 +30,9 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     private readonly ILogger _logger;
     private readonly TimeSpan? _tolerance;
     private readonly TimeSpan _ackTimeout;
+    private readonly TimeSpan _operationTimeout;
+    private readonly TimeSpan _breakDuration;
+    private readonly ReplayQueue? _replay;
     private bool _prefetch;
     private int _disposed;
 
@@ -53,12 +56,12 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         InstanceId = Guid.NewGuid().ToString("N");
         _connection = new RedisConnection(value);
         var channel = ChannelName(value);
-        _l2 = new RedisL2Store(_connection, value.InstanceName, channel, InstanceId);
+        var l2 = new RedisL2Store(_connection, value.InstanceName, channel, InstanceId, value.L2OperationTimeout);
         var bus = new RedisInvalidationBus(_connection, channel, InstanceId, probeTimeout: TimeSpan.FromSeconds(5));
-        _ackTimeout = value.InvalidationAckTimeout;
-        (_l1, _metrics, _time, _logger, _tolerance, Coordinator) =
-            Assemble(value, _l2, bus, timeProvider, loggerFactory, meterFactory, runLoops: true, InstanceId);
-        WirePrefetch(value);
+        (_ackTimeout, _operationTimeout, _breakDuration, _replay) = Settings(value);
+        (_l1, _l2, _metrics, _time, _logger, _tolerance, Coordinator) =
+            Assemble(value, l2, bus, timeProvider, loggerFactory, meterFactory, runLoops: true, InstanceId);
+        Wire(value);
     }
 
     /// <summary>Creates a cache over the given tiers (tests and benchmarks use the in-memory ones).</summary>
@@ -68,17 +71,25 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     {
         CacheeOptionsValidator.ThrowIfInvalid(options);
         InstanceId = instanceId;
-        _l2 = l2;
-        _ackTimeout = options.InvalidationAckTimeout;
-        (_l1, _metrics, _time, _logger, _tolerance, Coordinator) =
+        (_ackTimeout, _operationTimeout, _breakDuration, _replay) = Settings(options);
+        (_l1, _l2, _metrics, _time, _logger, _tolerance, Coordinator) =
             Assemble(options, l2, bus, timeProvider, loggerFactory, meterFactory, runLoops, instanceId);
-        WirePrefetch(options);
+        Wire(options);
     }
 
-    private void WirePrefetch(CacheeOptions options)
+    private static (TimeSpan, TimeSpan, TimeSpan, ReplayQueue?) Settings(CacheeOptions options) => (
+        options.InvalidationAckTimeout, options.L2OperationTimeout, options.CircuitBreakerBreakDuration,
+        options.WriteFailureMode == WriteFailureMode.Replay ? new ReplayQueue(options.ReplayQueueCapacity) : null);
+
+    private void Wire(CacheeOptions options)
     {
         _prefetch = options.PrefetchOnInvalidation;
         Coordinator.Invalidated = OnInvalidated;
+        if (_replay is { } replay)
+        {
+            _metrics.ReplayPending = () => replay.Count;
+        }
+
     }
 
     /// <summary>This instance's identity on the invalidation channel (its own messages are ignored).</summary>
@@ -113,6 +124,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
             return;
         }
 
+        await FlushReplayAtShutdownAsync().ConfigureAwait(false);
         await Coordinator.DisposeAsync().ConfigureAwait(false);
         await _l2.DisposeAsync().ConfigureAwait(false);
         if (_connection is not null)
@@ -123,7 +135,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         _metrics.Dispose();
     }
 
-    private static (L1Store, CacheeMetrics, TimeProvider, ILogger, TimeSpan?, ClusterCoordinator) Assemble(
+    private static (L1Store, IL2Store, CacheeMetrics, TimeProvider, ILogger, TimeSpan?, ClusterCoordinator) Assemble(
         CacheeOptions options, IL2Store l2, IInvalidationBus bus, TimeProvider? timeProvider, ILoggerFactory? loggerFactory,
         IMeterFactory? meterFactory, bool runLoops, string instanceId)
     {
@@ -132,8 +144,10 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         L1Store? l1 = null;
         var metrics = new CacheeMetrics(meterFactory, instanceId, () => l1?.Count ?? 0, () => l1?.Bytes ?? 0);
         l1 = new L1Store(options.L1MaxBytes, options.L1MaxEntries, options.L1MaxEntryBytes, metrics.L1Evictions.Increment);
+        var breaker = new CircuitBreaker(options.CircuitBreakerFailureThreshold, options.CircuitBreakerBreakDuration, time);
+        var guarded = new GuardedL2Store(l2, options.L2OperationTimeout, breaker, time, metrics, factory.CreateLogger<GuardedL2Store>());
         var coordinator = new ClusterCoordinator(
-            l1, l2, bus, metrics, time, factory.CreateLogger<ClusterCoordinator>(), instanceId, options.ExpirationScanInterval, runLoops);
-        return (l1, metrics, time, factory.CreateLogger<TieredDistributedCache>(), options.SlidingRefreshTolerance, coordinator);
+            l1, guarded, bus, metrics, time, factory.CreateLogger<ClusterCoordinator>(), instanceId, options.ExpirationScanInterval, runLoops);
+        return (l1, guarded, metrics, time, factory.CreateLogger<TieredDistributedCache>(), options.SlidingRefreshTolerance, coordinator);
     }
 }

@@ -126,17 +126,30 @@ public sealed class L1StoreTests
     }
 
     [Fact]
-    public void Suspend_DropsEverything_ResumeStartsNewEpoch()
+    public void Suspend_StopsServingButKeepsCopiesForStaleReads_ResumeDropsThemAndStartsNewEpoch()
     {
         var store = NewStore();
         var before = store.ServingEpoch;
         _ = Put(store, "k", 10);
         store.Suspend();
         Assert.Equal(0, store.ServingEpoch);
-        Assert.Equal(0, store.Count);
-        Assert.False(Put(store, "k", 10));
+        Assert.Equal(1, store.Count);
+        Assert.NotNull(store.TryGetStale("k", 0));
+        Assert.False(Put(store, "other", 10));
         Assert.True(store.Resume() > before);
+        Assert.Equal(0, store.Count);
+        Assert.Null(store.TryGetStale("k", 0));
         Assert.True(Put(store, "k", 10));
+    }
+
+    [Fact]
+    public void TryGetStale_IgnoresCopiesPastTheirValidity()
+    {
+        var store = NewStore();
+        _ = Put(store, "k", 1, validUntil: 100);
+        store.Suspend();
+        Assert.NotNull(store.TryGetStale("k", 99));
+        Assert.Null(store.TryGetStale("k", 100));
     }
 
     [Fact]

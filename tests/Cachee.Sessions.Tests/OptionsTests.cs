@@ -17,6 +17,11 @@ public sealed class OptionsTests
     [InlineData(nameof(CacheeOptions.SlidingRefreshTolerance))]
     [InlineData(nameof(CacheeOptions.ExpirationScanInterval))]
     [InlineData(nameof(CacheeOptions.InvalidationChannel))]
+    [InlineData(nameof(CacheeOptions.L2OperationTimeout))]
+    [InlineData(nameof(CacheeOptions.CircuitBreakerFailureThreshold))]
+    [InlineData(nameof(CacheeOptions.CircuitBreakerBreakDuration))]
+    [InlineData(nameof(CacheeOptions.WriteFailureMode))]
+    [InlineData(nameof(CacheeOptions.ReplayQueueCapacity))]
     public void InvalidOption_FailsNamingIt(string option)
     {
         var options = new CacheeOptions { Configuration = "localhost" };
@@ -29,6 +34,11 @@ public sealed class OptionsTests
             case nameof(CacheeOptions.SlidingRefreshTolerance): options.SlidingRefreshTolerance = TimeSpan.Zero; break;
             case nameof(CacheeOptions.ExpirationScanInterval): options.ExpirationScanInterval = TimeSpan.FromDays(1); break;
             case nameof(CacheeOptions.InvalidationChannel): options.InvalidationChannel = string.Empty; break;
+            case nameof(CacheeOptions.L2OperationTimeout): options.L2OperationTimeout = TimeSpan.Zero; break;
+            case nameof(CacheeOptions.CircuitBreakerFailureThreshold): options.CircuitBreakerFailureThreshold = 0; break;
+            case nameof(CacheeOptions.CircuitBreakerBreakDuration): options.CircuitBreakerBreakDuration = TimeSpan.FromHours(1); break;
+            case nameof(CacheeOptions.WriteFailureMode): options.WriteFailureMode = (WriteFailureMode)7; break;
+            case nameof(CacheeOptions.ReplayQueueCapacity): options.ReplayQueueCapacity = 0; break;
         }
 
         var error = Assert.Throws<OptionsValidationException>(() => new TieredDistributedCache(Options.Create(options)));

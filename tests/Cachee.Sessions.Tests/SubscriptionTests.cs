@@ -20,6 +20,20 @@ public sealed class SubscriptionTests
 
         Assert.Equal(0, a.GetStatistics().L1Hits);
         Assert.Equal(3, a.GetStatistics().L2Hits);
+        Assert.Equal(1, a.GetStatistics().L1Entries); // kept, unserved, for stale-on-error only
+        Assert.Equal(0, a.GetStatistics().StaleHits);
+    }
+
+    [Fact]
+    public async Task WhenTheSubscriptionIsBack_CopiesFromBeforeTheGapAreDropped()
+    {
+        await using var fleet = new Fleet();
+        var a = await fleet.AddAsync();
+        await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
+        fleet.BusOf(a).Cut();
+        Assert.Equal(1, a.GetStatistics().L1Entries);
+        fleet.BusOf(a).Restore();
+        await Eventually.TrueAsync(() => a.Coordinator.IsSubscribed, "the subscription is live again");
         Assert.Equal(0, a.GetStatistics().L1Entries);
     }
 

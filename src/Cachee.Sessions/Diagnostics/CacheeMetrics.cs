@@ -33,6 +33,13 @@ internal sealed class CacheeMetrics : IDisposable
         Observe("cachee.l2.unreadable", UnreadablePayloads, "Redis payloads that could not be read.");
         Observe("cachee.invalidations.ack_timeouts", AckTimeouts, "Writes that stopped waiting for acknowledgements.");
         Observe("cachee.l2.prefetches", Prefetches, "New values fetched into L1 right after an invalidation.");
+        Observe("cachee.l2.failures", L2Failures, "Redis calls that got no answer in time, or no connection.");
+        Observe("cachee.l2.breaker_openings", BreakerOpenings, "Times the circuit breaker opened.");
+        Observe("cachee.l1.stale_hits", StaleHits, "Reads answered from a copy L1 could not vouch for, because Redis could not be asked.");
+        Observe("cachee.replay.queued", ReplayQueued, "Writes accepted into the replay queue while Redis was unreachable.");
+        Observe("cachee.replay.applied", ReplayApplied, "Queued writes written to Redis once it was back.");
+        Observe("cachee.replay.superseded", ReplaySuperseded, "Queued writes dropped because Redis held newer data, or because they had expired.");
+        _ = _meter.CreateObservableUpDownCounter("cachee.replay.pending", () => new Measurement<long>(ReplayPending(), tags), "{write}", "Writes waiting in the replay queue.");
         _ = _meter.CreateObservableUpDownCounter("cachee.l1.entries", () => new Measurement<long>(L1Entries(), tags), "{entry}", "Entries in L1.");
         _ = _meter.CreateObservableUpDownCounter("cachee.l1.bytes", () => new Measurement<long>(L1Bytes(), tags), "By", "Value bytes in L1.");
 
@@ -64,6 +71,21 @@ internal sealed class CacheeMetrics : IDisposable
 
     public StripedCounter Prefetches { get; } = new();
 
+    public StripedCounter L2Failures { get; } = new();
+
+    public StripedCounter BreakerOpenings { get; } = new();
+
+    public StripedCounter StaleHits { get; } = new();
+
+    public StripedCounter ReplayQueued { get; } = new();
+
+    public StripedCounter ReplayApplied { get; } = new();
+
+    public StripedCounter ReplaySuperseded { get; } = new();
+
+    /// <summary>Reads the replay queue's length (set by the cache; 0 without a queue).</summary>
+    public Func<long> ReplayPending { get; set; } = static () => 0;
+
     private Func<long> L1Entries { get; }
 
     private Func<long> L1Bytes { get; }
@@ -71,7 +93,8 @@ internal sealed class CacheeMetrics : IDisposable
     public CacheeStatistics Snapshot() => new(
         L1Hits.Value, L1Misses.Value, L2Hits.Value, L2Misses.Value, InvalidationsSent.Value, InvalidationsReceived.Value,
         InvalidationsMalformed.Value, L1Evictions.Value, L2Refreshes.Value, UnreadablePayloads.Value, L1Entries(), L1Bytes(),
-        AckTimeouts.Value, Prefetches.Value);
+        AckTimeouts.Value, Prefetches.Value, L2Failures.Value, BreakerOpenings.Value, StaleHits.Value, ReplayQueued.Value,
+        ReplayApplied.Value, ReplaySuperseded.Value, ReplayPending());
 
     public void Dispose()
     {

@@ -15,6 +15,13 @@ namespace Cachee.Sessions;
 /// <param name="L1Bytes">Value bytes in L1 now.</param>
 /// <param name="AckTimeouts">Writes that stopped waiting for other instances' acknowledgements.</param>
 /// <param name="Prefetches">New values fetched into L1 right after another instance changed them.</param>
+/// <param name="L2Failures">Redis calls that got no answer within the operation timeout, or no connection.</param>
+/// <param name="BreakerOpenings">Times the circuit breaker opened.</param>
+/// <param name="StaleHits">Reads answered from a copy L1 could not vouch for (stale-on-error), because Redis could not be asked.</param>
+/// <param name="ReplayQueued">Writes accepted into the replay queue while Redis was unreachable.</param>
+/// <param name="ReplayApplied">Queued writes written to Redis once it was back.</param>
+/// <param name="ReplaySuperseded">Queued writes dropped because Redis held newer data (or they had expired).</param>
+/// <param name="ReplayPending">Writes waiting in the replay queue now.</param>
 public readonly record struct CacheeStatistics(
     long L1Hits,
     long L1Misses,
@@ -29,7 +36,14 @@ public readonly record struct CacheeStatistics(
     long L1Entries,
     long L1Bytes,
     long AckTimeouts = 0,
-    long Prefetches = 0)
+    long Prefetches = 0,
+    long L2Failures = 0,
+    long BreakerOpenings = 0,
+    long StaleHits = 0,
+    long ReplayQueued = 0,
+    long ReplayApplied = 0,
+    long ReplaySuperseded = 0,
+    long ReplayPending = 0)
 {
     /// <summary>The share of reads answered from L1, from 0 to 1 (0 when there were no reads).</summary>
     public double L1HitRatio => L1Hits + L1Misses == 0 ? 0 : (double)L1Hits / (L1Hits + L1Misses);

@@ -16,7 +16,9 @@ namespace Cachee.Sessions.L1;
 /// local write bumps; a result fetched from L2 is installed only if its key's counter has not moved since the fetch began
 /// (see <see cref="L1Ticket"/>). A false conflict (two keys sharing a counter) costs a miss, never a stale read.</item>
 /// <item><b>Coherence epochs</b>: entries are served only while the subscription epoch they were loaded in is current;
-/// <see cref="Suspend"/> (subscription lost) drops everything and stops serving, <see cref="Resume"/> starts a new epoch.</item>
+/// <see cref="Suspend"/> (subscription lost) stops serving, <see cref="Resume"/> starts a new epoch and drops every entry of
+/// the old ones (they may have missed invalidations during the gap). In between, copies are kept only to be served when Redis
+/// cannot be asked (stale-on-error).</item>
 /// <item><b>Eviction</b> is CLOCK (second chance), a close approximation of LRU that needs no write on a hit beyond a bit
 /// already set; it runs when the byte or entry limit is passed, one stripe at a time, round robin.</item>
 /// <item><b>Expiry</b> is checked on every read (an expired entry is a miss) and swept by the coordinator.</item>
@@ -124,23 +126,26 @@ internal sealed class L1Store
         }
     }
 
-    /// <summary>Stops serving L1 and drops its content (the subscription was lost).</summary>
+    /// <summary>
+    /// Stops serving L1 (the subscription was lost). The copies stay, unserved, for reads that cannot reach Redis
+    /// (<see cref="TryGetStale"/>) until <see cref="Resume"/> drops them.
+    /// </summary>
     public void Suspend()
     {
         lock (_epochGate)
         {
             Volatile.Write(ref _servingEpoch, 0);
         }
-
-        RemoveWhere(static _ => true);
     }
 
     /// <summary>
-    /// Serves L1 again in a new epoch (the subscription is live); returns the epoch. A confirmation that comes while L1 is
-    /// being served already (a repeated probe, with no loss reported in between) keeps the current epoch.
+    /// Serves L1 again in a new epoch (the subscription is live) and drops every copy made before it; returns the epoch.
+    /// A confirmation that comes while L1 is being served already (a repeated probe, with no loss reported in between)
+    /// keeps the current epoch.
     /// </summary>
     public int Resume()
     {
+        int epoch;
         lock (_epochGate)
         {
             var serving = ServingEpoch;
@@ -149,11 +154,21 @@ internal sealed class L1Store
                 return serving;
             }
 
-            var epoch = ++_lastEpoch;
+            epoch = ++_lastEpoch;
             Volatile.Write(ref _servingEpoch, epoch);
-            return epoch;
         }
+
+        // Nothing older than this epoch can be installed any more (tickets carry their epoch), so one pass is enough.
+        _ = RemoveWhere(entry => entry.Epoch != epoch);
+        return epoch;
     }
+
+    /// <summary>
+    /// A copy to serve when Redis cannot be asked: the key's entry whatever its epoch, if its validity has not ended.
+    /// It may be stale (changes made during a subscription gap were not heard); callers count such hits.
+    /// </summary>
+    public L1Entry? TryGetStale(string key, long nowTicks) =>
+        _map.TryGetValue(key, out var entry) && Volatile.Read(ref entry.ValidUntilTicks) > nowTicks ? entry : null;
 
     /// <summary>Removes entries whose validity ended at or before <paramref name="nowTicks"/>; returns how many.</summary>
     public int RemoveExpired(long nowTicks) => RemoveWhere(entry => Volatile.Read(ref entry.ValidUntilTicks) <= nowTicks);

@@ -28,6 +28,13 @@ internal interface IL2Store : IAsyncDisposable
     ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token);
 
     /// <summary>
+    /// Writes a write queued while Redis was unreachable, only if the entry is still at the version the write was based on,
+    /// and publishes its invalidation as <see cref="SetAsync"/> does.
+    /// </summary>
+    /// <returns>What the write did, or null when Redis holds another (newer) version, which is left alone.</returns>
+    ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token);
+
+    /// <summary>
     /// Renews a sliding entry's expiry. With <paramref name="expectedVersion"/> ≥ 0 nothing is done unless the stored version matches.
     /// </summary>
     /// <returns>The new time to live in milliseconds (-1: no expiry), or a <see cref="RefreshOutcome"/> code below zero.</returns>
@@ -54,3 +61,10 @@ internal readonly record struct L2WriteResult(long Version, long Receivers);
 
 /// <summary>The acknowledgement a writer asked for: which instance, and which of its writes.</summary>
 internal readonly record struct Acknowledgement(string WriterOrigin, long AckId);
+
+/// <summary>A write accepted while Redis was unreachable, waiting to be replayed.</summary>
+/// <param name="Key">The key.</param>
+/// <param name="Value">The value written.</param>
+/// <param name="Expiration">Its expiration settings; the time to live is computed again when it is replayed.</param>
+/// <param name="BaseVersion">The version of the entry this instance knew when the write was made (0: none).</param>
+internal sealed record ReplayedWrite(string Key, byte[] Value, EntryExpiration Expiration, long BaseVersion);

@@ -19,6 +19,9 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
     /// <summary>When set, every command throws this exception (plays an unreachable server).</summary>
     public Exception? Failure { get; set; }
 
+    /// <summary>When set, every command waits for this task first (plays a paused server); commands run once it completes.</summary>
+    public Task? Pause { get; set; }
+
     public L2Entry? Get(string key, bool refreshSliding, long nowTicks)
     {
         lock (_gate)
@@ -54,6 +57,22 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
         }
 
         return new L2WriteResult(version, Publish(messagePrefix, version, messageSuffix));
+    }
+
+    /// <summary>Writes only if the entry's version is <paramref name="baseVersion"/> (0: no entry); null when it is not.</summary>
+    public L2WriteResult? Replay(
+        string key, long baseVersion, byte[] value, EntryExpiration expiration, long ttlMilliseconds, string messagePrefix, string messageSuffix)
+    {
+        lock (_gate)
+        {
+            Enter();
+            if ((TryGetLive(key, out var current) ? current.Version : 0) != baseVersion)
+            {
+                return null;
+            }
+        }
+
+        return Set(key, value, expiration, ttlMilliseconds, messagePrefix, messageSuffix);
     }
 
     public L2WriteResult Remove(string key, string messagePrefix, string messageSuffix)

@@ -2,42 +2,53 @@ using Cachee.Sessions.Invalidation;
 
 namespace Cachee.Sessions.L2;
 
-/// <summary>One instance's view of an <see cref="InMemoryL2Server"/>; completes every call synchronously.</summary>
+/// <summary>
+/// One instance's view of an <see cref="InMemoryL2Server"/>; completes every call synchronously unless the server is paused
+/// (then every call waits for the pause to end, as calls to a stopped Redis do).
+/// </summary>
 internal sealed class InMemoryL2Store(InMemoryL2Server server, string origin) : IL2Store
 {
     private readonly string _messagePrefix = InvalidationMessage.InvalidationPrefix(origin);
 
     public ValueTask<L2Entry?> GetAsync(
-        string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null)
-    {
-        token.ThrowIfCancellationRequested();
-        var entry = server.Get(key, refreshSliding, nowTicks);
-        if (acknowledge is { } ack)
+        string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null) =>
+        RunAsync(() =>
         {
-            server.Hub.PublishAck(ack.WriterOrigin, InvalidationMessage.FormatAck(ack.AckId, origin));
-        }
+            var entry = server.Get(key, refreshSliding, nowTicks);
+            if (acknowledge is { } ack)
+            {
+                server.Hub.PublishAck(ack.WriterOrigin, InvalidationMessage.FormatAck(ack.AckId, origin));
+            }
 
-        return new(entry);
-    }
+            return entry;
+        }, token);
 
     public ValueTask<L2WriteResult> SetAsync(
-        string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token)
-    {
-        token.ThrowIfCancellationRequested();
-        return new(server.Set(key, value, expiration, ttlMilliseconds, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key)));
-    }
+        string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token) =>
+        RunAsync(() => server.Set(key, value, expiration, ttlMilliseconds, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key)), token);
 
-    public ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token)
-    {
-        token.ThrowIfCancellationRequested();
-        return new(server.Remove(key, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key)));
-    }
+    public ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token) =>
+        RunAsync(() => server.Remove(key, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key)), token);
 
-    public ValueTask<long> RefreshAsync(string key, long expectedVersion, long nowTicks, bool sync, CancellationToken token)
-    {
-        token.ThrowIfCancellationRequested();
-        return new(server.Refresh(key, expectedVersion, nowTicks));
-    }
+    public ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token) =>
+        RunAsync(() => server.Replay(
+            write.Key, write.BaseVersion, write.Value, write.Expiration, ttlMilliseconds, _messagePrefix,
+            InvalidationMessage.InvalidationSuffix(0, write.Key)), token);
+
+    public ValueTask<long> RefreshAsync(string key, long expectedVersion, long nowTicks, bool sync, CancellationToken token) =>
+        RunAsync(() => server.Refresh(key, expectedVersion, nowTicks), token);
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+
+    private ValueTask<T> RunAsync<T>(Func<T> command, CancellationToken token)
+    {
+        token.ThrowIfCancellationRequested();
+        return server.Pause is { IsCompleted: false } pause ? new(RunAfterAsync(pause, command)) : new(command());
+    }
+
+    private static async Task<T> RunAfterAsync<T>(Task pause, Func<T> command)
+    {
+        await pause.ConfigureAwait(false);
+        return command();
+    }
 }

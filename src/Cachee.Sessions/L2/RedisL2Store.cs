@@ -13,9 +13,18 @@ internal sealed class RedisL2Store : IL2Store
     private readonly string _channelName;
     private readonly string _origin;
     private readonly RedisValue _messagePrefix;
+    private readonly long _writeWindowMs;
+    private long _clockOffsetMs;
+    private int _clockMeasured;
 
-    public RedisL2Store(RedisConnection connection, string? instanceName, string channel, string origin)
+    /// <param name="connection">The cache's connection.</param>
+    /// <param name="instanceName">The key prefix.</param>
+    /// <param name="channel">The invalidation channel.</param>
+    /// <param name="origin">This instance's id on the channel.</param>
+    /// <param name="operationTimeout">How long callers wait; writes must reach Redis well within it (see <see cref="WriteWindow"/>).</param>
+    public RedisL2Store(RedisConnection connection, string? instanceName, string channel, string origin, TimeSpan operationTimeout)
     {
+        _writeWindowMs = (long)WriteWindow(operationTimeout).TotalMilliseconds;
         _connection = connection;
         _prefix = string.IsNullOrEmpty(instanceName) ? default : new RedisKey(instanceName);
         _channel = channel;
@@ -24,13 +33,29 @@ internal sealed class RedisL2Store : IL2Store
         _messagePrefix = InvalidationMessage.InvalidationPrefix(origin);
     }
 
+    /// <summary>
+    /// How long after it was sent Redis still applies a write: the operation timeout minus a margin (a quarter of it, at most
+    /// 250 ms) left for the reply to travel back before the caller gives up.
+    /// </summary>
+    public static TimeSpan WriteWindow(TimeSpan operationTimeout) =>
+        operationTimeout - TimeSpan.FromTicks(Math.Min(operationTimeout.Ticks / 4, TimeSpan.FromMilliseconds(250).Ticks));
+
     public async ValueTask<L2Entry?> GetAsync(
         string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null)
     {
         RedisValue[] args = acknowledge is { } ack
             ? [nowTicks, refreshSliding ? "1" : "0", InvalidationMessage.AckChannel(_channelName, ack.WriterOrigin), InvalidationMessage.FormatAck(ack.AckId, _origin)]
             : [nowTicks, refreshSliding ? "1" : "0", string.Empty, string.Empty];
-        var result = await EvaluateAsync(RedisScripts.Get, key, args, sync, token).ConfigureAwait(false);
+        RedisResult result;
+        try
+        {
+            result = await EvaluateAsync(RedisScripts.Get, key, args, sync, token).ConfigureAwait(false);
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith("WRONGTYPE", StringComparison.Ordinal))
+        {
+            throw new L2PayloadException("The key holds another type than a hash.");
+        }
+
         if (result.IsNull)
         {
             return null;
@@ -51,9 +76,10 @@ internal sealed class RedisL2Store : IL2Store
     public async ValueTask<L2WriteResult> SetAsync(
         string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token)
     {
+        var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
         RedisValue[] args =
         [
-            expiration.AbsoluteTicks, expiration.SlidingTicks, value, ttlMilliseconds,
+            deadline, expiration.AbsoluteTicks, expiration.SlidingTicks, value, ttlMilliseconds,
             _channel, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key),
         ];
         return ToWriteResult(await EvaluateAsync(RedisScripts.Set, key, args, sync, token).ConfigureAwait(false));
@@ -61,15 +87,56 @@ internal sealed class RedisL2Store : IL2Store
 
     public async ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token)
     {
-        RedisValue[] args = [_channel, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key)];
+        var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
+        RedisValue[] args = [deadline, _channel, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key)];
         return ToWriteResult(await EvaluateAsync(RedisScripts.Remove, key, args, sync, token).ConfigureAwait(false));
     }
 
-    private static L2WriteResult ToWriteResult(RedisResult result)
+    public async ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token)
+    {
+        RedisValue[] args =
+        [
+            write.BaseVersion, write.Expiration.AbsoluteTicks, write.Expiration.SlidingTicks, write.Value, ttlMilliseconds,
+            _channel, _messagePrefix, InvalidationMessage.InvalidationSuffix(0, write.Key),
+        ];
+        var pair = (RedisResult[])(await EvaluateAsync(RedisScripts.Replay, write.Key, args, sync, token).ConfigureAwait(false))!;
+        return (long)pair[0] < 0 ? null : new L2WriteResult((long)pair[0], (long)pair[1]);
+    }
+
+    private L2WriteResult ToWriteResult(RedisResult result)
     {
         var pair = (RedisResult[])result!;
+        if ((long)pair[0] < 0)
+        {
+            // Redis' clock may have been misjudged: measure it again before the next write.
+            Volatile.Write(ref _clockMeasured, 0);
+            throw new TimeoutException("The write reached Redis after its deadline and was not applied.");
+        }
+
         return new L2WriteResult((long)pair[0], (long)pair[1]);
     }
+
+    // The deadline of a write sent now, in Unix milliseconds by Redis' clock (whose offset from ours is measured with TIME
+    // on the first write, and again after a rejected one).
+    private async ValueTask<long> DeadlineAsync(bool sync, CancellationToken token)
+    {
+        if (Volatile.Read(ref _clockMeasured) == 0)
+        {
+            var multiplexer = await _connection.GetAsync(sync, token).ConfigureAwait(false);
+            var database = multiplexer.GetDatabase();
+            var before = LocalMilliseconds();
+            var time = (RedisResult[])(sync ? database.Execute("TIME") : await database.ExecuteAsync("TIME").ConfigureAwait(false))!;
+            var after = LocalMilliseconds();
+            var redisMilliseconds = (long.Parse((string)time[0]!, CultureInfo.InvariantCulture) * 1000)
+                + (long.Parse((string)time[1]!, CultureInfo.InvariantCulture) / 1000);
+            Volatile.Write(ref _clockOffsetMs, redisMilliseconds - ((before + after) / 2));
+            Volatile.Write(ref _clockMeasured, 1);
+        }
+
+        return LocalMilliseconds() + Volatile.Read(ref _clockOffsetMs) + _writeWindowMs;
+    }
+
+    private static long LocalMilliseconds() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
     public async ValueTask<long> RefreshAsync(string key, long expectedVersion, long nowTicks, bool sync, CancellationToken token)
     {

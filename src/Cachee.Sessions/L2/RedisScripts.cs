@@ -13,7 +13,7 @@ internal static class RedisScripts
     // SHA-1 is what Redis names scripts by; nothing here is a security use.
 #pragma warning disable CA5350
     private static readonly FrozenDictionary<string, byte[]> Hashes =
-        new[] { Get, Set, Remove, Refresh }.ToFrozenDictionary(
+        new[] { Get, Set, Remove, Refresh, Replay }.ToFrozenDictionary(
             script => script,
             script => System.Security.Cryptography.SHA1.HashData(System.Text.Encoding.UTF8.GetBytes(script)),
             StringComparer.Ordinal);
@@ -55,26 +55,60 @@ internal static class RedisScripts
         return r
         """;
 
-    /// <summary>
-    /// KEYS[1] = key; ARGV = absexp, sldexp, data, ttl ms (-1: none), channel, message prefix, message suffix.
-    /// Returns {new version, number of subscribers the invalidation reached}.
-    /// </summary>
-    public const string Set = """
-        local v = redis.call('HINCRBY', KEYS[1], 'ver', 1)
-        redis.call('HSET', KEYS[1], 'absexp', ARGV[1], 'sldexp', ARGV[2], 'data', ARGV[3])
-        local ttl = tonumber(ARGV[4])
-        if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
-        local n = redis.call('PUBLISH', ARGV[5], ARGV[6] .. v .. ARGV[7])
-        return {v, n}
+    // Rejects a write that reaches Redis after its deadline (ARGV[1], Unix ms by Redis' clock; '' for none): the writer
+    // has stopped waiting and reported a failure, so the write must not take effect late (for example after a pause).
+    private const string CheckDeadline = """
+        if ARGV[1] ~= '' then
+          local t = redis.call('TIME')
+          if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(ARGV[1]) then return {-1, 0} end
+        end
+
         """;
 
-    /// <summary>KEYS[1] = key; ARGV = channel, message prefix, message suffix. Returns {version published, subscribers reached}.</summary>
-    public const string Remove = """
+    // Writes the entry (ARGV[a..a+3] = absexp, sldexp, data, ttl ms) and publishes ARGV[a+5] .. version .. ARGV[a+6] on
+    // ARGV[a+4]. Returns {new version, number of subscribers the invalidation reached}.
+    private const string WriteEntry = """
+        local function write(key, a)
+          local v = redis.call('HINCRBY', key, 'ver', 1)
+          redis.call('HSET', key, 'absexp', ARGV[a], 'sldexp', ARGV[a + 1], 'data', ARGV[a + 2])
+          local ttl = tonumber(ARGV[a + 3])
+          if ttl > 0 then redis.call('PEXPIRE', key, ttl) else redis.call('PERSIST', key) end
+          local n = redis.call('PUBLISH', ARGV[a + 4], ARGV[a + 5] .. v .. ARGV[a + 6])
+          return {v, n}
+        end
+
+        """;
+
+    /// <summary>
+    /// KEYS[1] = key; ARGV = deadline, absexp, sldexp, data, ttl ms (-1: none), channel, message prefix, message suffix.
+    /// Returns {new version, number of subscribers the invalidation reached}, or {-1, 0} when past the deadline.
+    /// </summary>
+    public const string Set = CheckDeadline + WriteEntry + """
+        return write(KEYS[1], 2)
+        """;
+
+    /// <summary>
+    /// A queued write replayed once Redis is back: applied only if the entry's version is still the one the write was based
+    /// on (0: no entry), so that newer data is never overwritten. KEYS[1] = key; ARGV = base version, then as
+    /// <see cref="Set"/> from absexp on. Returns as <see cref="Set"/>, or {-2, 0} when Redis holds another version.
+    /// </summary>
+    public const string Replay = WriteEntry + """
+        local cur = redis.pcall('HGET', KEYS[1], 'ver')
+        if type(cur) ~= 'string' then cur = '0' end
+        if cur ~= ARGV[1] then return {-2, 0} end
+        return write(KEYS[1], 2)
+        """;
+
+    /// <summary>
+    /// KEYS[1] = key; ARGV = deadline, channel, message prefix, message suffix. Returns {version published, subscribers reached},
+    /// or {-1, 0} when past the deadline.
+    /// </summary>
+    public const string Remove = CheckDeadline + """
         local cur = redis.pcall('HGET', KEYS[1], 'ver')
         if type(cur) ~= 'string' then cur = '0' end
         local v = (tonumber(cur) or 0) + 1
         redis.call('DEL', KEYS[1])
-        local n = redis.call('PUBLISH', ARGV[1], ARGV[2] .. v .. ARGV[3])
+        local n = redis.call('PUBLISH', ARGV[2], ARGV[3] .. v .. ARGV[4])
         return {v, n}
         """;
 

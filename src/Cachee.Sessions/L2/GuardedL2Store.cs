@@ -1,0 +1,116 @@
+using Cachee.Sessions.Diagnostics;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace Cachee.Sessions.L2;
+
+/// <summary>
+/// Puts bounds around the L2 store: no call waits longer than the operation timeout, repeated failures open a
+/// <see cref="CircuitBreaker"/>, and every way of not reaching Redis surfaces as one <see cref="CacheUnavailableException"/>.
+/// The inner store is always called asynchronously; a sync caller blocks on the bounded wait (one implementation for both).
+/// </summary>
+internal sealed partial class GuardedL2Store(
+    IL2Store inner, TimeSpan timeout, CircuitBreaker breaker, TimeProvider time, CacheeMetrics metrics, ILogger logger) : IL2Store
+{
+    public bool IsOpen => breaker.IsOpen;
+
+    public ValueTask<L2Entry?> GetAsync(
+        string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null) =>
+        RunAsync(() => inner.GetAsync(key, refreshSliding, nowTicks, sync: false, token, acknowledge), sync, token);
+
+    public ValueTask<L2WriteResult> SetAsync(
+        string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token) =>
+        RunAsync(() => inner.SetAsync(key, value, expiration, ttlMilliseconds, ackId, sync: false, token), sync, token);
+
+    public ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token) =>
+        RunAsync(() => inner.RemoveAsync(key, ackId, sync: false, token), sync, token);
+
+    public ValueTask<long> RefreshAsync(string key, long expectedVersion, long nowTicks, bool sync, CancellationToken token) =>
+        RunAsync(() => inner.RefreshAsync(key, expectedVersion, nowTicks, sync: false, token), sync, token);
+
+    public ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token) =>
+        RunAsync(() => inner.ReplayAsync(write, ttlMilliseconds, sync: false, token), sync, token);
+
+    public ValueTask DisposeAsync() => inner.DisposeAsync();
+
+    /// <summary>True for the failures that mean "Redis could not be asked", as opposed to an answer (even an error).</summary>
+    internal static bool IsUnavailability(Exception exception) => exception switch
+    {
+        CacheUnavailableException or TimeoutException or RedisConnectionException => true,
+        RedisServerException server => server.Message.StartsWith("LOADING", StringComparison.Ordinal)
+            || server.Message.StartsWith("BUSY", StringComparison.Ordinal)
+            || server.Message.StartsWith("MASTERDOWN", StringComparison.Ordinal)
+            || server.Message.StartsWith("READONLY", StringComparison.Ordinal)
+            || server.Message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal)
+            || server.Message.StartsWith("TRYAGAIN", StringComparison.Ordinal),
+        _ => false,
+    };
+
+    private async ValueTask<T> RunAsync<T>(Func<ValueTask<T>> operation, bool sync, CancellationToken token)
+    {
+        breaker.Enter();
+        try
+        {
+            var task = operation().AsTask();
+            T result;
+            if (task.IsCompleted)
+            {
+                result = await task.ConfigureAwait(false);
+            }
+            else
+            {
+                // An abandoned call may still fail later; observe it so that it is not reported as unobserved.
+                _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                result = sync ? WaitBlocking(task, token) : await task.WaitAsync(timeout, time, token).ConfigureAwait(false);
+            }
+
+            if (breaker.Succeeded())
+            {
+                Log.BreakerClosed(logger);
+            }
+
+            return result;
+        }
+        catch (Exception ex) when (IsUnavailability(ex))
+        {
+            metrics.L2Failures.Increment();
+            if (breaker.Failed())
+            {
+                metrics.BreakerOpenings.Increment();
+                Log.BreakerOpened(logger, timeout, ex);
+            }
+
+            throw ex as CacheUnavailableException
+                ?? new CacheUnavailableException($"Redis could not be reached within {timeout}: {ex.Message}", ex);
+        }
+    }
+
+    private T WaitBlocking<T>(Task<T> task, CancellationToken token)
+    {
+        using var deadline = new CancellationTokenSource(timeout, time);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, token);
+        try
+        {
+            task.Wait(either.Token);
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            throw new TimeoutException($"Redis did not answer within {timeout}.");
+        }
+        catch (AggregateException)
+        {
+            // The task's own failure is rethrown, unwrapped, below.
+        }
+
+        return task.GetAwaiter().GetResult();
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(200, LogLevel.Warning, "Cachee: Redis failed repeatedly (last call: no answer within {Timeout} or no connection); the circuit breaker is open and calls fail at once until a probe succeeds.", EventName = "BreakerOpened")]
+        public static partial void BreakerOpened(ILogger logger, TimeSpan timeout, Exception exception);
+
+        [LoggerMessage(201, LogLevel.Information, "Cachee: Redis answers again; the circuit breaker is closed.", EventName = "BreakerClosed")]
+        public static partial void BreakerClosed(ILogger logger);
+    }
+}

@@ -1,0 +1,245 @@
+using Cachee.Sessions.L2;
+using Microsoft.Extensions.Caching.Distributed;
+using StackExchange.Redis;
+
+namespace Cachee.Sessions.Tests;
+
+/// <summary>Redis paused or unreachable: bounded waits, the circuit breaker, stale-on-error, misses that never lie, writes.</summary>
+public sealed class ResilienceTests
+{
+    private static readonly DistributedCacheEntryOptions Sliding = new() { SlidingExpiration = TimeSpan.FromMinutes(20) };
+
+    private static RedisConnectionException Unreachable() => new(ConnectionFailureType.UnableToConnect, "test: no connection");
+
+    [Fact]
+    public async Task PausedRedis_AsyncMissThrowsAfterTheTimeout_NotNull()
+    {
+        await using var fleet = new Fleet(o => o.L2OperationTimeout = TimeSpan.FromSeconds(1));
+        var a = await fleet.AddAsync();
+        var pause = new TaskCompletionSource();
+        fleet.Server.Pause = pause.Task;
+
+        var read = a.GetAsync("cold");
+        fleet.Time.Advance(TimeSpan.FromMilliseconds(999));
+        Assert.False(read.IsCompleted);
+        fleet.Time.Advance(TimeSpan.FromMilliseconds(1));
+        var error = await Assert.ThrowsAsync<CacheUnavailableException>(() => read);
+        Assert.Contains("within 00:00:01", error.Message, StringComparison.Ordinal);
+        Assert.Equal(1, a.GetStatistics().L2Failures);
+        pause.SetResult();
+    }
+
+    [Fact]
+    public async Task PausedRedis_SyncMissThrowsOnceTheTimeoutPasses()
+    {
+        await using var fleet = new Fleet(o => o.L2OperationTimeout = TimeSpan.FromSeconds(1));
+        var a = await fleet.AddAsync();
+        var pause = new TaskCompletionSource();
+        fleet.Server.Pause = pause.Task;
+
+        var read = Task.Run(() => a.Get("cold"));
+        await Eventually.TrueAsync(() =>
+        {
+            fleet.Time.Advance(TimeSpan.FromMilliseconds(100));
+            return read.IsCompleted;
+        }, "the blocking read gives up");
+        _ = await Assert.ThrowsAsync<CacheUnavailableException>(() => read);
+        pause.SetResult();
+    }
+
+    [Fact]
+    public async Task PausedRedis_WarmReadsAreServedFromL1()
+    {
+        await using var fleet = new Fleet();
+        var a = await fleet.AddAsync();
+        await a.SetAsync("warm", [7], Sliding);
+        var pause = new TaskCompletionSource();
+        fleet.Server.Pause = pause.Task;
+
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.Equal([7], a.Get("warm"));
+            Assert.Equal([7], await a.GetAsync("warm"));
+            await a.RefreshAsync("warm");
+        }
+
+        Assert.Equal(200, a.GetStatistics().L1Hits);
+        pause.SetResult();
+    }
+
+    [Fact]
+    public async Task UnreachableRedisAndLostSubscription_WarmReadsServeTheStaleCopy_ColdReadsThrow()
+    {
+        await using var fleet = new Fleet();
+        var a = await fleet.AddAsync();
+        await a.SetAsync("warm", [7], Sliding);
+        fleet.BusOf(a).Cut();
+        fleet.Server.Failure = Unreachable();
+
+        Assert.Equal([7], await a.GetAsync("warm"));
+        Assert.Equal([7], a.Get("warm"));
+        _ = await Assert.ThrowsAsync<CacheUnavailableException>(() => a.GetAsync("cold"));
+        _ = Assert.Throws<CacheUnavailableException>(() => a.Get("cold"));
+        Assert.Equal(2, a.GetStatistics().StaleHits);
+    }
+
+    [Fact]
+    public async Task CircuitBreaker_OpensAfterTheThreshold_FailsFast_ThenAProbeClosesIt()
+    {
+        await using var fleet = new Fleet(o =>
+        {
+            o.CircuitBreakerFailureThreshold = 3;
+            o.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(2);
+        });
+        var a = await fleet.AddAsync();
+        fleet.Server.Failure = Unreachable();
+        for (var i = 0; i < 3; i++)
+        {
+            _ = await Assert.ThrowsAsync<CacheUnavailableException>(() => a.GetAsync($"k{i}"));
+        }
+
+        var commands = fleet.Server.Commands;
+        var fast = await Assert.ThrowsAsync<CacheUnavailableException>(() => a.GetAsync("k"));
+        Assert.Contains("circuit breaker", fast.Message, StringComparison.Ordinal);
+        Assert.Equal(commands, fleet.Server.Commands); // not sent
+        Assert.Equal(1, a.GetStatistics().BreakerOpenings);
+
+        fleet.Server.Failure = null;
+        fleet.Time.Advance(TimeSpan.FromMilliseconds(1999));
+        _ = await Assert.ThrowsAsync<CacheUnavailableException>(() => a.GetAsync("k"));
+        fleet.Time.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Null(await a.GetAsync("k")); // the probe: Redis answers "no such entry", which may now be believed
+        Assert.Null(await a.GetAsync("k2"));
+        Assert.Equal(commands + 2, fleet.Server.Commands);
+    }
+
+    [Fact]
+    public async Task CircuitBreaker_AFailedProbeOpensItForAnotherBreak()
+    {
+        await using var fleet = new Fleet(o =>
+        {
+            o.CircuitBreakerFailureThreshold = 1;
+            o.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(2);
+        });
+        var a = await fleet.AddAsync();
+        fleet.Server.Failure = Unreachable();
+        _ = await Assert.ThrowsAsync<CacheUnavailableException>(() => a.GetAsync("k"));
+        fleet.Time.Advance(TimeSpan.FromSeconds(2));
+        var commands = fleet.Server.Commands;
+        _ = await Assert.ThrowsAsync<CacheUnavailableException>(() => a.GetAsync("k")); // the probe fails
+        Assert.Equal(commands + 1, fleet.Server.Commands);
+        fleet.Server.Failure = null;
+        fleet.Time.Advance(TimeSpan.FromSeconds(1));
+        _ = await Assert.ThrowsAsync<CacheUnavailableException>(() => a.GetAsync("k")); // still open
+        fleet.Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Null(await a.GetAsync("k"));
+    }
+
+    [Fact]
+    public async Task ThrowMode_AFailedWriteThrowsAndChangesNothing()
+    {
+        await using var fleet = new Fleet();
+        var a = await fleet.AddAsync();
+        var b = await fleet.AddAsync();
+        await a.SetAsync("k", [1], Sliding);
+        Assert.Equal([1], await b.GetAsync("k"));
+
+        fleet.Server.Failure = Unreachable();
+        _ = await Assert.ThrowsAsync<CacheUnavailableException>(() => a.SetAsync("k", [2], Sliding));
+        _ = Assert.Throws<CacheUnavailableException>(() => a.Set("k", [2], Sliding));
+        _ = await Assert.ThrowsAsync<CacheUnavailableException>(() => a.RemoveAsync("k"));
+        fleet.Server.Failure = null;
+
+        Assert.Equal([1], await a.GetAsync("k"));
+        Assert.Equal([1], await b.GetAsync("k"));
+    }
+
+    [Fact]
+    public async Task ReplayMode_AnAcceptedWriteIsServedHere_ThenReachesRedisAndTheOtherInstances()
+    {
+        await using var fleet = new Fleet(o =>
+        {
+            o.WriteFailureMode = WriteFailureMode.Replay;
+            o.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(2);
+        });
+        var a = await fleet.AddAsync();
+        var b = await fleet.AddAsync();
+        await a.SetAsync("k", [1], Sliding);
+        Assert.Equal([1], await b.GetAsync("k"));
+
+        fleet.Server.Failure = Unreachable();
+        await a.SetAsync("k", [2], Sliding); // accepted
+        Assert.Equal([2], await a.GetAsync("k"));
+        Assert.Equal(1, a.GetStatistics().ReplayPending);
+
+        fleet.Server.Failure = null;
+        fleet.Time.Advance(TimeSpan.FromSeconds(2)); // the replay's next try
+        await Eventually.TrueAsync(() => a.GetStatistics().ReplayApplied == 1, "the queued write is replayed");
+        Assert.Equal(0, a.GetStatistics().ReplayPending);
+        Assert.Equal([2], await b.GetAsync("k"));
+        Assert.Equal([2], await a.GetAsync("k"));
+    }
+
+    [Fact]
+    public async Task ReplayMode_NewerDataInRedisIsNeverOverwritten()
+    {
+        await using var fleet = new Fleet(o =>
+        {
+            o.WriteFailureMode = WriteFailureMode.Replay;
+            o.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(2);
+        });
+        var a = await fleet.AddAsync();
+        var b = await fleet.AddAsync();
+        await a.SetAsync("k", [1], Sliding);
+
+        fleet.Server.Failure = Unreachable();
+        await a.SetAsync("k", [2], Sliding); // queued on top of version 1
+        fleet.Server.Failure = null;
+        await b.SetAsync("k", [3], Sliding); // newer, written while a's write waited
+
+        fleet.Time.Advance(TimeSpan.FromSeconds(2));
+        await Eventually.TrueAsync(() => a.GetStatistics().ReplaySuperseded == 1, "the queued write is dropped");
+        Assert.Equal(0, a.GetStatistics().ReplayApplied);
+        Assert.Equal([3], await b.GetAsync("k"));
+        Assert.Equal([3], await a.GetAsync("k"));
+    }
+
+    [Fact]
+    public async Task ReplayMode_AFullQueueRefusesTheWrite()
+    {
+        await using var fleet = new Fleet(o =>
+        {
+            o.WriteFailureMode = WriteFailureMode.Replay;
+            o.ReplayQueueCapacity = 1;
+        });
+        var a = await fleet.AddAsync();
+        fleet.Server.Failure = Unreachable();
+        await a.SetAsync("one", [1], Sliding);
+        await a.SetAsync("one", [2], Sliding); // the same key takes no second place
+        _ = await Assert.ThrowsAsync<CacheUnavailableException>(() => a.SetAsync("two", [1], Sliding));
+        Assert.Equal(1, a.GetStatistics().ReplayPending);
+        Assert.Equal([2], await a.GetAsync("one"));
+    }
+
+    [Fact]
+    public async Task ConcurrentColdReadsOfOneKey_CauseOneRedisRead()
+    {
+        await using var fleet = new Fleet();
+        var a = await fleet.AddAsync();
+        var writer = await fleet.AddAsync();
+        await writer.SetAsync("k", [9], Sliding);
+        var pause = new TaskCompletionSource();
+        fleet.Server.Pause = pause.Task;
+        var commands = fleet.Server.Commands;
+
+        var reads = Enumerable.Range(0, 100).Select(_ => Task.Run(() => a.GetAsync("k"))).ToArray();
+        await Eventually.TrueAsync(() => a.GetStatistics().L1Misses == 100, "all 100 reads missed L1");
+        pause.SetResult();
+        foreach (var value in await Task.WhenAll(reads))
+        {
+            Assert.Equal([9], value);
+        }
+
+        Assert.Equal(commands + 1, fleet.Server.Commands);
+    }
+}
