@@ -4,8 +4,13 @@ using Microsoft.Extensions.Options;
 namespace Cachee.Sessions.IntegrationTests;
 
 /// <summary>Creates cache instances on the test Redis, each with its own multiplexer as separate app instances would have.</summary>
-internal sealed class Instances(RedisServer redis) : IAsyncDisposable
+internal sealed class Instances(string endpoint) : IAsyncDisposable
 {
+    public Instances(RedisServer redis)
+        : this(redis.Endpoint)
+    {
+    }
+
     private readonly List<IAsyncDisposable> _created = [];
 
     /// <summary>A key prefix no other test uses.</summary>
@@ -21,7 +26,7 @@ internal sealed class Instances(RedisServer redis) : IAsyncDisposable
 
     public TieredDistributedCache Create(Action<CacheeOptions>? configure = null)
     {
-        var options = new CacheeOptions { Configuration = redis.Endpoint, InstanceName = Prefix };
+        var options = new CacheeOptions { Configuration = endpoint, InstanceName = Prefix };
         configure?.Invoke(options);
         var cache = new TieredDistributedCache(Options.Create(options));
         _created.Add(cache);
@@ -30,7 +35,7 @@ internal sealed class Instances(RedisServer redis) : IAsyncDisposable
 
     public RedisCache CreateRedisCache()
     {
-        var cache = new RedisCache(Options.Create(new RedisCacheOptions { Configuration = redis.Endpoint, InstanceName = Prefix }));
+        var cache = new RedisCache(Options.Create(new RedisCacheOptions { Configuration = endpoint, InstanceName = Prefix }));
         _created.Add(new DisposeAdapter(cache));
         return cache;
     }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace Cachee.Sessions.Testing;
 
@@ -11,13 +12,17 @@ namespace Cachee.Sessions.Testing;
 /// </summary>
 internal sealed class RedisProcess : IDisposable
 {
-    private readonly Process _process;
+    private const int SigCont = 18;
+    private const int SigStop = 19;
     private readonly string _directory;
+    private readonly string[] _arguments;
+    private Process _process;
 
-    private RedisProcess(Process process, string directory, int port)
+    private RedisProcess(Process process, string directory, int port, string[] arguments)
     {
         _process = process;
         _directory = directory;
+        _arguments = arguments;
         Port = port;
     }
 
@@ -28,22 +33,64 @@ internal sealed class RedisProcess : IDisposable
     /// <summary>Starts a server; <paramref name="extraArguments"/> are appended to the command line.</summary>
     public static RedisProcess Start(params string[] extraArguments)
     {
+        var directory = Directory.CreateTempSubdirectory("cachee-redis-").FullName;
+        var port = FreePort();
+        string[] arguments =
+        [
+            "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", string.Empty,
+            "--appendonly", "no", "--dir", directory, "--daemonize", "no", .. extraArguments,
+        ];
+        var server = new RedisProcess(Launch(arguments), directory, port, arguments);
+        server.WaitUntilListening(TimeSpan.FromSeconds(15));
+        return server;
+    }
+
+    /// <summary>Freezes the server (SIGSTOP): connections stay open, nothing is answered.</summary>
+    public void Pause() => Signal(SigStop);
+
+    /// <summary>Lets a paused server run again (SIGCONT).</summary>
+    public void Resume() => Signal(SigCont);
+
+    /// <summary>Kills the server at once (SIGKILL), as a crash would.</summary>
+    public void Kill()
+    {
+        _process.Kill();
+        _process.WaitForExit();
+    }
+
+    /// <summary>Starts the server again on the same port and directory (it reloads its append-only file, if it kept one).</summary>
+    public void Restart()
+    {
+        _process.Dispose();
+        _process = Launch(_arguments);
+        WaitUntilListening(TimeSpan.FromSeconds(15));
+    }
+
+    private void Signal(int signal)
+    {
+        if (SendSignal(_process.Id, signal) != 0)
+        {
+            throw new InvalidOperationException($"Could not send signal {signal} to redis-server {_process.Id}.");
+        }
+    }
+
+    [DllImport("libc", EntryPoint = "kill")]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+#pragma warning disable SYSLIB1054 // LibraryImport would need unsafe code enabled in every project sharing this file
+    private static extern int SendSignal(int pid, int signal);
+#pragma warning restore SYSLIB1054
+
+    private static Process Launch(string[] arguments)
+    {
         var executable = Find() ?? throw new InvalidOperationException(
             "redis-server was not found on PATH. The integration tests and benchmarks need a real Redis: install it with "
             + "'apt-get install -y redis-server' (Debian/Ubuntu) and run them again.");
-        var directory = Directory.CreateTempSubdirectory("cachee-redis-").FullName;
-        var port = FreePort();
         var start = new ProcessStartInfo(executable)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        string[] arguments =
-        [
-            "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", string.Empty,
-            "--appendonly", "no", "--dir", directory, "--daemonize", "no", .. extraArguments,
-        ];
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
@@ -52,15 +99,14 @@ internal sealed class RedisProcess : IDisposable
         var process = Process.Start(start) ?? throw new InvalidOperationException("redis-server did not start.");
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var server = new RedisProcess(process, directory, port);
-        server.WaitUntilListening(TimeSpan.FromSeconds(15));
-        return server;
+        return process;
     }
 
     public void Dispose()
     {
         if (!_process.HasExited)
         {
+            _ = SendSignal(_process.Id, SigCont); // a paused server would not die of SIGKILL any less, but be tidy
             _process.Kill();
             _process.WaitForExit();
         }
