@@ -86,6 +86,10 @@ public sealed class CacheeOptions
     /// a write throws it (or is queued, see <see cref="WriteFailureMode"/>). Writes carry a deadline of this timeout minus a
     /// margin (a quarter of it, at most 250 ms), checked by Redis against its own clock: a write that reaches Redis late, for
     /// example after a pause, is rejected there, so a write that threw does not take effect later.
+    /// Blocking calls (<c>Get</c>, <c>Set</c>…) use StackExchange.Redis' own blocking calls, bounded by its <c>SyncTimeout</c>,
+    /// which Cachee lowers to this value on the connections it creates; a multiplexer supplied through
+    /// <see cref="ConnectionMultiplexerFactory"/> keeps its own <c>SyncTimeout</c>. A blocking call that has to connect
+    /// first may wait for the connection up to 1 second when this timeout is shorter.
     /// </summary>
     public TimeSpan L2OperationTimeout { get; set; } = TimeSpan.FromSeconds(1);
 

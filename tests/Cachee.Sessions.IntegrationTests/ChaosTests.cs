@@ -169,7 +169,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
         var p99 = sorted[(int)(sorted.Length * 0.99)];
         var slowest = boundedCalls.Max();
         output.WriteLine(
-            $"paused {pausedFor.Elapsed.TotalSeconds:F1} s; warm reads {sorted.Length} ({pausedWarmReads} while paused), p99 {p99:F3} ms, max {sorted[^1]:F1} ms; "
+            $"paused {pausedFor.Elapsed.TotalSeconds:F1} s; warm reads {sorted.Length} ({pausedWarmReads} while paused), p99 {p99 * 1000:F1} µs, max {sorted[^1]:F1} ms; "
             + $"unwarmed reads refused {coldFailures}; writes refused {refusedWrites}; slowest write or cold read {slowest:F0} ms; breaker openings {caches.Sum(c => c.GetStatistics().BreakerOpenings)}");
         Assert.True(acceptedAfterResume.All(count => count > 0), "each instance had a write accepted after the pause");
         Assert.True(pausedWarmReads > 1000, $"warm reads went on during the pause ({pausedWarmReads})");

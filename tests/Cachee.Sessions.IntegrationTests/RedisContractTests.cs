@@ -22,6 +22,20 @@ public sealed class RedisContractTests(RedisServer redis) : IAsyncLifetime
         Assert.False(await _cache.TryGetAsync("absent", new ArrayBufferWriter<byte>()));
     }
 
+    [Fact]
+    public async Task ForeignOrCorruptPayloads_AreCountedMisses()
+    {
+        var database = redis.Admin.GetDatabase();
+        _ = await database.StringSetAsync(_instances.Prefix + "a-string", "not a hash");
+        await database.HashSetAsync(_instances.Prefix + "no-data", [new("absexp", "-1"), new("sldexp", "-1")]);
+        await database.HashSetAsync(_instances.Prefix + "bad-expiry", [new("absexp", "soon"), new("sldexp", "-1"), new("data", "x")]);
+
+        Assert.Null(await _cache.GetAsync("a-string"));
+        Assert.Null(_cache.Get("bad-expiry"));
+        Assert.Null(await _cache.GetAsync("no-data")); // RedisCache's reading too: no data field, no entry
+        Assert.Equal(2, _cache.GetStatistics().UnreadablePayloads);
+    }
+
     [Theory]
     [InlineData(0)]
     [InlineData(10)]

@@ -7,7 +7,9 @@ namespace Cachee.Sessions.L2;
 /// <summary>
 /// Puts bounds around the L2 store: no call waits longer than the operation timeout, repeated failures open a
 /// <see cref="CircuitBreaker"/>, and every way of not reaching Redis surfaces as one <see cref="CacheUnavailableException"/>.
-/// The inner store is always called asynchronously; a sync caller blocks on the bounded wait (one implementation for both).
+/// A sync caller calls the inner store synchronously (StackExchange.Redis' sync calls need no thread-pool thread to complete,
+/// so blocking callers cannot starve the pool into timeouts; the connection's SyncTimeout is set to the operation timeout), and
+/// blocks with the same bound on anything that did not complete synchronously.
 /// </summary>
 internal sealed partial class GuardedL2Store(
     IL2Store inner, TimeSpan timeout, CircuitBreaker breaker, TimeProvider time, CacheeMetrics metrics, ILogger logger) : IL2Store
@@ -16,20 +18,20 @@ internal sealed partial class GuardedL2Store(
 
     public ValueTask<L2Entry?> GetAsync(
         string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null) =>
-        RunAsync(() => inner.GetAsync(key, refreshSliding, nowTicks, sync: false, token, acknowledge), sync, token);
+        RunAsync(() => inner.GetAsync(key, refreshSliding, nowTicks, sync, token, acknowledge), sync, token);
 
     public ValueTask<L2WriteResult> SetAsync(
         string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token) =>
-        RunAsync(() => inner.SetAsync(key, value, expiration, ttlMilliseconds, ackId, sync: false, token), sync, token);
+        RunAsync(() => inner.SetAsync(key, value, expiration, ttlMilliseconds, ackId, sync, token), sync, token);
 
     public ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token) =>
-        RunAsync(() => inner.RemoveAsync(key, ackId, sync: false, token), sync, token);
+        RunAsync(() => inner.RemoveAsync(key, ackId, sync, token), sync, token);
 
     public ValueTask<long> RefreshAsync(string key, long expectedVersion, long nowTicks, bool sync, CancellationToken token) =>
-        RunAsync(() => inner.RefreshAsync(key, expectedVersion, nowTicks, sync: false, token), sync, token);
+        RunAsync(() => inner.RefreshAsync(key, expectedVersion, nowTicks, sync, token), sync, token);
 
     public ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token) =>
-        RunAsync(() => inner.ReplayAsync(write, ttlMilliseconds, sync: false, token), sync, token);
+        RunAsync(() => inner.ReplayAsync(write, ttlMilliseconds, sync, token), sync, token);
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 

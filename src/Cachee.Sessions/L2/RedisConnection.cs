@@ -49,6 +49,11 @@ internal sealed class RedisConnection(CacheeOptions options) : IAsyncDisposable
             {
                 var configuration = options.ConfigurationOptions?.Clone() ?? ConfigurationOptions.Parse(options.Configuration!);
                 configuration.AbortOnConnectFail = false;
+
+                // No call may wait longer than the operation timeout, blocking ones included (their bound is SyncTimeout).
+                var timeout = (int)Math.Ceiling(options.L2OperationTimeout.TotalMilliseconds);
+                configuration.SyncTimeout = Math.Min(configuration.SyncTimeout, timeout);
+                configuration.ConnectTimeout = Math.Min(configuration.ConnectTimeout, Math.Max(timeout, 1000));
                 multiplexer = sync
                     ? ConnectionMultiplexer.Connect(configuration)
                     : await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
