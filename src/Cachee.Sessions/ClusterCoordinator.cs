@@ -282,6 +282,8 @@ public sealed partial class ClusterCoordinator : IHostedService, IInvalidationLi
 
     void IInvalidationListener.OnSubscriptionEstablished()
     {
+        // A probe went through Redis and came back: Redis answers, so an open circuit breaker may close at once.
+        (_l2 as GuardedL2Store)?.NoteRedisAnswered();
         var epoch = _l1.Resume();
         Log.SubscriptionEstablished(_logger, epoch);
     }

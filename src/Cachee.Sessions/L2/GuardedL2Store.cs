@@ -16,6 +16,15 @@ internal sealed partial class GuardedL2Store(
 {
     public bool IsOpen => breaker.IsOpen;
 
+    /// <summary>Records that Redis answered outside of this store (the subscription's probe came back): closes an open breaker.</summary>
+    public void NoteRedisAnswered()
+    {
+        if (breaker.Succeeded())
+        {
+            Log.BreakerClosed(logger);
+        }
+    }
+
     public ValueTask<L2Entry?> GetAsync(
         string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null) =>
         RunAsync(() => inner.GetAsync(key, refreshSliding, nowTicks, sync, token, acknowledge), sync, token);
@@ -35,10 +44,15 @@ internal sealed partial class GuardedL2Store(
 
     public ValueTask DisposeAsync() => inner.DisposeAsync();
 
-    /// <summary>True for the failures that mean "Redis could not be asked", as opposed to an answer (even an error).</summary>
+    /// <summary>
+    /// True for the failures that mean "Redis could not be asked", as opposed to an answer (even an error). Besides timeouts
+    /// and connection failures this includes the I/O and state errors StackExchange.Redis may raise while a connection is
+    /// torn down under a call.
+    /// </summary>
     internal static bool IsUnavailability(Exception exception) => exception switch
     {
-        CacheUnavailableException or TimeoutException or RedisConnectionException => true,
+        CacheUnavailableException or TimeoutException or RedisConnectionException or System.IO.IOException => true,
+        InvalidOperationException when exception is not ObjectDisposedException => true,
         RedisServerException server => server.Message.StartsWith("LOADING", StringComparison.Ordinal)
             || server.Message.StartsWith("BUSY", StringComparison.Ordinal)
             || server.Message.StartsWith("MASTERDOWN", StringComparison.Ordinal)
@@ -73,8 +87,9 @@ internal sealed partial class GuardedL2Store(
 
             return result;
         }
-        catch (Exception ex) when (IsUnavailability(ex))
+        catch (Exception ex) when (IsUnavailability(ex) || (ex is OperationCanceledException && !token.IsCancellationRequested))
         {
+            // (A cancellation the caller did not ask for: StackExchange.Redis cancels the calls of a connection it recycles.)
             metrics.L2Failures.Increment();
             if (breaker.Failed())
             {
