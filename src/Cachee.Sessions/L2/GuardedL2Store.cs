@@ -7,9 +7,10 @@ namespace Cachee.Sessions.L2;
 /// <summary>
 /// Puts bounds around the L2 store: no call waits longer than the operation timeout, repeated failures open a
 /// <see cref="CircuitBreaker"/>, and every way of not reaching Redis surfaces as one <see cref="CacheUnavailableException"/>.
-/// A sync caller calls the inner store synchronously (StackExchange.Redis' sync calls need no thread-pool thread to complete,
-/// so blocking callers cannot starve the pool into timeouts; the connection's SyncTimeout is set to the operation timeout), and
-/// blocks with the same bound on anything that did not complete synchronously.
+/// A sync caller calls the inner store synchronously (StackExchange.Redis' own blocking calls, bounded by the connection's
+/// SyncTimeout, which is set to the operation timeout), and blocks with the same bound on anything that did not complete
+/// synchronously. Blocking calls still hold a thread while they wait, so a burst of them can starve the thread pool into
+/// timeouts, as with any blocking Redis client; L1 hits never block.
 /// </summary>
 internal sealed partial class GuardedL2Store(
     IL2Store inner, TimeSpan timeout, CircuitBreaker breaker, TimeProvider time, CacheeMetrics metrics, ILogger logger) : IL2Store

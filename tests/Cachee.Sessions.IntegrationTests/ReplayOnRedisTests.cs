@@ -1,0 +1,70 @@
+using Cachee.Sessions.L2;
+using Microsoft.Extensions.Caching.Distributed;
+
+namespace Cachee.Sessions.IntegrationTests;
+
+/// <summary><see cref="WriteFailureMode.Replay"/> on a real redis-server: the replay script, and a write queued across a crash.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class ReplayOnRedisTests(RedisServer redis)
+{
+    private static readonly DistributedCacheEntryOptions Sliding = new() { SlidingExpiration = TimeSpan.FromMinutes(20) };
+
+    [Fact]
+    public async Task ReplayScript_AppliesOnlyOnTheVersionItWasBasedOn()
+    {
+        var options = new CacheeOptions { Configuration = redis.Endpoint, InstanceName = $"t{Guid.NewGuid():N}:" };
+        await using var connection = new RedisConnection(options);
+        var store = new RedisL2Store(connection, options.InstanceName, "replay-test", "origin", TimeSpan.FromSeconds(1));
+        var expiration = new EntryExpiration(EntryExpiration.None, TimeSpan.FromMinutes(20).Ticks);
+        var ttl = expiration.TtlMilliseconds(DateTime.UtcNow.Ticks);
+
+        Assert.NotNull(await store.ReplayAsync(new ReplayedWrite("fresh", [1], expiration, 0), ttl, sync: false, CancellationToken.None));
+        var written = await store.SetAsync("k", [1], expiration, ttl, 0, sync: false, CancellationToken.None);
+        Assert.Null(await store.ReplayAsync(new ReplayedWrite("k", [2], expiration, written.Version - 1), ttl, sync: false, CancellationToken.None));
+        var replayed = await store.ReplayAsync(new ReplayedWrite("k", [3], expiration, written.Version), ttl, sync: false, CancellationToken.None);
+        Assert.Equal(written.Version + 1, replayed?.Version);
+
+        var entry = await store.GetAsync("k", refreshSliding: false, DateTime.UtcNow.Ticks, sync: false, CancellationToken.None);
+        Assert.Equal([3], entry?.Data);
+    }
+
+    [Fact]
+    public async Task AWriteAcceptedWhileRedisIsDown_ReachesRedisAndTheOtherInstanceWhenItIsBack()
+    {
+        using var server = RedisProcess.Start("--appendonly", "yes", "--appendfsync", "always");
+        await using var instances = new Instances(server.Endpoint);
+        var a = await instances.StartAsync(o =>
+        {
+            o.WriteFailureMode = WriteFailureMode.Replay;
+            o.CircuitBreakerBreakDuration = TimeSpan.FromMilliseconds(200);
+        });
+        var b = await instances.StartAsync();
+        await a.SetAsync("session", "v1"u8.ToArray(), Sliding);
+        Assert.Equal("v1"u8.ToArray(), await b.GetAsync("session"));
+
+        server.Kill();
+        await a.SetAsync("session", "v2"u8.ToArray(), Sliding); // accepted, queued
+        Assert.Equal("v2"u8.ToArray(), await a.GetAsync("session"));
+        Assert.Equal(1, a.GetStatistics().ReplayPending);
+
+        server.Restart();
+        await Eventually.TrueAsync(() => a.GetStatistics().ReplayApplied == 1, "the queued write is replayed", TimeSpan.FromSeconds(30));
+        await Eventually.TrueAsync(() => b.Coordinator.IsSubscribed, "b hears invalidations again", TimeSpan.FromSeconds(30));
+        var seen = Array.Empty<byte>();
+        await Eventually.TrueAsync(() =>
+        {
+            try
+            {
+                seen = b.Get("session") ?? [];
+            }
+            catch (CacheUnavailableException)
+            {
+                return false;
+            }
+
+            return true;
+        }, "b reads again", TimeSpan.FromSeconds(30));
+        Assert.Equal("v2"u8.ToArray(), seen);
+        Assert.Equal(0, a.GetStatistics().ReplayPending);
+    }
+}
