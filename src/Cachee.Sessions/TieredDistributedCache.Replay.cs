@@ -117,7 +117,7 @@ public sealed partial class TieredDistributedCache
         return true;
     }
 
-    // At shutdown: one last pass over the queue, within the operation timeout per write; whatever is left is lost and logged.
+    // At shutdown: one last pass over the queue (each write bounded by the operation timeout); whatever is left is lost and logged.
     private async Task FlushReplayAtShutdownAsync()
     {
         if (_replay is null)

@@ -30,7 +30,6 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     private readonly ILogger _logger;
     private readonly TimeSpan? _tolerance;
     private readonly TimeSpan _ackTimeout;
-    private readonly TimeSpan _operationTimeout;
     private readonly TimeSpan _breakDuration;
     private readonly ReplayQueue? _replay;
     private bool _prefetch;
@@ -58,7 +57,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         var channel = ChannelName(value);
         var l2 = new RedisL2Store(_connection, value.InstanceName, channel, InstanceId, value.L2OperationTimeout);
         var bus = new RedisInvalidationBus(_connection, channel, InstanceId, probeTimeout: TimeSpan.FromSeconds(5));
-        (_ackTimeout, _operationTimeout, _breakDuration, _replay) = Settings(value);
+        (_ackTimeout, _breakDuration, _replay) = Settings(value);
         (_l1, _l2, _metrics, _time, _logger, _tolerance, Coordinator) =
             Assemble(value, l2, bus, timeProvider, loggerFactory, meterFactory, runLoops: true, InstanceId);
         Wire(value);
@@ -71,14 +70,14 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     {
         CacheeOptionsValidator.ThrowIfInvalid(options);
         InstanceId = instanceId;
-        (_ackTimeout, _operationTimeout, _breakDuration, _replay) = Settings(options);
+        (_ackTimeout, _breakDuration, _replay) = Settings(options);
         (_l1, _l2, _metrics, _time, _logger, _tolerance, Coordinator) =
             Assemble(options, l2, bus, timeProvider, loggerFactory, meterFactory, runLoops, instanceId);
         Wire(options);
     }
 
-    private static (TimeSpan, TimeSpan, TimeSpan, ReplayQueue?) Settings(CacheeOptions options) => (
-        options.InvalidationAckTimeout, options.L2OperationTimeout, options.CircuitBreakerBreakDuration,
+    private static (TimeSpan, TimeSpan, ReplayQueue?) Settings(CacheeOptions options) => (
+        options.InvalidationAckTimeout, options.CircuitBreakerBreakDuration,
         options.WriteFailureMode == WriteFailureMode.Replay ? new ReplayQueue(options.ReplayQueueCapacity) : null);
 
     private void Wire(CacheeOptions options)

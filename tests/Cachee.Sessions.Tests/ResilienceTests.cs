@@ -9,6 +9,13 @@ public sealed class ResilienceTests
 {
     private static readonly DistributedCacheEntryOptions Sliding = new() { SlidingExpiration = TimeSpan.FromMinutes(20) };
 
+    // Replay mode; the replay's next try comes one break duration (2 s) after a failed one.
+    private static Fleet ReplayFleet() => new(o =>
+    {
+        o.WriteFailureMode = WriteFailureMode.Replay;
+        o.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(2);
+    });
+
     private static RedisConnectionException Unreachable() => new(ConnectionFailureType.UnableToConnect, "test: no connection");
 
     [Fact]
@@ -157,11 +164,7 @@ public sealed class ResilienceTests
     [Fact]
     public async Task ReplayMode_AnAcceptedWriteIsServedHere_ThenReachesRedisAndTheOtherInstances()
     {
-        await using var fleet = new Fleet(o =>
-        {
-            o.WriteFailureMode = WriteFailureMode.Replay;
-            o.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(2);
-        });
+        await using var fleet = ReplayFleet();
         var a = await fleet.AddAsync();
         var b = await fleet.AddAsync();
         await a.SetAsync("k", [1], Sliding);
@@ -183,11 +186,7 @@ public sealed class ResilienceTests
     [Fact]
     public async Task ReplayMode_NewerDataInRedisIsNeverOverwritten()
     {
-        await using var fleet = new Fleet(o =>
-        {
-            o.WriteFailureMode = WriteFailureMode.Replay;
-            o.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(2);
-        });
+        await using var fleet = ReplayFleet();
         var a = await fleet.AddAsync();
         var b = await fleet.AddAsync();
         await a.SetAsync("k", [1], Sliding);
