@@ -16,9 +16,6 @@ internal sealed class CircuitBreaker(int threshold, TimeSpan breakDuration, Time
     private long _openedAt;
     private bool _probing;
 
-    /// <summary>True while calls are failed at once (open, or half-open with the probe under way).</summary>
-    public bool IsOpen => Volatile.Read(ref _state) != Closed;
-
     /// <summary>Returns when a call may go to Redis (closed, or this call is the half-open probe); throws otherwise.</summary>
     /// <exception cref="CacheUnavailableException">The breaker is open.</exception>
     public void Enter()

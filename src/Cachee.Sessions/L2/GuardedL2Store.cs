@@ -15,8 +15,6 @@ namespace Cachee.Sessions.L2;
 internal sealed partial class GuardedL2Store(
     IL2Store inner, TimeSpan timeout, CircuitBreaker breaker, TimeProvider time, CacheeMetrics metrics, ILogger logger) : IL2Store
 {
-    public bool IsOpen => breaker.IsOpen;
-
     /// <summary>Records that Redis answered outside of this store (the subscription's probe came back): closes an open breaker.</summary>
     public void NoteRedisAnswered()
     {
@@ -68,24 +66,22 @@ internal sealed partial class GuardedL2Store(
         breaker.Enter();
         try
         {
-            var task = operation().AsTask();
+            var pending = operation();
             T result;
-            if (task.IsCompleted)
+            if (pending.IsCompleted)
             {
-                result = await task.ConfigureAwait(false);
+                // The usual case for blocking calls: no task to allocate.
+                result = await pending.ConfigureAwait(false);
             }
             else
             {
                 // An abandoned call may still fail later; observe it so that it is not reported as unobserved.
+                var task = pending.AsTask();
                 _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
                 result = sync ? WaitBlocking(task, token) : await task.WaitAsync(timeout, time, token).ConfigureAwait(false);
             }
 
-            if (breaker.Succeeded())
-            {
-                Log.BreakerClosed(logger);
-            }
-
+            NoteRedisAnswered();
             return result;
         }
         catch (Exception ex) when (IsUnavailability(ex) || (ex is OperationCanceledException && !token.IsCancellationRequested))
