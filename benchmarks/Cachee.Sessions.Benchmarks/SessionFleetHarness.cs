@@ -26,6 +26,7 @@ internal sealed class SessionFleetHarness : IAsyncDisposable
     private readonly List<WebApplication> _apps = [];
     private readonly List<HttpClient> _clients = [];
     private readonly string[] _cookies = new string[Users];
+    private StackExchange.Redis.ConnectionMultiplexer? _redis;
 
     private SessionFleetHarness()
     {
@@ -43,6 +44,8 @@ internal sealed class SessionFleetHarness : IAsyncDisposable
         var sharedMemory = new MemoryDistributedCache(Options.Create(new MemoryDistributedCacheOptions()));
         var sharedKeys = new EphemeralDataProtectionProvider();
         var prefix = $"bench-{store}-{Guid.NewGuid():N}:";
+        var redis = store == SessionStore.SharedMemoryDurableWrites ? await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redisEndpoint) : null;
+        harness._redis = redis;
         for (var i = 0; i < Instances; i++)
         {
             var builder = WebApplication.CreateSlimBuilder();
@@ -68,6 +71,11 @@ internal sealed class SessionFleetHarness : IAsyncDisposable
                     break;
                 case SessionStore.SharedMemory:
                     builder.Services.AddSingleton<IDistributedCache>(sharedMemory);
+                    builder.Services.AddSession();
+                    builder.Services.AddSingleton<IDataProtectionProvider>(sharedKeys);
+                    break;
+                case SessionStore.SharedMemoryDurableWrites:
+                    builder.Services.AddSingleton<IDistributedCache>(new DurableWriteSharedMemory(sharedMemory, redis!.GetDatabase(), prefix));
                     builder.Services.AddSession();
                     builder.Services.AddSingleton<IDataProtectionProvider>(sharedKeys);
                     break;
@@ -128,6 +136,11 @@ internal sealed class SessionFleetHarness : IAsyncDisposable
         {
             await app.StopAsync();
             await app.DisposeAsync();
+        }
+
+        if (_redis is not null)
+        {
+            await _redis.DisposeAsync();
         }
     }
 

@@ -11,4 +11,7 @@ public enum SessionStore
 
     /// <summary>The ceiling no real fleet can have: all instances share one in-process MemoryDistributedCache.</summary>
     SharedMemory,
+
+    /// <summary>The ceiling plus one Redis round trip per write: the floor for any store that makes writes durable in Redis.</summary>
+    SharedMemoryDurableWrites,
 }

@@ -13,7 +13,8 @@ using StackExchange.Redis;
 namespace Cachee.Sessions.Benchmarks;
 
 /// <summary>
-/// Issue #3's session workload, the same on three stores in one run: 3 instances of an ASP.NET Core app with
+/// Issue #3's session workload, the same on four stores in one run (RedisCache, Cachee, the shared in-process ceiling, and
+/// the ceiling plus one Redis write per session write, the floor of any store whose writes are durable in Redis): 3 instances of an ASP.NET Core app with
 /// <c>UseSession</c>, 32 users each sending 20 requests round robin across the instances (all users at once), 90% reads and
 /// 10% writes, Redis on loopback. One operation is the 640 requests. Extra columns: requests/s (from the mean), per-request
 /// p50/p99 (recorded around every request of every iteration), and Redis commands per request from <c>INFO commandstats</c>,
@@ -41,6 +42,9 @@ public class SessionWorkloadBenchmark
     [GlobalSetup(Target = nameof(SharedMemory))]
     public void SetupSharedMemory() => Setup(SessionStore.SharedMemory);
 
+    [GlobalSetup(Target = nameof(SharedMemoryDurableWrites))]
+    public void SetupSharedMemoryDurableWrites() => Setup(SessionStore.SharedMemoryDurableWrites);
+
     [Benchmark(Baseline = true, Description = "RedisCache")]
     public Task RedisCache() => RunAsync();
 
@@ -49,6 +53,9 @@ public class SessionWorkloadBenchmark
 
     [Benchmark(Description = "shared MemoryDistributedCache (ceiling)")]
     public Task SharedMemory() => RunAsync();
+
+    [Benchmark(Description = "ceiling + 1 Redis write per write (floor)")]
+    public Task SharedMemoryDurableWrites() => RunAsync();
 
     [GlobalCleanup]
     public void Cleanup()
@@ -119,6 +126,7 @@ public class SessionWorkloadBenchmark
     {
         SessionStore.RedisCache => "RedisCache",
         SessionStore.Cachee => "Cachee",
+        SessionStore.SharedMemoryDurableWrites => "ceiling + 1 Redis write per write (floor)",
         _ => "shared MemoryDistributedCache (ceiling)",
     };
 
