@@ -14,6 +14,19 @@ public sealed class RedisContractTests(RedisServer redis) : IAsyncLifetime
 
     public async Task DisposeAsync() => await _instances.DisposeAsync();
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void FirstCallOfAFreshCache_IsABlockingWriteOfALargeValue(bool largeValue)
+    {
+        // Nothing has connected yet: the blocking Set connects, measures Redis' clock and writes.
+        using var cache = _instances.Create();
+        var value = new byte[largeValue ? 1024 * 1024 : 16];
+        value[^1] = 7;
+        cache.Set("first", value, new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(20) });
+        Assert.Equal(value, cache.Get("first"));
+    }
+
     [Fact]
     public async Task MissingKey_IsNull()
     {

@@ -99,13 +99,13 @@ internal sealed class RedisL2Store : IL2Store
             write.BaseVersion, write.Expiration.AbsoluteTicks, write.Expiration.SlidingTicks, write.Value, ttlMilliseconds,
             _channel, _messagePrefix, InvalidationMessage.InvalidationSuffix(0, write.Key),
         ];
-        var pair = (RedisResult[])(await EvaluateAsync(RedisScripts.Replay, write.Key, args, sync, token).ConfigureAwait(false))!;
+        var pair = Pair(await EvaluateAsync(RedisScripts.Replay, write.Key, args, sync, token).ConfigureAwait(false));
         return (long)pair[0] < 0 ? null : new L2WriteResult((long)pair[0], (long)pair[1]);
     }
 
     private L2WriteResult ToWriteResult(RedisResult result)
     {
-        var pair = (RedisResult[])result!;
+        var pair = Pair(result);
         if ((long)pair[0] < 0)
         {
             // Redis' clock may have been misjudged: measure it again before the next write.
@@ -115,6 +115,12 @@ internal sealed class RedisL2Store : IL2Store
 
         return new L2WriteResult((long)pair[0], (long)pair[1]);
     }
+
+    // A write script's reply: {version or a negative code, subscribers reached}.
+    private static RedisResult[] Pair(RedisResult result) =>
+        result is { IsNull: false, Length: 2 } && (RedisResult[]?)result is { } pair && !pair[0].IsNull && !pair[1].IsNull
+            ? pair
+            : throw new RedisException($"Unexpected reply to a write script: {result?.Resp2Type.ToString() ?? "none"} {result}.");
 
     // The deadline of a write sent now, in Unix milliseconds by Redis' clock (whose offset from ours is measured with TIME
     // on the first write, and again after a rejected one).
