@@ -29,6 +29,13 @@ internal static class L1Fixtures
         var server = new InMemoryL2Server(TimeProvider.System, new InMemoryInvalidationHub());
         var id = Guid.NewGuid().ToString("N");
         var cache = new TieredDistributedCache(options, new InMemoryL2Store(server, id), new InMemoryInvalidationBus(server.Hub, id), id);
+        StartAndWaitUntilSubscribed(cache);
+        return cache;
+    }
+
+    /// <summary>Starts a cache's coordinator and waits (10 s at most) until its subscription is live, so that L1 is served.</summary>
+    public static void StartAndWaitUntilSubscribed(TieredDistributedCache cache)
+    {
         cache.Coordinator.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
         var spinner = default(SpinWait);
         var deadline = DateTime.UtcNow.AddSeconds(10);
@@ -41,8 +48,6 @@ internal static class L1Fixtures
 
             spinner.SpinOnce();
         }
-
-        return cache;
     }
 
     /// <summary>Throws unless <paramref name="actual"/> holds <paramref name="expected"/>: a benchmark must measure what it says.</summary>

@@ -1,10 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Engines;
-using BenchmarkDotNet.Jobs;
-using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Caching.Memory;
 
@@ -100,20 +96,6 @@ public class L1HitRateBenchmark
         return rate;
     }
 
-    private sealed class Config : ManualConfig
-    {
-        public Config()
-        {
-            _ = AddJob(Job.Default
-                .WithToolchain(InProcessEmitToolchain.Instance)
-                .WithStrategy(RunStrategy.Monitoring)
-                .WithLaunchCount(1)
-                .WithWarmupCount(1)
-                .WithIterationCount(3));
-            _ = AddColumn(new ResultColumn("Hit rate", "Share of the trace's reads that hit (last iteration)", (_, c) =>
-                HitRates.TryGetValue(c.Descriptor.WorkloadMethodDisplayInfo.Trim('\''), out var rate)
-                    ? rate.ToString("P2", CultureInfo.InvariantCulture)
-                    : "NA"));
-        }
-    }
+    private sealed class Config() : MonitoringConfig(
+        "Hit rate", "Share of the trace's reads that hit (last iteration)", HitRates, rate => rate.ToString("P2", CultureInfo.InvariantCulture));
 }

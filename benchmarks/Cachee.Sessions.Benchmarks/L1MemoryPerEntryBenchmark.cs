@@ -1,9 +1,5 @@
 using System.Collections.Concurrent;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Engines;
-using BenchmarkDotNet.Jobs;
-using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Cachee.Sessions.L1;
 using Microsoft.Extensions.Caching.Memory;
 
@@ -92,20 +88,7 @@ public class L1MemoryPerEntryBenchmark
         return GC.GetTotalMemory(forceFullCollection: true);
     }
 
-    private sealed class Config : ManualConfig
-    {
-        public Config()
-        {
-            _ = AddJob(Job.Default
-                .WithToolchain(InProcessEmitToolchain.Instance)
-                .WithStrategy(RunStrategy.Monitoring)
-                .WithLaunchCount(1)
-                .WithWarmupCount(1)
-                .WithIterationCount(3));
-            _ = AddColumn(new ResultColumn("Bytes/entry", "Bytes the store keeps per entry beyond the key and value objects", (_, c) =>
-                Overheads.TryGetValue(c.Descriptor.WorkloadMethodDisplayInfo.Trim('\''), out var bytes)
-                    ? bytes.ToString("N1", System.Globalization.CultureInfo.InvariantCulture)
-                    : "NA"));
-        }
-    }
+    private sealed class Config() : MonitoringConfig(
+        "Bytes/entry", "Bytes the store keeps per entry beyond the key and value objects", Overheads,
+        bytes => bytes.ToString("N1", System.Globalization.CultureInfo.InvariantCulture));
 }

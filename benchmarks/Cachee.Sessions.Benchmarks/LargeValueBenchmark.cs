@@ -28,18 +28,7 @@ public class LargeValueBenchmark
         var value = L1Fixtures.Value(1024 * 1024);
         _notKept = new TieredDistributedCache(Options.Create(new CacheeOptions { Configuration = _redis.Endpoint, InstanceName = "c:", L1MaxEntryBytes = 0 }));
         _kept = new TieredDistributedCache(Options.Create(new CacheeOptions { Configuration = _redis.Endpoint, InstanceName = "c:", L1MaxEntryBytes = 2 * 1024 * 1024 }));
-        _kept.Coordinator.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!_kept.Coordinator.IsSubscribed)
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new InvalidOperationException("The subscription did not become live.");
-            }
-
-            Thread.Yield();
-        }
-
+        L1Fixtures.StartAndWaitUntilSubscribed(_kept);
         _notKept.Set(Key, value, new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(20) });
         _raw = ConnectionMultiplexer.Connect(_redis.Endpoint);
         _database = _raw.GetDatabase();
