@@ -43,11 +43,11 @@ public class L1MemoryPerEntryBenchmark
     {
         var l1 = new L1Store(long.MaxValue, int.MaxValue, int.MaxValue, static () => { });
         var epoch = l1.Resume();
-        var validUntil = DateTime.UtcNow.AddHours(1).Ticks;
+        var validUntil = l1.Clock.Now() + TimeSpan.FromHours(1).Ticks;
         for (var i = 0; i < Entries; i++)
         {
             var ticket = l1.BeginRead(_keys[i]);
-            var entry = new L1Entry(_keys[i], _values[i], 1, epoch, long.MaxValue, TimeSpan.FromMinutes(20).Ticks, TimeSpan.FromSeconds(24).Ticks, validUntil);
+            var entry = new L1Entry(_keys[i], _values[i], 1, epoch, validUntil, TimeSpan.FromMinutes(20).Ticks - TimeSpan.FromSeconds(24).Ticks);
             if (!l1.TryInstallRead(ticket, entry))
             {
                 throw new InvalidOperationException("An entry was not installed.");

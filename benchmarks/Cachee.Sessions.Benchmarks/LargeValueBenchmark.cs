@@ -36,7 +36,7 @@ public class LargeValueBenchmark
         L1Fixtures.Check(value, CacheeLoad(), "Cachee Get");
         var loaded = CacheeLoadKeptInL1();
         L1Fixtures.Check(value, loaded, "Cachee Get kept in L1");
-        if (!_kept.L1.TryGet(Key, out var copy) || !ReferenceEquals(copy.Value, loaded))
+        if (!_kept.L1.TryPeek(Key, out var copy) || !ReferenceEquals(copy.Value, loaded))
         {
             throw new InvalidOperationException("L1 holds another array than the one the read returned.");
         }
@@ -60,9 +60,9 @@ public class LargeValueBenchmark
     [Benchmark(Description = "Cachee Get, L2 load kept in L1")]
     public byte[]? CacheeLoadKeptInL1()
     {
-        if (_kept.L1.TryGet(Key, out var copy))
+        if (_kept.L1.TryPeek(Key, out var copy))
         {
-            _kept.L1.Remove(copy);
+            _kept.L1.Remove(Key, copy.Version);
         }
 
         return _kept.Get(Key);

@@ -27,7 +27,7 @@ public sealed partial class ClusterCoordinator : IHostedService, IInvalidationLi
     private readonly string _instanceId;
     private readonly TimeSpan _scanInterval;
     private readonly bool _runLoops;
-    private readonly Channel<L1Entry> _refreshes = Channel.CreateUnbounded<L1Entry>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<(string Key, long Version)> _refreshes = Channel.CreateUnbounded<(string Key, long Version)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
     private Task _background = Task.CompletedTask;
     private int _started;
@@ -46,6 +46,7 @@ public sealed partial class ClusterCoordinator : IHostedService, IInvalidationLi
         _instanceId = instanceId;
         _scanInterval = scanInterval;
         _runLoops = runLoops;
+        _l1.RefreshDue = ScheduleRefresh;
     }
 
     /// <summary>True while invalidations are heard and L1 is served.</summary>
@@ -115,22 +116,16 @@ public sealed partial class ClusterCoordinator : IHostedService, IInvalidationLi
         _background = Task.Run(RunAsync);
     }
 
-    /// <summary>Queues a background renewal of a sliding entry served from L1 (at most one queued per entry).</summary>
-    internal void ScheduleRefresh(L1Entry entry)
-    {
-        if (Interlocked.CompareExchange(ref entry.RefreshQueued, 1, 0) == 0)
-        {
-            _ = _refreshes.Writer.TryWrite(entry);
-        }
-    }
+    /// <summary>Queues a background renewal of a sliding entry served from L1 (L1 asks at most once per copy until it is done).</summary>
+    internal void ScheduleRefresh(string key, long version) => _ = _refreshes.Writer.TryWrite((key, version));
 
     /// <summary>Sends every queued renewal now (pipelined) and waits for the replies.</summary>
     internal async Task FlushRefreshesAsync(CancellationToken token)
     {
         var pending = new List<Task>();
-        while (_refreshes.Reader.TryRead(out var entry))
+        while (_refreshes.Reader.TryRead(out var due))
         {
-            pending.Add(RefreshAsync(entry, token));
+            pending.Add(RefreshAsync(due.Key, due.Version, token));
         }
 
         await Task.WhenAll(pending).ConfigureAwait(false);
@@ -139,7 +134,7 @@ public sealed partial class ClusterCoordinator : IHostedService, IInvalidationLi
     /// <summary>Removes expired entries from L1 now.</summary>
     internal int SweepExpired()
     {
-        var removed = _l1.RemoveExpired(_time.GetUtcNow().UtcTicks);
+        var removed = _l1.RemoveExpired(_l1.Clock.Now());
         if (removed > 0)
         {
             Log.Swept(_logger, removed);
@@ -201,35 +196,34 @@ public sealed partial class ClusterCoordinator : IHostedService, IInvalidationLi
         }
     }
 
-    private async Task RefreshAsync(L1Entry entry, CancellationToken token)
+    private async Task RefreshAsync(string key, long version, CancellationToken token)
     {
+        long? validUntil = null;
+        var sentAt = _l1.Clock.Now();
         try
         {
-            if (entry.Removed)
-            {
-                return;
-            }
-
-            var sentAt = _time.GetUtcNow().UtcTicks;
-            var ttl = await _l2.RefreshAsync(entry.Key, entry.Version, sentAt, sync: false, token).ConfigureAwait(false);
+            var utcSentAt = _time.GetUtcNow().UtcTicks;
+            var ttl = await _l2.RefreshAsync(key, version, utcSentAt, sync: false, token).ConfigureAwait(false);
             _metrics.L2Refreshes.Increment();
             if (ttl is RefreshOutcome.Missing or RefreshOutcome.VersionChanged)
             {
-                _l1.Remove(entry);
+                _l1.Remove(key, version);
                 return;
             }
 
-            var redisExpiry = ttl == RefreshOutcome.NoExpiry ? long.MaxValue : sentAt + (ttl * TimeSpan.TicksPerMillisecond);
-            Volatile.Write(ref entry.ValidUntilTicks, Math.Min(entry.AbsoluteTicks, redisExpiry));
+            // Redis caps the renewed window by the absolute expiration, so its expiry is the copy's new end.
+            validUntil = ttl == RefreshOutcome.NoExpiry
+                ? long.MaxValue
+                : _l1.Clock.ValidUntil(utcSentAt + (ttl * TimeSpan.TicksPerMillisecond), utcSentAt, sentAt);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            // The copy stays valid only until the Redis expiry it already knew; the next hit queues another try.
-            Log.RefreshFailed(_logger, entry.Key, ex);
+            // The copy stays valid only until the Redis expiry it already knew; the next hit asks for another try.
+            Log.RefreshFailed(_logger, key, ex);
         }
         finally
         {
-            Volatile.Write(ref entry.RefreshQueued, 0);
+            _l1.CompleteRefresh(key, version, validUntil, sentAt);
         }
     }
 

@@ -10,9 +10,13 @@ public sealed partial class TieredDistributedCache
     public byte[]? Get(string key)
     {
         ArgumentNullException.ThrowIfNull(key);
-        return TryServe(key, NowTicks(), countHit: true) is { } entry
-            ? entry.Value
-            : ReadCoreAsync(key, sync: true, CancellationToken.None).GetAwaiter().GetResult();
+        if (_l1.TryServe(key, out var value))
+        {
+            _metrics.L1Hits.Increment();
+            return value;
+        }
+
+        return ReadCoreAsync(key, sync: true, CancellationToken.None).GetAwaiter().GetResult();
     }
 
     /// <inheritdoc/>
@@ -20,9 +24,10 @@ public sealed partial class TieredDistributedCache
     {
         ArgumentNullException.ThrowIfNull(key);
         token.ThrowIfCancellationRequested();
-        if (TryServe(key, NowTicks(), countHit: true) is { } entry)
+        if (_l1.TryServeTask(key, out var hit))
         {
-            return entry.CompletedTask ??= Task.FromResult<byte[]?>(entry.Value);
+            _metrics.L1Hits.Increment();
+            return hit;
         }
 
         return ReadCoreAsync(key, sync: false, token).AsTask();
@@ -33,9 +38,13 @@ public sealed partial class TieredDistributedCache
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(destination);
-        var value = TryServe(key, NowTicks(), countHit: true)?.Value
-            ?? ReadCoreAsync(key, sync: true, CancellationToken.None).GetAwaiter().GetResult();
-        return CopyTo(value, destination);
+        if (_l1.TryServe(key, out var value))
+        {
+            _metrics.L1Hits.Increment();
+            return CopyTo(value, destination);
+        }
+
+        return CopyTo(ReadCoreAsync(key, sync: true, CancellationToken.None).GetAwaiter().GetResult(), destination);
     }
 
     /// <inheritdoc/>
@@ -44,9 +53,10 @@ public sealed partial class TieredDistributedCache
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(destination);
         token.ThrowIfCancellationRequested();
-        if (TryServe(key, NowTicks(), countHit: true) is { } entry)
+        if (_l1.TryServe(key, out var value))
         {
-            return new(CopyTo(entry.Value, destination));
+            _metrics.L1Hits.Increment();
+            return new(CopyTo(value, destination));
         }
 
         return ReadIntoAsync(key, destination, token);

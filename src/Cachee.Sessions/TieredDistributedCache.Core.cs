@@ -13,42 +13,6 @@ public sealed partial class TieredDistributedCache
     private readonly ConcurrentDictionary<string, Task<byte[]?>> _fetches = new(StringComparer.Ordinal);
 
     /// <summary>
-    /// The L1 fast path: returns the entry when this instance may serve it (subscription live, same epoch, not expired).
-    /// A sliding entry whose Redis expiry is closer than a window minus the tolerance gets a background renewal queued.
-    /// </summary>
-    private L1Entry? TryServe(string key, long now, bool countHit)
-    {
-        if (!_l1.TryGet(key, out var entry) || entry.Epoch != _l1.ServingEpoch)
-        {
-            return null;
-        }
-
-        var validUntil = Volatile.Read(ref entry.ValidUntilTicks);
-        if (now >= validUntil)
-        {
-            return null;
-        }
-
-        if (entry.Accessed == 0)
-        {
-            entry.Accessed = 1;
-        }
-
-        if (entry.SlidingTicks > 0 && validUntil < entry.AbsoluteTicks
-            && now >= validUntil - entry.SlidingTicks + entry.ToleranceTicks && entry.RefreshQueued == 0)
-        {
-            Coordinator.ScheduleRefresh(entry);
-        }
-
-        if (countHit)
-        {
-            _metrics.L1Hits.Increment();
-        }
-
-        return entry;
-    }
-
-    /// <summary>
     /// An L1 miss: joins a fetch of the same key already under way on this instance (one Redis read however many requests
     /// miss at once), or fetches it. Fetches begun before an invalidation of the key are never joined after it.
     /// </summary>
@@ -105,11 +69,11 @@ public sealed partial class TieredDistributedCache
         {
             return await FetchAsync(key, refreshSliding: true, sync, token).ConfigureAwait(false);
         }
-        catch (CacheUnavailableException ex) when (_l1.TryGetStale(key, NowTicks()) is { } stale)
+        catch (CacheUnavailableException ex) when (_l1.TryGetStale(key, _l1.Clock.Now()) is { } stale)
         {
             _metrics.StaleHits.Increment();
             Log.ServedStale(_logger, key, ex.Message);
-            return stale.Value;
+            return stale;
         }
     }
 
@@ -117,12 +81,12 @@ public sealed partial class TieredDistributedCache
     private async ValueTask<byte[]?> FetchAsync(
         string key, bool refreshSliding, bool sync, CancellationToken token, Acknowledgement? acknowledge = null)
     {
-        var now = NowTicks();
+        var now = Now();
         var ticket = _l1.BeginRead(key);
         L2Entry? found;
         try
         {
-            found = await _l2.GetAsync(key, refreshSliding, now, sync, token, acknowledge).ConfigureAwait(false);
+            found = await _l2.GetAsync(key, refreshSliding, now.Utc, sync, token, acknowledge).ConfigureAwait(false);
         }
         catch (L2PayloadException ex)
         {
@@ -199,11 +163,11 @@ public sealed partial class TieredDistributedCache
 
     private async ValueTask WriteCoreAsync(string key, byte[] value, DistributedCacheEntryOptions options, bool sync, CancellationToken token)
     {
-        var now = NowTicks();
-        var expiration = EntryExpiration.FromOptions(options, now);
-        var ttl = expiration.TtlMilliseconds(now);
+        var now = Now();
+        var expiration = EntryExpiration.FromOptions(options, now.Utc);
+        var ttl = expiration.TtlMilliseconds(now.Utc);
         Coordinator.EnsureStarted();
-        var knownVersion = _l1.TryGet(key, out var known) ? known.Version : 0;
+        var knownVersion = _l1.TryPeek(key, out var known) ? known.Version : 0;
         var ticket = _l1.BeginWrite(key);
         using var ack = _ackTimeout > TimeSpan.Zero ? Coordinator.Acks.Register() : null;
         L2WriteResult written;
@@ -272,30 +236,34 @@ public sealed partial class TieredDistributedCache
 
     private async ValueTask RefreshCoreAsync(string key, bool sync, CancellationToken token)
     {
-        var now = NowTicks();
-        if (TryServe(key, now, countHit: false) is not null)
+        if (_l1.TryServe(key, out _))
         {
             // Served from L1: the Redis renewal, if due, is queued with the coordinator.
             return;
         }
 
         Coordinator.EnsureStarted();
-        _ = await _l2.RefreshAsync(key, expectedVersion: -1, now, sync, token).ConfigureAwait(false);
+        _ = await _l2.RefreshAsync(key, expectedVersion: -1, NowTicks(), sync, token).ConfigureAwait(false);
     }
 
-    /// <summary>Builds an L1 entry valid until the earlier of its absolute expiration and Redis' expiry; null if already expired.</summary>
-    private L1Entry? NewEntry(string key, byte[] value, long version, int epoch, EntryExpiration expiration, long ttlMilliseconds, long now)
+    /// <summary>
+    /// Builds an L1 copy valid until the earlier of its absolute expiration and Redis' expiry (both known at
+    /// <paramref name="now"/>, taken before Redis was asked); null if already expired. A sliding copy asks for its renewal a
+    /// window less the tolerance before its end, unless the absolute expiration caps it.
+    /// </summary>
+    private L1Entry? NewEntry(string key, byte[] value, long version, int epoch, EntryExpiration expiration, long ttlMilliseconds, Moment now)
     {
         var absolute = expiration.HasAbsolute ? expiration.AbsoluteTicks : long.MaxValue;
-        var redisExpiry = ttlMilliseconds < 0 ? long.MaxValue : now + (ttlMilliseconds * TimeSpan.TicksPerMillisecond);
-        var validUntil = Math.Min(absolute, redisExpiry);
-        if (validUntil <= now)
+        var redisExpiry = ttlMilliseconds < 0 ? long.MaxValue : now.Utc + (ttlMilliseconds * TimeSpan.TicksPerMillisecond);
+        var validUntil = _l1.Clock.ValidUntil(Math.Min(absolute, redisExpiry), now.Utc, now.L1);
+        if (validUntil <= now.L1)
         {
             return null;
         }
 
         var sliding = expiration.HasSliding ? expiration.SlidingTicks : 0;
-        return new L1Entry(key, value, version, epoch, absolute, sliding, ToleranceFor(sliding), validUntil);
+        var lead = sliding > 0 && redisExpiry < absolute ? sliding - ToleranceFor(sliding) + _l1.Clock.Margin : 0;
+        return new L1Entry(key, value, version, epoch, validUntil, lead);
     }
 
     /// <summary>The sliding tolerance: 2% of the window, at most 30 s, unless configured (then at most half the window).</summary>
@@ -312,4 +280,9 @@ public sealed partial class TieredDistributedCache
     }
 
     private long NowTicks() => _time.GetUtcNow().UtcTicks;
+
+    /// <summary>Now on both clocks, read together: UTC (for Redis) and L1's.</summary>
+    private Moment Now() => new(NowTicks(), _l1.Clock.Now());
+
+    private readonly record struct Moment(long Utc, long L1);
 }

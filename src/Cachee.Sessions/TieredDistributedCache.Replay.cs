@@ -12,7 +12,7 @@ public sealed partial class TieredDistributedCache
     /// Accepts a write Redis could not take: queued for replay (based on the version this instance knew) and kept in L1 when
     /// L1 is being served. False when the queue is full: the write is then refused like in <see cref="WriteFailureMode.Throw"/>.
     /// </summary>
-    private bool QueueForReplay(string key, byte[] value, EntryExpiration expiration, long knownVersion, in L1Ticket ticket, long ttl, long now)
+    private bool QueueForReplay(string key, byte[] value, EntryExpiration expiration, long knownVersion, in L1Ticket ticket, long ttl, Moment now)
     {
         if (!_replay!.TryEnqueue(key, value, expiration, knownVersion))
         {
@@ -65,8 +65,8 @@ public sealed partial class TieredDistributedCache
     /// <summary>Replays one queued write; false when Redis is still unreachable (it stays queued).</summary>
     internal async Task<bool> ReplayOneAsync(ReplayedWrite write)
     {
-        var now = NowTicks();
-        var ttl = write.Expiration.TtlMilliseconds(now);
+        var now = Now();
+        var ttl = write.Expiration.TtlMilliseconds(now.Utc);
         if (ttl == 0)
         {
             _replay!.Discard(write);

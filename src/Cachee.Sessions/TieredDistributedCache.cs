@@ -142,7 +142,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         var factory = loggerFactory ?? NullLoggerFactory.Instance;
         L1Store? l1 = null;
         var metrics = new CacheeMetrics(meterFactory, instanceId, () => l1?.Count ?? 0, () => l1?.Bytes ?? 0);
-        l1 = new L1Store(options.L1MaxBytes, options.L1MaxEntries, options.L1MaxEntryBytes, metrics.L1Evictions.Increment);
+        l1 = new L1Store(options.L1MaxBytes, options.L1MaxEntries, options.L1MaxEntryBytes, metrics.L1Evictions.Increment, new L1Clock(time));
         var breaker = new CircuitBreaker(options.CircuitBreakerFailureThreshold, options.CircuitBreakerBreakDuration, time);
         var guarded = new GuardedL2Store(l2, options.L2OperationTimeout, breaker, time, metrics, factory.CreateLogger<GuardedL2Store>());
         var coordinator = new ClusterCoordinator(

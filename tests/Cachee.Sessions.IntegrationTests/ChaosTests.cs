@@ -63,7 +63,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
             while (!stop.IsCancellationRequested)
             {
                 var key = keys[random.Next(keys.Length)];
-                var warm = cache.L1.TryGet(key, out _) && Volatile.Read(ref paused) == 1;
+                var warm = cache.L1.TryPeek(key, out _) && Volatile.Read(ref paused) == 1;
                 var started = Stopwatch.GetTimestamp();
                 byte[]? value;
                 try

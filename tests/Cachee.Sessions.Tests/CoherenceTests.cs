@@ -109,7 +109,7 @@ public sealed class CoherenceTests : IAsyncLifetime
         var ticket = l1.BeginRead("k");
         var fetched = _fleet.Server.Get("k", refreshSliding: false, _fleet.Time.GetUtcNow().UtcTicks)!.Value;
         await _a.SetAsync("k", [2], new DistributedCacheEntryOptions());
-        var stale = new L1.L1Entry("k", fetched.Data, fetched.Version, ticket.Epoch, long.MaxValue, 0, 0, long.MaxValue);
+        var stale = new L1.L1Entry("k", fetched.Data, fetched.Version, ticket.Epoch, long.MaxValue);
         Assert.False(l1.TryInstallRead(ticket, stale));
         Assert.Equal([2], await _b.GetAsync("k"));
     }

@@ -14,7 +14,7 @@ public sealed class L1StoreTests
     private static bool Put(L1Store store, string key, int size, long validUntil = long.MaxValue)
     {
         var ticket = store.BeginRead(key);
-        return store.TryInstallRead(ticket, new L1Entry(key, new byte[size], 1, ticket.Epoch, long.MaxValue, 0, 0, validUntil));
+        return store.TryInstallRead(ticket, new L1Entry(key, new byte[size], 1, ticket.Epoch, validUntil));
     }
 
     [Fact]
@@ -34,7 +34,7 @@ public sealed class L1StoreTests
         var store = NewStore(maxEntryBytes: 100);
         Assert.False(Put(store, "big", 101));
         Assert.True(Put(store, "fits", 100));
-        Assert.False(store.TryGet("big", out _));
+        Assert.False(store.TryPeek("big", out _));
     }
 
     [Fact]
@@ -77,16 +77,13 @@ public sealed class L1StoreTests
         {
             for (var i = 0; i < 32; i++)
             {
-                if (store.TryGet($"hot{i}", out var hot))
-                {
-                    hot.Accessed = 1;
-                }
+                Assert.True(store.TryServe($"hot{i}", out _), $"hot{i} is served");
             }
 
             _ = Put(store, $"cold{round}", 1);
         }
 
-        var hotLeft = Enumerable.Range(0, 32).Count(i => store.TryGet($"hot{i}", out _));
+        var hotLeft = Enumerable.Range(0, 32).Count(i => store.TryPeek($"hot{i}", out _));
         Assert.True(hotLeft >= 28, $"only {hotLeft} of 32 hot keys survived");
     }
 
@@ -96,9 +93,9 @@ public sealed class L1StoreTests
         var store = NewStore();
         _ = Put(store, "k", 1);
         store.Invalidate("k", version: 1);
-        Assert.True(store.TryGet("k", out _));
+        Assert.True(store.TryPeek("k", out _));
         store.Invalidate("k", version: 2);
-        Assert.False(store.TryGet("k", out _));
+        Assert.False(store.TryPeek("k", out _));
         Assert.Equal(0, store.Bytes);
     }
 
@@ -108,9 +105,9 @@ public sealed class L1StoreTests
         var store = NewStore();
         var first = store.BeginWrite("k");
         var second = store.BeginWrite("k");
-        Assert.True(store.CompleteWrite(second, new L1Entry("k", [2], 2, second.Epoch, long.MaxValue, 0, 0, long.MaxValue)));
-        Assert.False(store.CompleteWrite(first, new L1Entry("k", [1], 1, first.Epoch, long.MaxValue, 0, 0, long.MaxValue)));
-        Assert.False(store.TryGet("k", out _));
+        Assert.True(store.CompleteWrite(second, new L1Entry("k", [2], 2, second.Epoch, long.MaxValue)));
+        Assert.False(store.CompleteWrite(first, new L1Entry("k", [1], 1, first.Epoch, long.MaxValue)));
+        Assert.False(store.TryPeek("k", out _));
     }
 
     [Fact]
@@ -119,9 +116,9 @@ public sealed class L1StoreTests
         var store = NewStore();
         var write = store.BeginWrite("k");
         var read = store.BeginRead("k");
-        Assert.True(store.CompleteWrite(write, new L1Entry("k", [2], 2, write.Epoch, long.MaxValue, 0, 0, long.MaxValue)));
-        Assert.False(store.TryInstallRead(read, new L1Entry("k", [1], 1, read.Epoch, long.MaxValue, 0, 0, long.MaxValue)));
-        Assert.True(store.TryGet("k", out var kept));
+        Assert.True(store.CompleteWrite(write, new L1Entry("k", [2], 2, write.Epoch, long.MaxValue)));
+        Assert.False(store.TryInstallRead(read, new L1Entry("k", [1], 1, read.Epoch, long.MaxValue)));
+        Assert.True(store.TryPeek("k", out var kept));
         Assert.Equal(2, kept.Version);
     }
 
@@ -159,8 +156,8 @@ public sealed class L1StoreTests
         _ = Put(store, "old", 1, validUntil: 100);
         _ = Put(store, "new", 1, validUntil: 300);
         Assert.Equal(1, store.RemoveExpired(200));
-        Assert.False(store.TryGet("old", out _));
-        Assert.True(store.TryGet("new", out _));
+        Assert.False(store.TryPeek("old", out _));
+        Assert.True(store.TryPeek("new", out _));
     }
 
     [Fact]
@@ -184,9 +181,9 @@ public sealed class L1StoreTests
 
         Assert.True(store.Count <= 500);
         Assert.True(store.Bytes <= 10_000);
-        var recount = Enumerable.Range(0, 2000).Select(i => store.TryGet($"k{i}", out var e) ? e : null).Where(e => e is not null).ToList();
+        var recount = Enumerable.Range(0, 2000).Select(i => store.TryPeek($"k{i}", out var e) ? (L1Entry?)e : null).Where(e => e is not null).ToList();
         Assert.Equal(store.Count, recount.Count);
-        Assert.Equal(store.Bytes, recount.Sum(e => e!.Size));
+        Assert.Equal(store.Bytes, recount.Sum(e => e!.Value.Size));
     }
 
     [Fact]
@@ -196,7 +193,7 @@ public sealed class L1StoreTests
         var epoch = store.ServingEpoch;
         _ = Put(store, "k", 1);
         Assert.Equal(epoch, store.Resume());
-        Assert.True(store.TryGet("k", out var entry));
+        Assert.True(store.TryPeek("k", out var entry));
         Assert.Equal(epoch, entry.Epoch);
     }
 }

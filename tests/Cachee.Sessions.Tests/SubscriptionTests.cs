@@ -64,7 +64,7 @@ public sealed class SubscriptionTests
         var ticket = a.L1.BeginRead("k");
         fleet.BusOf(a).Cut();
         fleet.BusOf(a).Restore();
-        var entry = new L1.L1Entry("k", [1], 1, ticket.Epoch, long.MaxValue, 0, 0, long.MaxValue);
+        var entry = new L1.L1Entry("k", [1], 1, ticket.Epoch, long.MaxValue);
         Assert.False(a.L1.TryInstallRead(ticket, entry));
     }
 

@@ -1,6 +1,5 @@
-using System.Collections.Concurrent;
-using System.Diagnostics.CodeAnalysis;
 using System.IO.Hashing;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Cachee.Sessions.L1;
@@ -8,10 +7,15 @@ namespace Cachee.Sessions.L1;
 /// <summary>
 /// The in-process tier. How it works, and why:
 /// <list type="bullet">
-/// <item><b>Reads</b> are one lock-free <see cref="ConcurrentDictionary{TKey,TValue}"/> lookup plus field reads: no lock,
-/// and no shared write on a warm hit (the CLOCK bit and refresh flag are written only when they change).</item>
-/// <item><b>Writes</b> take the lock of one of many stripes (chosen by an XxHash3 of the key); the dictionary, the stripe's
-/// CLOCK ring and the byte/entry totals change together under it.</item>
+/// <item><b>Layout</b>: the keys are spread by a seeded XxHash3 over stripes; each stripe is a chained hash table over one
+/// array of 48-byte <see cref="L1Slot"/> structs plus an array of bucket heads, so an entry costs its slot and a bucket
+/// (about 52 bytes) and no object of its own; the key and value arrays are the caller's.</item>
+/// <item><b>Reads</b> take no lock and write nothing shared on a warm hit: they walk the bucket chain and keep a slot's
+/// fields only if its sequence number was even and unchanged around the reads (a seqlock); a slot caught mid-change, a
+/// freed slot in a chain, or a table replaced by a bigger one sends the read round again. The CLOCK bit and the renewal flag
+/// are written only when they change. Validity is compared with a coarse clock (see <see cref="L1Clock"/>).</item>
+/// <item><b>Writes</b> take the lock of the key's stripe; the slot, the chain and the byte/entry totals change together
+/// under it, each slot change bracketed by its sequence number.</item>
 /// <item><b>Races with L2</b> are settled by conflict stamps: each key maps to a counter that every invalidation and every
 /// local write bumps; a result fetched from L2 is installed only if its key's counter has not moved since the fetch began
 /// (see <see cref="L1Ticket"/>). A false conflict (two keys sharing a counter) costs a miss, never a stale read.</item>
@@ -21,13 +25,15 @@ namespace Cachee.Sessions.L1;
 /// cannot be asked (stale-on-error).</item>
 /// <item><b>Eviction</b> is CLOCK (second chance), a close approximation of LRU that needs no write on a hit beyond a bit
 /// already set; it runs when the byte or entry limit is passed, one stripe at a time, round robin.</item>
-/// <item><b>Expiry</b> is checked on every read (an expired entry is a miss) and swept by the coordinator.</item>
+/// <item><b>Expiry</b> is checked on every read (an expired entry is a miss) and swept by the coordinator. A sliding entry hit
+/// within its renewal lead asks the coordinator, once, for a background renewal in Redis.</item>
 /// </list>
 /// </summary>
 internal sealed class L1Store
 {
     private const int ConflictSlots = 4096;
-    private readonly ConcurrentDictionary<string, L1Entry> _map;
+    private const int MaxReadAttempts = 4;
+    private static readonly long Seed = Random.Shared.NextInt64();
     private readonly L1Stripe[] _stripes;
     private readonly int[] _conflicts = new int[ConflictSlots];
     private readonly long _maxBytes;
@@ -40,21 +46,22 @@ internal sealed class L1Store
     private int _lastEpoch;
     private readonly Lock _epochGate = new();
 
-    public L1Store(long maxBytes, int maxEntries, int maxEntryBytes, Action onEvicted)
+    public L1Store(long maxBytes, int maxEntries, int maxEntryBytes, Action onEvicted, L1Clock? clock = null)
     {
         _maxBytes = maxBytes;
         _maxEntries = maxEntries;
         MaxEntryBytes = maxEntryBytes;
         _onEvicted = onEvicted;
+        Clock = clock ?? new L1Clock(TimeProvider.System);
         var stripes = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, Environment.ProcessorCount * 8));
         _stripes = new L1Stripe[stripes];
         for (var i = 0; i < stripes; i++)
         {
             _stripes[i] = new L1Stripe();
         }
-
-        _map = new ConcurrentDictionary<string, L1Entry>(Environment.ProcessorCount * 4, 1024, StringComparer.Ordinal);
     }
+
+    public L1Clock Clock { get; }
 
     public int MaxEntryBytes { get; }
 
@@ -65,8 +72,47 @@ internal sealed class L1Store
     /// <summary>The epoch entries must carry to be served; 0 while the subscription is not live.</summary>
     public int ServingEpoch => Volatile.Read(ref _servingEpoch);
 
-    /// <summary>Looks a key up without any check: the caller checks epoch and expiry.</summary>
-    public bool TryGet(string key, [MaybeNullWhen(false)] out L1Entry entry) => _map.TryGetValue(key, out entry);
+    /// <summary>Told (key, version) when a hit finds a sliding copy due for renewal in Redis; at most once until <see cref="CompleteRefresh"/>.</summary>
+    public Action<string, long>? RefreshDue { get; set; }
+
+    /// <summary>A hit: the bytes, if this instance may serve the key from L1 now.</summary>
+    public bool TryServe(string key, out byte[] value)
+    {
+        if (TryHit(key, asTask: false, out var found))
+        {
+            value = L1Stripe.BytesOf(found);
+            return true;
+        }
+
+        value = null!;
+        return false;
+    }
+
+    /// <summary>A hit for an asynchronous caller: a completed task, made on the first such hit of the copy and reused after.</summary>
+    public bool TryServeTask(string key, out Task<byte[]?> task)
+    {
+        if (TryHit(key, asTask: true, out var found))
+        {
+            task = (Task<byte[]?>)found;
+            return true;
+        }
+
+        task = null!;
+        return false;
+    }
+
+    /// <summary>A look at the key's copy whatever its epoch or validity (under the stripe lock).</summary>
+    public bool TryPeek(string key, out L1Entry entry)
+    {
+        var hash = Hash(key);
+        var stripe = StripeOf(hash);
+        lock (stripe.Gate)
+        {
+            var index = stripe.Find(key, hash);
+            entry = index >= 0 ? stripe.Read(index) : default;
+            return index >= 0;
+        }
+    }
 
     /// <summary>Starts a read from L2 whose result may be installed.</summary>
     public L1Ticket BeginRead(string key)
@@ -83,7 +129,7 @@ internal sealed class L1Store
     }
 
     /// <summary>Installs the result of a read, unless something changed the key or the epoch since <paramref name="ticket"/>.</summary>
-    public bool TryInstallRead(in L1Ticket ticket, L1Entry entry) => Install(ticket, entry, isWrite: false);
+    public bool TryInstallRead(in L1Ticket ticket, in L1Entry entry) => Install(ticket, entry, isWrite: false);
 
     /// <summary>
     /// Completes a local write: installs <paramref name="entry"/> when nothing else touched the key meanwhile, otherwise (or when
@@ -100,29 +146,48 @@ internal sealed class L1Store
     {
         var hash = Hash(key);
         _ = Interlocked.Increment(ref _conflicts[ConflictSlot(hash)]);
+        return RemoveIf(key, hash, slot => slot.Version < version);
+    }
+
+    /// <summary>Drops the key's copy if it is still at <paramref name="version"/> (for example after its renewal found it gone).</summary>
+    public void Remove(string key, long version) => _ = RemoveIf(key, Hash(key), slot => slot.Version == version);
+
+    /// <summary>
+    /// Ends a background renewal of the copy at (<paramref name="key"/>, <paramref name="version"/>): moves its validity to
+    /// <paramref name="validUntil"/> when given, and lets hits ask for a renewal again. A renewal that could not extend the
+    /// copy past its lead (capped by an absolute expiration) stops further renewals of this copy.
+    /// </summary>
+    public void CompleteRefresh(string key, long version, long? validUntil, long now)
+    {
+        var hash = Hash(key);
         var stripe = StripeOf(hash);
         lock (stripe.Gate)
         {
-            if (_map.TryGetValue(key, out var existing) && existing.Version < version)
+            var index = stripe.Find(key, hash);
+            if (index < 0)
             {
-                RemoveLocked(stripe, existing);
-                return true;
+                return;
             }
-        }
 
-        return false;
-    }
-
-    /// <summary>Drops one specific entry (for example after its refresh found it gone), if it is still the current one.</summary>
-    public void Remove(L1Entry entry)
-    {
-        var stripe = StripeOf(Hash(entry.Key));
-        lock (stripe.Gate)
-        {
-            if (!entry.Removed)
+            ref var slot = ref stripe.At(index);
+            if (slot.Version != version)
             {
-                RemoveLocked(stripe, entry);
+                return;
             }
+
+            var seq = slot.Seq;
+            Volatile.Write(ref slot.Seq, seq + 1);
+            if (validUntil is { } until)
+            {
+                Volatile.Write(ref slot.ValidUntil, until);
+                if (slot.RefreshLeadMs != int.MaxValue && until - now <= (long)slot.RefreshLeadMs * TimeSpan.TicksPerMillisecond)
+                {
+                    Volatile.Write(ref slot.RefreshLeadMs, 0);
+                }
+            }
+
+            Volatile.Write(ref slot.RefreshQueued, (byte)0);
+            Volatile.Write(ref slot.Seq, seq + 2);
         }
     }
 
@@ -154,24 +219,156 @@ internal sealed class L1Store
                 return serving;
             }
 
-            epoch = ++_lastEpoch;
+            // Slots keep the low 16 bits of the epoch; those are never 0, which means "not serving".
+            do
+            {
+                epoch = ++_lastEpoch;
+            }
+            while ((ushort)epoch == 0);
+
             Volatile.Write(ref _servingEpoch, epoch);
         }
 
         // Nothing older than this epoch can be installed any more (tickets carry their epoch), so one pass is enough.
-        _ = RemoveWhere(entry => entry.Epoch != epoch);
+        var current = (ushort)epoch;
+        _ = RemoveWhere(slot => slot.Epoch != current);
         return epoch;
     }
 
     /// <summary>
-    /// A copy to serve when Redis cannot be asked: the key's entry whatever its epoch, if its validity has not ended.
-    /// It may be stale (changes made during a subscription gap were not heard); callers count such hits.
+    /// A copy to serve when Redis cannot be asked: the key's copy whatever its epoch, if its validity has not ended at
+    /// <paramref name="now"/> (on the <see cref="L1Clock"/>). It may be stale (changes made during a subscription gap were not
+    /// heard); callers count such hits.
     /// </summary>
-    public L1Entry? TryGetStale(string key, long nowTicks) =>
-        _map.TryGetValue(key, out var entry) && Volatile.Read(ref entry.ValidUntilTicks) > nowTicks ? entry : null;
+    public byte[]? TryGetStale(string key, long now) =>
+        TryPeek(key, out var entry) && entry.ValidUntil > now ? entry.Value : null;
 
-    /// <summary>Removes entries whose validity ended at or before <paramref name="nowTicks"/>; returns how many.</summary>
-    public int RemoveExpired(long nowTicks) => RemoveWhere(entry => Volatile.Read(ref entry.ValidUntilTicks) <= nowTicks);
+    /// <summary>Removes entries whose validity ended at or before <paramref name="now"/>; returns how many.</summary>
+    public int RemoveExpired(long now) => RemoveWhere(slot => slot.ValidUntil <= now);
+
+    /// <summary>The hash that picks a key's stripe, bucket and conflict counter (seeded per process).</summary>
+    public static ulong Hash(string key) => XxHash3.HashToUInt64(MemoryMarshal.AsBytes(key.AsSpan()), Seed);
+
+    // The lock-free read (see the class summary). Returns the stored object: a byte[], or a task holding it when asTask.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryHit(string key, bool asTask, out object value)
+    {
+        var epoch = (ushort)ServingEpoch;
+        var hash = Hash(key);
+        var stripe = StripeOf(hash);
+        for (var attempt = 0; epoch != 0 && attempt < MaxReadAttempts; attempt++)
+        {
+            var table = stripe.Table;
+            var slots = table.Slots;
+            var index = Volatile.Read(ref table.Buckets[table.BucketOf(hash)]) - 1;
+            var consistent = true;
+            for (var steps = 0; (uint)index < (uint)slots.Length && steps < slots.Length; steps++)
+            {
+                ref var slot = ref slots[index];
+                var seq = Volatile.Read(ref slot.Seq);
+                var slotKey = Volatile.Read(ref slot.Key);
+                if (slotKey is null || (seq & 1) != 0)
+                {
+                    consistent = false; // a slot being changed, or freed under us: look again
+                    break;
+                }
+
+                if (!string.Equals(slotKey, key, StringComparison.Ordinal))
+                {
+                    index = Volatile.Read(ref slot.Next) - 1;
+                    if (Volatile.Read(ref slot.Seq) != seq)
+                    {
+                        consistent = false;
+                        break;
+                    }
+
+                    continue;
+                }
+
+                var found = Volatile.Read(ref slot.Value);
+                var validUntil = Volatile.Read(ref slot.ValidUntil);
+                var slotEpoch = Volatile.Read(ref slot.Epoch);
+                var lead = Volatile.Read(ref slot.RefreshLeadMs);
+                if (Volatile.Read(ref slot.Seq) != seq || Volatile.Read(ref table.Moved))
+                {
+                    consistent = false;
+                    break;
+                }
+
+                if (slotEpoch != epoch || !IsValid(validUntil, out var now))
+                {
+                    value = null!;
+                    return false;
+                }
+
+                if (slot.Accessed == 0)
+                {
+                    slot.Accessed = 1;
+                }
+
+                if (lead != 0 && slot.RefreshQueued == 0
+                    && (lead == int.MaxValue || now >= validUntil - ((long)lead * TimeSpan.TicksPerMillisecond)))
+                {
+                    AskForRefresh(ref slot, seq, key);
+                }
+
+                value = asTask ? AsTask(ref slot, found) : found!;
+                return true;
+            }
+
+            if (consistent && !Volatile.Read(ref table.Moved))
+            {
+                break;
+            }
+        }
+
+        value = null!;
+        return false;
+    }
+
+    private bool IsValid(long validUntil, out long now)
+    {
+        now = Clock.Coarse;
+        if (validUntil - Clock.Horizon > now)
+        {
+            return true;
+        }
+
+        now = Clock.Now();
+        return validUntil > now;
+    }
+
+    private void AskForRefresh(ref L1Slot slot, int seq, string key)
+    {
+        if (Interlocked.CompareExchange(ref slot.RefreshQueued, (byte)1, (byte)0) != 0)
+        {
+            return;
+        }
+
+        var version = Volatile.Read(ref slot.Version);
+        if (Volatile.Read(ref slot.Seq) != seq)
+        {
+            // The slot changed meanwhile: the flag may now sit on another copy; clear it (at worst a renewal is asked twice).
+            Volatile.Write(ref slot.RefreshQueued, (byte)0);
+            return;
+        }
+
+        RefreshDue?.Invoke(key, version);
+    }
+
+    private static Task<byte[]?> AsTask(ref L1Slot slot, object? found)
+    {
+        if (found is Task<byte[]?> task)
+        {
+            return task;
+        }
+
+        var made = Task.FromResult<byte[]?>((byte[])found!);
+
+        // Kept for later hits unless a writer replaced the value meanwhile.
+        _ = Interlocked.CompareExchange(ref slot.Value, made, found);
+        return made;
+    }
 
     private bool Install(in L1Ticket ticket, L1Entry? entry, bool isWrite)
     {
@@ -181,7 +378,7 @@ internal sealed class L1Store
         lock (stripe.Gate)
         {
             var unchanged = Volatile.Read(ref _conflicts[slot]) == ticket.Stamp && ticket.Epoch == ServingEpoch && ticket.CanInstall;
-            installed = unchanged && entry is not null && entry.Size <= MaxEntryBytes;
+            installed = unchanged && entry is { } candidate && candidate.Size <= MaxEntryBytes;
             if (isWrite)
             {
                 // A completed write moves the stamp so that reads begun before it cannot install what they fetched.
@@ -190,27 +387,41 @@ internal sealed class L1Store
 
             if (!installed)
             {
-                if (isWrite && _map.TryGetValue(ticket.Key, out var stale))
+                var index = isWrite ? stripe.Find(ticket.Key, ticket.Hash) : -1;
+                if (index >= 0)
                 {
-                    RemoveLocked(stripe, stale);
+                    Removed(stripe.RemoveAt(index, ticket.Hash));
                 }
 
                 return false;
             }
 
-            if (_map.TryGetValue(ticket.Key, out var old))
+            var replaced = stripe.Put(entry!.Value, ticket.Hash, out var added);
+            _ = Interlocked.Add(ref _bytes, entry.Value.Size - replaced);
+            if (added)
             {
-                RemoveLocked(stripe, old);
+                _ = Interlocked.Increment(ref _count);
             }
-
-            _map[ticket.Key] = entry!;
-            stripe.Add(entry!);
-            _ = Interlocked.Add(ref _bytes, entry!.Size);
-            _ = Interlocked.Increment(ref _count);
         }
 
         EvictWhileOverLimits();
         return installed;
+    }
+
+    private bool RemoveIf(string key, ulong hash, Func<L1Slot, bool> predicate)
+    {
+        var stripe = StripeOf(hash);
+        lock (stripe.Gate)
+        {
+            var index = stripe.Find(key, hash);
+            if (index >= 0 && predicate(stripe.At(index)))
+            {
+                Removed(stripe.RemoveAt(index, hash));
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private void EvictWhileOverLimits()
@@ -222,9 +433,11 @@ internal sealed class L1Store
             var stripe = _stripes[Interlocked.Increment(ref _evictionCursor) & (_stripes.Length - 1)];
             lock (stripe.Gate)
             {
-                if (stripe.NextVictim() is { } victim)
+                var victim = stripe.NextVictim();
+                if (victim >= 0)
                 {
-                    RemoveLocked(stripe, victim);
+                    var key = stripe.At(victim).Key!;
+                    Removed(stripe.RemoveAt(victim, Hash(key)));
                     _onEvicted();
                     idleStripes = 0;
                 }
@@ -236,19 +449,19 @@ internal sealed class L1Store
         }
     }
 
-    private int RemoveWhere(Func<L1Entry, bool> predicate)
+    private int RemoveWhere(Func<L1Slot, bool> predicate)
     {
         var removed = 0;
-        var batch = new List<L1Entry>();
+        var batch = new List<int>();
         foreach (var stripe in _stripes)
         {
             lock (stripe.Gate)
             {
                 batch.Clear();
                 stripe.Collect(predicate, batch);
-                foreach (var entry in batch)
+                foreach (var index in batch)
                 {
-                    RemoveLocked(stripe, entry);
+                    Removed(stripe.RemoveAt(index, Hash(stripe.At(index).Key!)));
                 }
 
                 removed += batch.Count;
@@ -258,17 +471,13 @@ internal sealed class L1Store
         return removed;
     }
 
-    private void RemoveLocked(L1Stripe stripe, L1Entry entry)
+    private void Removed(long size)
     {
-        _ = _map.TryRemove(KeyValuePair.Create(entry.Key, entry));
-        stripe.Unlink(entry);
-        _ = Interlocked.Add(ref _bytes, -entry.Size);
+        _ = Interlocked.Add(ref _bytes, -size);
         _ = Interlocked.Decrement(ref _count);
     }
 
     private L1Stripe StripeOf(ulong hash) => _stripes[(int)(hash & (ulong)(_stripes.Length - 1))];
 
-    private static int ConflictSlot(ulong hash) => (int)((hash >> 32) & (ConflictSlots - 1));
-
-    private static ulong Hash(string key) => XxHash3.HashToUInt64(MemoryMarshal.AsBytes(key.AsSpan()));
+    private static int ConflictSlot(ulong hash) => (int)((hash >> 48) & (ConflictSlots - 1));
 }

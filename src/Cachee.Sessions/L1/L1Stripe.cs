@@ -1,86 +1,201 @@
 namespace Cachee.Sessions.L1;
 
 /// <summary>
-/// The write side of a slice of L1: its lock and its CLOCK ring of entries. Readers never come here.
-/// Removal swaps the last entry into the hole, so every operation is O(1) and the ring stays dense.
+/// A slice of L1 (the keys whose hash picks it): a chained hash table over an array of <see cref="L1Slot"/> structs, its
+/// lock, and its CLOCK hand. Every method here but <see cref="Table"/> runs under <see cref="Gate"/>; readers use the table
+/// directly (see <see cref="L1Store"/>).
 /// </summary>
 internal sealed class L1Stripe
 {
-    private L1Entry[] _ring = new L1Entry[8];
+    private const int InitialCapacity = 16;
+    private L1Table _table = new(InitialCapacity);
+    private int _used;
+    private int _free = -1;
+    private int _hand;
 
     public Lock Gate { get; } = new();
 
-    public int Count { get; private set; }
+    /// <summary>The current table, for lock-free readers.</summary>
+    public L1Table Table => Volatile.Read(ref _table);
 
-    private int _hand;
-
-    public void Add(L1Entry entry)
+    /// <summary>The index of <paramref name="key"/>'s slot, or -1.</summary>
+    public int Find(string key, ulong hash)
     {
-        if (Count == _ring.Length)
+        var table = _table;
+        for (var i = table.Buckets[table.BucketOf(hash)] - 1; i >= 0; i = table.Slots[i].Next - 1)
         {
-            Array.Resize(ref _ring, _ring.Length * 2);
+            if (string.Equals(table.Slots[i].Key, key, StringComparison.Ordinal))
+            {
+                return i;
+            }
         }
 
-        entry.Slot = Count;
-        _ring[Count++] = entry;
+        return -1;
     }
 
-    public void Unlink(L1Entry entry)
+    /// <summary>The slot at <paramref name="index"/> (from <see cref="Find"/>), to read under the lock.</summary>
+    public ref L1Slot At(int index) => ref _table.Slots[index];
+
+    /// <summary>Reads the copy at <paramref name="index"/>.</summary>
+    public L1Entry Read(int index)
     {
-        var slot = entry.Slot;
-        if (slot < 0)
+        ref var slot = ref _table.Slots[index];
+        return new L1Entry(slot.Key!, BytesOf(slot.Value!), slot.Version, slot.Epoch, slot.ValidUntil, (long)slot.RefreshLeadMs * TimeSpan.TicksPerMillisecond);
+    }
+
+    /// <summary>Puts <paramref name="entry"/> in the key's slot (replacing what was there) or in a new one; returns the replaced size.</summary>
+    public long Put(in L1Entry entry, ulong hash, out bool added)
+    {
+        var index = Find(entry.Key, hash);
+        added = index < 0;
+        long replaced = 0;
+        if (added)
         {
-            return;
+            index = Allocate();
+            var table = _table;
+            ref var fresh = ref table.Slots[index];
+            Write(ref fresh, entry);
+            ref var bucket = ref table.Buckets[table.BucketOf(hash)];
+            Volatile.Write(ref fresh.Next, bucket);
+            Volatile.Write(ref bucket, index + 1);
+        }
+        else
+        {
+            ref var slot = ref _table.Slots[index];
+            replaced = BytesOf(slot.Value!).Length;
+            Write(ref slot, entry);
         }
 
-        var last = _ring[--Count];
-        _ring[slot] = last;
-        last.Slot = slot;
-        _ring[Count] = null!;
-        entry.Slot = -1;
-        entry.Removed = true;
-        if (Count > 16 && Count < _ring.Length / 4)
+        return replaced;
+    }
+
+    /// <summary>Frees the slot at <paramref name="index"/> (which holds a key with this <paramref name="hash"/>); returns its size.</summary>
+    public long RemoveAt(int index, ulong hash)
+    {
+        var table = _table;
+        ref var slot = ref table.Slots[index];
+        var size = BytesOf(slot.Value!).Length;
+        ref var link = ref table.Buckets[table.BucketOf(hash)];
+        while (link - 1 != index)
         {
-            Array.Resize(ref _ring, _ring.Length / 2);
+            link = ref table.Slots[link - 1].Next;
         }
+
+        Volatile.Write(ref link, slot.Next);
+        var seq = slot.Seq;
+        Volatile.Write(ref slot.Seq, seq + 1);
+        Volatile.Write(ref slot.Key, null);
+        Volatile.Write(ref slot.Value, null);
+        Volatile.Write(ref slot.Next, _free + 1);
+        Volatile.Write(ref slot.Seq, seq + 2);
+        _free = index;
+        return size;
     }
 
     /// <summary>
-    /// Advances this stripe's CLOCK hand, clearing the bits it passes, to an entry not accessed since the hand last passed it.
-    /// Returns null after one full turn without a victim: every bit is clear then, and the evictor moves to the next stripe,
-    /// so that the stripes together behave like one clock.
+    /// Advances the CLOCK hand, clearing the bits it passes, to a copy not hit since the hand last passed it; -1 after one
+    /// full turn without one (every bit is clear then, and the evictor moves to the next stripe, so that the stripes
+    /// together behave like one clock).
     /// </summary>
-    public L1Entry? NextVictim()
+    public int NextVictim()
     {
-        for (var step = 0; step < Count; step++)
+        var slots = _table.Slots;
+        for (var step = 0; step < _used; step++)
         {
-            if (_hand >= Count)
+            if (_hand >= _used)
             {
                 _hand = 0;
             }
 
-            var candidate = _ring[_hand];
-            if (candidate.Accessed == 0)
+            ref var candidate = ref slots[_hand];
+            if (candidate.Key is not null)
             {
-                return candidate;
+                if (candidate.Accessed == 0)
+                {
+                    return _hand;
+                }
+
+                candidate.Accessed = 0;
             }
 
-            candidate.Accessed = 0;
             _hand++;
         }
 
-        return null;
+        return -1;
     }
 
-    /// <summary>Collects the entries for which <paramref name="predicate"/> holds (the caller unlinks them).</summary>
-    public void Collect(Func<L1Entry, bool> predicate, List<L1Entry> into)
+    /// <summary>The indexes of the slots for which <paramref name="predicate"/> holds.</summary>
+    public void Collect(Func<L1Slot, bool> predicate, List<int> into)
     {
-        for (var i = 0; i < Count; i++)
+        var slots = _table.Slots;
+        for (var i = 0; i < _used; i++)
         {
-            if (predicate(_ring[i]))
+            if (slots[i].Key is not null && predicate(slots[i]))
             {
-                into.Add(_ring[i]);
+                into.Add(i);
             }
         }
+    }
+
+    /// <summary>The bytes of a stored value (a <c>byte[]</c>, or a completed task holding one).</summary>
+    public static byte[] BytesOf(object value) => value as byte[] ?? ((Task<byte[]?>)value).Result!;
+
+    private static void Write(ref L1Slot slot, in L1Entry entry)
+    {
+        var seq = slot.Seq;
+        Volatile.Write(ref slot.Seq, seq + 1);
+        Volatile.Write(ref slot.Key, entry.Key);
+        Volatile.Write(ref slot.Value, entry.Value);
+        Volatile.Write(ref slot.ValidUntil, entry.ValidUntil);
+        Volatile.Write(ref slot.Version, entry.Version);
+        Volatile.Write(ref slot.RefreshLeadMs, LeadMilliseconds(entry.RefreshLead));
+        Volatile.Write(ref slot.Epoch, (ushort)entry.Epoch);
+        Volatile.Write(ref slot.Accessed, (byte)0);
+        Volatile.Write(ref slot.RefreshQueued, (byte)0);
+        Volatile.Write(ref slot.Seq, seq + 2);
+    }
+
+    /// <summary>Milliseconds, rounded up (a renewal asked for early is safe, late is not); <see cref="int.MaxValue"/> beyond.</summary>
+    private static int LeadMilliseconds(long ticks) =>
+        ticks <= 0 ? 0 : (int)Math.Min(int.MaxValue, (ticks + TimeSpan.TicksPerMillisecond - 1) / TimeSpan.TicksPerMillisecond);
+
+    private int Allocate()
+    {
+        if (_free >= 0)
+        {
+            var index = _free;
+            _free = _table.Slots[index].Next - 1;
+            return index;
+        }
+
+        if (_used == _table.Slots.Length)
+        {
+            Grow();
+        }
+
+        return _used++;
+    }
+
+    // A bigger table with the same slots at the same indexes, chained anew; then readers are sent to it.
+    private void Grow()
+    {
+        var old = _table;
+        var grown = new L1Table(old.Slots.Length * 2);
+        Array.Copy(old.Slots, grown.Slots, _used);
+        for (var i = 0; i < _used; i++)
+        {
+            ref var slot = ref grown.Slots[i];
+            if (slot.Key is null)
+            {
+                continue; // free: keeps its free-list link
+            }
+
+            ref var bucket = ref grown.Buckets[grown.BucketOf(L1Store.Hash(slot.Key))];
+            slot.Next = bucket;
+            bucket = i + 1;
+        }
+
+        Volatile.Write(ref _table, grown);
+        Volatile.Write(ref old.Moved, true);
     }
 }

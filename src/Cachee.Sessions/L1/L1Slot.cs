@@ -1,0 +1,45 @@
+using System.Runtime.InteropServices;
+
+namespace Cachee.Sessions.L1;
+
+/// <summary>
+/// One place in a stripe's table: 48 bytes, no object of its own. Writers change a slot only under the stripe lock and
+/// bracket every change with <see cref="Seq"/> (odd while they write); readers take no lock and keep what they read only if
+/// <see cref="Seq"/> was even and unchanged around it.
+/// </summary>
+[StructLayout(LayoutKind.Auto)]
+internal struct L1Slot
+{
+    /// <summary>The key; null while the slot is free.</summary>
+    public string? Key;
+
+    /// <summary>The stored bytes: a <c>byte[]</c>, or after the first asynchronous hit a completed <c>Task&lt;byte[]?&gt;</c> holding them.</summary>
+    public object? Value;
+
+    /// <summary>When this copy stops being served, on the <see cref="L1Clock"/>.</summary>
+    public long ValidUntil;
+
+    /// <summary>The version Redis gave this value.</summary>
+    public long Version;
+
+    /// <summary>The index + 1 of the next slot of the same bucket (or of the free list); 0 at the end.</summary>
+    public int Next;
+
+    /// <summary>Odd while a writer changes the slot; moves on every change.</summary>
+    public int Seq;
+
+    /// <summary>
+    /// For a sliding entry whose renewal can still extend it: how long (ms) before <see cref="ValidUntil"/> a hit asks for a
+    /// background renewal; <see cref="int.MaxValue"/> means at every hit; 0 means never.
+    /// </summary>
+    public int RefreshLeadMs;
+
+    /// <summary>The low 16 bits of the subscription epoch the copy belongs to (never 0 for a live epoch).</summary>
+    public ushort Epoch;
+
+    /// <summary>The CLOCK bit: set by hits (only when clear), cleared by the eviction hand.</summary>
+    public byte Accessed;
+
+    /// <summary>1 while a background renewal of this copy is queued.</summary>
+    public byte RefreshQueued;
+}
