@@ -43,45 +43,45 @@ internal sealed class CacheeMetrics : IDisposable
         _ = _meter.CreateObservableUpDownCounter("cachee.l1.entries", () => new Measurement<long>(L1Entries(), tags), "{entry}", "Entries in L1.");
         _ = _meter.CreateObservableUpDownCounter("cachee.l1.bytes", () => new Measurement<long>(L1Bytes(), tags), "By", "Value bytes in L1.");
 
-        void Observe(string name, StripedCounter counter, string description) =>
+        void Observe(string name, PerThreadCounter counter, string description) =>
             _meter.CreateObservableCounter(name, () => new Measurement<long>(counter.Value, tags), null, description);
     }
 
-    public StripedCounter L1Hits { get; } = new();
+    public PerThreadCounter L1Hits { get; } = new();
 
-    public StripedCounter L1Misses { get; } = new();
+    public PerThreadCounter L1Misses { get; } = new();
 
-    public StripedCounter L2Hits { get; } = new();
+    public PerThreadCounter L2Hits { get; } = new();
 
-    public StripedCounter L2Misses { get; } = new();
+    public PerThreadCounter L2Misses { get; } = new();
 
-    public StripedCounter InvalidationsSent { get; } = new();
+    public PerThreadCounter InvalidationsSent { get; } = new();
 
-    public StripedCounter InvalidationsReceived { get; } = new();
+    public PerThreadCounter InvalidationsReceived { get; } = new();
 
-    public StripedCounter InvalidationsMalformed { get; } = new();
+    public PerThreadCounter InvalidationsMalformed { get; } = new();
 
-    public StripedCounter L1Evictions { get; } = new();
+    public PerThreadCounter L1Evictions { get; } = new();
 
-    public StripedCounter L2Refreshes { get; } = new();
+    public PerThreadCounter L2Refreshes { get; } = new();
 
-    public StripedCounter UnreadablePayloads { get; } = new();
+    public PerThreadCounter UnreadablePayloads { get; } = new();
 
-    public StripedCounter AckTimeouts { get; } = new();
+    public PerThreadCounter AckTimeouts { get; } = new();
 
-    public StripedCounter Prefetches { get; } = new();
+    public PerThreadCounter Prefetches { get; } = new();
 
-    public StripedCounter L2Failures { get; } = new();
+    public PerThreadCounter L2Failures { get; } = new();
 
-    public StripedCounter BreakerOpenings { get; } = new();
+    public PerThreadCounter BreakerOpenings { get; } = new();
 
-    public StripedCounter StaleHits { get; } = new();
+    public PerThreadCounter StaleHits { get; } = new();
 
-    public StripedCounter ReplayQueued { get; } = new();
+    public PerThreadCounter ReplayQueued { get; } = new();
 
-    public StripedCounter ReplayApplied { get; } = new();
+    public PerThreadCounter ReplayApplied { get; } = new();
 
-    public StripedCounter ReplaySuperseded { get; } = new();
+    public PerThreadCounter ReplaySuperseded { get; } = new();
 
     /// <summary>Reads the replay queue's length (set by the cache; 0 without a queue).</summary>
     public Func<long> ReplayPending { get; set; } = static () => 0;
@@ -98,6 +98,16 @@ internal sealed class CacheeMetrics : IDisposable
 
     public void Dispose()
     {
+        foreach (var counter in new[]
+        {
+            L1Hits, L1Misses, L2Hits, L2Misses, InvalidationsSent, InvalidationsReceived, InvalidationsMalformed, L1Evictions,
+            L2Refreshes, UnreadablePayloads, AckTimeouts, Prefetches, L2Failures, BreakerOpenings, StaleHits, ReplayQueued,
+            ReplayApplied, ReplaySuperseded,
+        })
+        {
+            counter.Dispose();
+        }
+
         if (_ownsMeter)
         {
             _meter.Dispose();

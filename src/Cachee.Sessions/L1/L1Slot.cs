@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Cachee.Sessions.L1;
 
 /// <summary>
-/// One place in a stripe's table: 48 bytes, no object of its own. Writers change a slot only under the stripe lock and
+/// One place in a stripe's table: 56 bytes, no object of its own. Writers change a slot only under the stripe lock and
 /// bracket every change with <see cref="Seq"/> (odd while they write); readers take no lock and keep what they read only if
 /// <see cref="Seq"/> was even and unchanged around it.
 /// </summary>
@@ -24,6 +24,12 @@ internal struct L1Slot
 
     /// <summary>The index + 1 of the next slot of the same bucket (or of the free list); 0 at the end.</summary>
     public int Next;
+
+    /// <summary>
+    /// The index + 1 of the first slot of bucket number <em>this slot's index</em> (0: empty bucket). Buckets live in the
+    /// slot array itself, so a lookup reads one array: the bucket's head, then the slots of its chain.
+    /// </summary>
+    public int Head;
 
     /// <summary>Odd while a writer changes the slot; moves on every change.</summary>
     public int Seq;

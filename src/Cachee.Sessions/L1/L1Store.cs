@@ -7,12 +7,13 @@ namespace Cachee.Sessions.L1;
 /// <summary>
 /// The in-process tier. How it works, and why:
 /// <list type="bullet">
-/// <item><b>Layout</b>: the keys are spread by a seeded XxHash3 over stripes; each stripe is a chained hash table over one
-/// array of 48-byte <see cref="L1Slot"/> structs plus an array of bucket heads, so an entry costs its slot and a bucket
-/// (about 52 bytes) and no object of its own; the key and value arrays are the caller's.</item>
+/// <item><b>Layout</b>: the keys are spread by a seeded XxHash3 over stripes; each stripe is a chained hash table in one
+/// array of 56-byte <see cref="L1Slot"/> structs that also holds the bucket heads, so an entry costs its slot and no object
+/// of its own (the key and value arrays are the caller's), and a lookup follows few pointers: the stripe's array, the
+/// bucket head, the slot.</item>
 /// <item><b>Reads</b> take no lock and write nothing shared on a warm hit: they walk the bucket chain and keep a slot's
 /// fields only if its sequence number was even and unchanged around the reads (a seqlock); a slot caught mid-change, a
-/// freed slot in a chain, or a table replaced by a bigger one sends the read round again. The CLOCK bit and the renewal flag
+/// freed slot in a chain, or an array replaced by a bigger one sends the read round again. The CLOCK bit and the renewal flag
 /// are written only when they change. Validity is compared with a coarse clock (see <see cref="L1Clock"/>).</item>
 /// <item><b>Writes</b> take the lock of the key's stripe; the slot, the chain and the byte/entry totals change together
 /// under it, each slot change bracketed by its sequence number.</item>
@@ -35,6 +36,7 @@ internal sealed class L1Store
     private const int MaxReadAttempts = 4;
     private static readonly long Seed = Random.Shared.NextInt64();
     private readonly L1Stripe[] _stripes;
+    private readonly L1Slot[][] _tables;
     private readonly int[] _conflicts = new int[ConflictSlots];
     private readonly long _maxBytes;
     private readonly long _maxEntries;
@@ -55,9 +57,10 @@ internal sealed class L1Store
         Clock = clock ?? new L1Clock(TimeProvider.System);
         var stripes = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, Environment.ProcessorCount * 8));
         _stripes = new L1Stripe[stripes];
+        _tables = new L1Slot[stripes][];
         for (var i = 0; i < stripes; i++)
         {
-            _stripes[i] = new L1Stripe();
+            _stripes[i] = new L1Stripe(_tables, i);
         }
     }
 
@@ -255,12 +258,11 @@ internal sealed class L1Store
     {
         var epoch = (ushort)ServingEpoch;
         var hash = Hash(key);
-        var stripe = StripeOf(hash);
+        ref var published = ref _tables[(int)(hash & (ulong)(_tables.Length - 1))];
         for (var attempt = 0; epoch != 0 && attempt < MaxReadAttempts; attempt++)
         {
-            var table = stripe.Table;
-            var slots = table.Slots;
-            var index = Volatile.Read(ref table.Buckets[table.BucketOf(hash)]) - 1;
+            var slots = Volatile.Read(ref published);
+            var index = Volatile.Read(ref slots[L1Stripe.BucketOf(hash, slots.Length)].Head) - 1;
             var consistent = true;
             for (var steps = 0; (uint)index < (uint)slots.Length && steps < slots.Length; steps++)
             {
@@ -289,7 +291,7 @@ internal sealed class L1Store
                 var validUntil = Volatile.Read(ref slot.ValidUntil);
                 var slotEpoch = Volatile.Read(ref slot.Epoch);
                 var lead = Volatile.Read(ref slot.RefreshLeadMs);
-                if (Volatile.Read(ref slot.Seq) != seq || Volatile.Read(ref table.Moved))
+                if (Volatile.Read(ref slot.Seq) != seq || !ReferenceEquals(Volatile.Read(ref published), slots))
                 {
                     consistent = false;
                     break;
@@ -316,7 +318,7 @@ internal sealed class L1Store
                 return true;
             }
 
-            if (consistent && !Volatile.Read(ref table.Moved))
+            if (consistent && ReferenceEquals(Volatile.Read(ref published), slots))
             {
                 break;
             }

@@ -1,30 +1,40 @@
 namespace Cachee.Sessions.L1;
 
 /// <summary>
-/// A slice of L1 (the keys whose hash picks it): a chained hash table over an array of <see cref="L1Slot"/> structs, its
-/// lock, and its CLOCK hand. Every method here but <see cref="Table"/> runs under <see cref="Gate"/>; readers use the table
-/// directly (see <see cref="L1Store"/>).
+/// A slice of L1 (the keys whose hash picks it): a chained hash table in one array of <see cref="L1Slot"/> structs (bucket
+/// heads included), its lock, and its CLOCK hand. Every method here runs under <see cref="Gate"/>. The array is published in
+/// the store's table of arrays for lock-free readers (see <see cref="L1Store"/>); when it grows, a new array replaces it and
+/// the old one is never written again, so a reader that finds its array replaced looks again.
 /// </summary>
 internal sealed class L1Stripe
 {
     private const int InitialCapacity = 16;
-    private L1Table _table = new(InitialCapacity);
+    private readonly L1Slot[][] _published;
+    private readonly int _index;
+    private L1Slot[] _slots = new L1Slot[InitialCapacity];
     private int _used;
     private int _free = -1;
     private int _hand;
 
+    public L1Stripe(L1Slot[][] published, int index)
+    {
+        _published = published;
+        _index = index;
+        Volatile.Write(ref _published[_index], _slots);
+    }
+
     public Lock Gate { get; } = new();
 
-    /// <summary>The current table, for lock-free readers.</summary>
-    public L1Table Table => Volatile.Read(ref _table);
+    /// <summary>The bucket a hash falls in, in an array of <paramref name="length"/> slots (a power of two).</summary>
+    public static int BucketOf(ulong hash, int length) => (int)(hash >> 24) & (length - 1);
 
     /// <summary>The index of <paramref name="key"/>'s slot, or -1.</summary>
     public int Find(string key, ulong hash)
     {
-        var table = _table;
-        for (var i = table.Buckets[table.BucketOf(hash)] - 1; i >= 0; i = table.Slots[i].Next - 1)
+        var slots = _slots;
+        for (var i = slots[BucketOf(hash, slots.Length)].Head - 1; i >= 0; i = slots[i].Next - 1)
         {
-            if (string.Equals(table.Slots[i].Key, key, StringComparison.Ordinal))
+            if (string.Equals(slots[i].Key, key, StringComparison.Ordinal))
             {
                 return i;
             }
@@ -33,13 +43,13 @@ internal sealed class L1Stripe
         return -1;
     }
 
-    /// <summary>The slot at <paramref name="index"/> (from <see cref="Find"/>), to read under the lock.</summary>
-    public ref L1Slot At(int index) => ref _table.Slots[index];
+    /// <summary>The slot at <paramref name="index"/> (from <see cref="Find"/>), to read or change under the lock.</summary>
+    public ref L1Slot At(int index) => ref _slots[index];
 
     /// <summary>Reads the copy at <paramref name="index"/>.</summary>
     public L1Entry Read(int index)
     {
-        ref var slot = ref _table.Slots[index];
+        ref var slot = ref _slots[index];
         return new L1Entry(slot.Key!, BytesOf(slot.Value!), slot.Version, slot.Epoch, slot.ValidUntil, (long)slot.RefreshLeadMs * TimeSpan.TicksPerMillisecond);
     }
 
@@ -48,37 +58,34 @@ internal sealed class L1Stripe
     {
         var index = Find(entry.Key, hash);
         added = index < 0;
-        long replaced = 0;
-        if (added)
+        if (!added)
         {
-            index = Allocate();
-            var table = _table;
-            ref var fresh = ref table.Slots[index];
-            Write(ref fresh, entry);
-            ref var bucket = ref table.Buckets[table.BucketOf(hash)];
-            Volatile.Write(ref fresh.Next, bucket);
-            Volatile.Write(ref bucket, index + 1);
-        }
-        else
-        {
-            ref var slot = ref _table.Slots[index];
-            replaced = BytesOf(slot.Value!).Length;
+            ref var slot = ref _slots[index];
+            var replaced = BytesOf(slot.Value!).Length;
             Write(ref slot, entry);
+            return replaced;
         }
 
-        return replaced;
+        index = Allocate();
+        var slots = _slots;
+        ref var fresh = ref slots[index];
+        Write(ref fresh, entry);
+        ref var head = ref slots[BucketOf(hash, slots.Length)].Head;
+        Volatile.Write(ref fresh.Next, head);
+        Volatile.Write(ref head, index + 1);
+        return 0;
     }
 
     /// <summary>Frees the slot at <paramref name="index"/> (which holds a key with this <paramref name="hash"/>); returns its size.</summary>
     public long RemoveAt(int index, ulong hash)
     {
-        var table = _table;
-        ref var slot = ref table.Slots[index];
+        var slots = _slots;
+        ref var slot = ref slots[index];
         var size = BytesOf(slot.Value!).Length;
-        ref var link = ref table.Buckets[table.BucketOf(hash)];
+        ref var link = ref slots[BucketOf(hash, slots.Length)].Head;
         while (link - 1 != index)
         {
-            link = ref table.Slots[link - 1].Next;
+            link = ref slots[link - 1].Next;
         }
 
         Volatile.Write(ref link, slot.Next);
@@ -99,7 +106,7 @@ internal sealed class L1Stripe
     /// </summary>
     public int NextVictim()
     {
-        var slots = _table.Slots;
+        var slots = _slots;
         for (var step = 0; step < _used; step++)
         {
             if (_hand >= _used)
@@ -127,7 +134,7 @@ internal sealed class L1Stripe
     /// <summary>The indexes of the slots for which <paramref name="predicate"/> holds.</summary>
     public void Collect(Func<L1Slot, bool> predicate, List<int> into)
     {
-        var slots = _table.Slots;
+        var slots = _slots;
         for (var i = 0; i < _used; i++)
         {
             if (slots[i].Key is not null && predicate(slots[i]))
@@ -164,11 +171,11 @@ internal sealed class L1Stripe
         if (_free >= 0)
         {
             var index = _free;
-            _free = _table.Slots[index].Next - 1;
+            _free = _slots[index].Next - 1;
             return index;
         }
 
-        if (_used == _table.Slots.Length)
+        if (_used == _slots.Length)
         {
             Grow();
         }
@@ -176,26 +183,30 @@ internal sealed class L1Stripe
         return _used++;
     }
 
-    // A bigger table with the same slots at the same indexes, chained anew; then readers are sent to it.
+    // A twice bigger array with the same slots at the same indexes, chained anew; then readers are sent to it.
     private void Grow()
     {
-        var old = _table;
-        var grown = new L1Table(old.Slots.Length * 2);
-        Array.Copy(old.Slots, grown.Slots, _used);
+        var grown = new L1Slot[_slots.Length * 2];
+        Array.Copy(_slots, grown, _used);
         for (var i = 0; i < _used; i++)
         {
-            ref var slot = ref grown.Slots[i];
+            grown[i].Head = 0;
+        }
+
+        for (var i = 0; i < _used; i++)
+        {
+            ref var slot = ref grown[i];
             if (slot.Key is null)
             {
                 continue; // free: keeps its free-list link
             }
 
-            ref var bucket = ref grown.Buckets[grown.BucketOf(L1Store.Hash(slot.Key))];
-            slot.Next = bucket;
-            bucket = i + 1;
+            ref var head = ref grown[BucketOf(L1Store.Hash(slot.Key), grown.Length)].Head;
+            slot.Next = head;
+            head = i + 1;
         }
 
-        Volatile.Write(ref _table, grown);
-        Volatile.Write(ref old.Moved, true);
+        _slots = grown;
+        Volatile.Write(ref _published[_index], grown);
     }
 }
