@@ -26,6 +26,9 @@ namespace Cachee.Sessions.L1;
 /// cannot be asked (stale-on-error).</item>
 /// <item><b>Eviction</b> is CLOCK (second chance), a close approximation of LRU that needs no write on a hit beyond a bit
 /// already set; it runs when the byte or entry limit is passed, one stripe at a time, round robin.</item>
+/// <item><b>Admission</b>: once L1 is full, a copy of a key it does not hold gets in only if its key was asked for more often lately than the
+/// key CLOCK would evict for it, by a <see cref="FrequencySketch"/> of misses and writes (made when L1 first fills up).
+/// Under skewed traffic this keeps the popular keys against a stream of one-off ones, and it costs hits nothing.</item>
 /// <item><b>Expiry</b> is checked on every read (an expired entry is a miss) and swept by the coordinator. A sliding entry hit
 /// within its renewal lead asks the coordinator, once, for a background renewal in Redis.</item>
 /// </list>
@@ -47,6 +50,7 @@ internal sealed class L1Store
     private int _servingEpoch;
     private int _lastEpoch;
     private readonly Lock _epochGate = new();
+    private FrequencySketch? _sketch;
 
     public L1Store(long maxBytes, int maxEntries, int maxEntryBytes, Action onEvicted, L1Clock? clock = null)
     {
@@ -376,11 +380,12 @@ internal sealed class L1Store
     {
         var slot = ConflictSlot(ticket.Hash);
         var stripe = StripeOf(ticket.Hash);
+        var admitted = entry is not { } offered || Contains(stripe, ticket) || Admit(ticket.Hash, offered.Size);
         bool installed;
         lock (stripe.Gate)
         {
             var unchanged = Volatile.Read(ref _conflicts[slot]) == ticket.Stamp && ticket.Epoch == ServingEpoch && ticket.CanInstall;
-            installed = unchanged && entry is { } candidate && candidate.Size <= MaxEntryBytes;
+            installed = unchanged && admitted && entry is { } candidate && candidate.Size <= MaxEntryBytes;
             if (isWrite)
             {
                 // A completed write moves the stamp so that reads begun before it cannot install what they fetched.
@@ -408,6 +413,65 @@ internal sealed class L1Store
 
         EvictWhileOverLimits();
         return installed;
+    }
+
+    private static bool Contains(L1Stripe stripe, in L1Ticket ticket)
+    {
+        lock (stripe.Gate)
+        {
+            return stripe.Find(ticket.Key, ticket.Hash) >= 0;
+        }
+    }
+
+    /// <summary>
+    /// Counts an offered copy in the sketch and, when L1 has no room for it, admits it only if its key was asked for more
+    /// often lately than the key CLOCK would evict for it.
+    /// </summary>
+    private bool Admit(ulong hash, long size)
+    {
+        var full = Interlocked.Read(ref _count) >= _maxEntries || Interlocked.Read(ref _bytes) + size > _maxBytes;
+        var sketch = Volatile.Read(ref _sketch);
+        if (sketch is null)
+        {
+            if (!full)
+            {
+                return true;
+            }
+
+            _ = Interlocked.CompareExchange(ref _sketch, new FrequencySketch(Math.Min(_maxEntries, Math.Max(Count, 1))), null);
+            sketch = _sketch!;
+        }
+
+        sketch.Increment(hash);
+        if (!full)
+        {
+            return true;
+        }
+
+        var victim = NextVictimHash();
+        return victim is not { } victimHash || sketch.Estimate(hash) > sketch.Estimate(victimHash);
+    }
+
+    /// <summary>The hash of the key CLOCK would evict next (the hand stays on it); null if there is none.</summary>
+    private ulong? NextVictimHash()
+    {
+        var cursor = Volatile.Read(ref _evictionCursor);
+        for (var turn = 0; turn <= 2 * _stripes.Length; turn++)
+        {
+            var stripe = _stripes[(cursor + 1 + turn) & (_stripes.Length - 1)];
+            lock (stripe.Gate)
+            {
+                var victim = stripe.NextVictim();
+                if (victim >= 0)
+                {
+                    // The eviction that follows starts at this stripe, so it takes this victim.
+                    Volatile.Write(ref _evictionCursor, cursor + turn);
+                    return Hash(stripe.At(victim).Key!);
+                }
+            }
+        }
+
+        return null;
     }
 
     private bool RemoveIf(string key, ulong hash, Func<L1Slot, bool> predicate)
@@ -439,7 +503,7 @@ internal sealed class L1Store
                 if (victim >= 0)
                 {
                     var key = stripe.At(victim).Key!;
-                    Removed(stripe.RemoveAt(victim, Hash(key)));
+                    Removed(stripe.Evict(victim, Hash(key)));
                     _onEvicted();
                     idleStripes = 0;
                 }

@@ -131,6 +131,16 @@ internal sealed class L1Stripe
         return -1;
     }
 
+    /// <summary>
+    /// Evicts the slot at <paramref name="index"/> (from <see cref="NextVictim"/>) and moves the hand past it, so that the
+    /// copy that reuses the slot next starts a full turn of the hand away from eviction, as a new page does in CLOCK.
+    /// </summary>
+    public long Evict(int index, ulong hash)
+    {
+        _hand = index + 1;
+        return RemoveAt(index, hash);
+    }
+
     /// <summary>The indexes of the slots for which <paramref name="predicate"/> holds.</summary>
     public void Collect(Func<L1Slot, bool> predicate, List<int> into)
     {
