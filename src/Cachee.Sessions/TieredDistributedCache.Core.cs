@@ -253,6 +253,11 @@ public sealed partial class TieredDistributedCache
     /// </summary>
     private L1Entry? NewEntry(string key, byte[] value, long version, int epoch, EntryExpiration expiration, long ttlMilliseconds, Moment now)
     {
+        if (ttlMilliseconds < -1)
+        {
+            return null; // Redis' expiry of this value is not known (a write came between the read and its touch)
+        }
+
         var absolute = expiration.HasAbsolute ? expiration.AbsoluteTicks : long.MaxValue;
         var redisExpiry = ttlMilliseconds < 0 ? long.MaxValue : now.Utc + (ttlMilliseconds * TimeSpan.TicksPerMillisecond);
         var validUntil = _l1.Clock.ValidUntil(Math.Min(absolute, redisExpiry), now.Utc, now.L1);

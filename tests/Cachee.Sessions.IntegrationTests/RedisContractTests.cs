@@ -1,3 +1,4 @@
+using Cachee.Sessions.L2;
 using System.Buffers;
 using Microsoft.Extensions.Caching.Distributed;
 
@@ -147,6 +148,24 @@ public sealed class RedisContractTests(RedisServer redis) : IAsyncLifetime
         Assert.True(cache.GetStatistics().L1Hits >= 1);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AValueTooLargeForTheReadScript_IsReadPlainly_RenewedAndKeptInL1(bool sync)
+    {
+        var value = new byte[RedisL2Store.InlineValueLimit + 1];
+        new Random(1).NextBytes(value);
+        await _cache.SetAsync("big", value, new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(20) });
+        var database = redis.Admin.GetDatabase();
+        _ = await database.KeyExpireAsync(_instances.Prefix + "big", TimeSpan.FromMinutes(1));
+        var other = await _instances.StartAsync();
+
+        Assert.Equal(value, sync ? other.Get("big") : await other.GetAsync("big"));
+        Assert.True(await database.KeyTimeToLiveAsync(_instances.Prefix + "big") > TimeSpan.FromMinutes(19), "the read renewed the sliding entry");
+        Assert.Equal(value, sync ? other.Get("big") : await other.GetAsync("big"));
+        Assert.Equal((1, 1), (other.GetStatistics().L2Hits, other.GetStatistics().L1Hits));
+    }
+
     [Fact]
     public async Task ScriptsForgottenByRedis_AreSentAgain()
     {
@@ -159,5 +178,17 @@ public sealed class RedisContractTests(RedisServer redis) : IAsyncLifetime
         await _cache.SetAsync("k", [2], new DistributedCacheEntryOptions());
         await using var other = _instances.Create();
         Assert.Equal([2], await other.GetAsync("k"));
+
+        // The blocking read path too; what it reads is kept in L1 (the script's reply came, on the second try).
+        await Eventually.TrueAsync(() => other.Coordinator.IsSubscribed, "the other instance subscribed");
+        foreach (var server in redis.Admin.GetServers())
+        {
+            await server.ScriptFlushAsync();
+        }
+
+        other.L1.Remove("k", 2);
+        Assert.Equal([2], other.Get("k"));
+        Assert.Equal([2], other.Get("k"));
+        Assert.Equal(1, other.GetStatistics().L1Hits);
     }
 }

@@ -7,6 +7,7 @@ namespace Cachee.Sessions.L2;
 /// <summary>The L2 store on Redis, in RedisCache's hash format (see <see cref="RedisScripts"/>).</summary>
 internal sealed class RedisL2Store : IL2Store
 {
+    private static readonly RedisValue[] EntryFields = ["absexp", "sldexp", "data", "ver"];
     private readonly RedisConnection _connection;
     private readonly RedisKey _prefix;
     private readonly RedisValue _channel;
@@ -40,38 +41,69 @@ internal sealed class RedisL2Store : IL2Store
     public static TimeSpan WriteWindow(TimeSpan operationTimeout) =>
         operationTimeout - TimeSpan.FromTicks(Math.Min(operationTimeout.Ticks / 4, TimeSpan.FromMilliseconds(250).Ticks));
 
+    /// <summary>
+    /// One round trip (the <see cref="RedisScripts.Get"/> script: renewal, expiry, and the value if it is at most
+    /// <see cref="InlineValueLimit"/>); a larger value is then read with a plain <c>HMGET</c>, and kept in L1 only if that read
+    /// found the version the script saw (otherwise a write came between: the value read is returned, with an unknown time to
+    /// live, -2, so it is not kept).
+    /// </summary>
     public async ValueTask<L2Entry?> GetAsync(
         string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null)
     {
         RedisValue[] args = acknowledge is { } ack
-            ? [nowTicks, refreshSliding ? "1" : "0", InvalidationMessage.AckChannel(_channelName, ack.WriterOrigin), InvalidationMessage.FormatAck(ack.AckId, _origin)]
-            : [nowTicks, refreshSliding ? "1" : "0", string.Empty, string.Empty];
+            ? [nowTicks, refreshSliding ? "1" : "0", InvalidationMessage.AckChannel(_channelName, ack.WriterOrigin), InvalidationMessage.FormatAck(ack.AckId, _origin), InlineValueLimit]
+            : [nowTicks, refreshSliding ? "1" : "0", string.Empty, string.Empty, InlineValueLimit];
         RedisResult result;
         try
         {
             result = await EvaluateAsync(RedisScripts.Get, key, args, sync, token).ConfigureAwait(false);
+            if (result.IsNull)
+            {
+                return null;
+            }
+
+            var fields = (RedisResult[])result!;
+            if (fields.Length < 5)
+            {
+                throw new L2PayloadException($"Unexpected reply of {fields.Length} fields.");
+            }
+
+            var version = Version((RedisValue)fields[3]);
+            return fields[2].IsNull
+                ? await ReadLargeAsync(key, version, (long)fields[4], sync, token).ConfigureAwait(false)
+                : Entry((RedisValue)fields[0], (RedisValue)fields[1], (RedisValue)fields[2], version, (long)fields[4]);
         }
         catch (RedisServerException ex) when (ex.Message.StartsWith("WRONGTYPE", StringComparison.Ordinal))
         {
             throw new L2PayloadException("The key holds another type than a hash.");
         }
-
-        if (result.IsNull)
-        {
-            return null;
-        }
-
-        var fields = (RedisResult[])result!;
-        if (fields.Length < 5)
-        {
-            throw new L2PayloadException($"Unexpected reply of {fields.Length} fields.");
-        }
-
-        var expiration = new EntryExpiration(ParseTicks(fields[0], "absexp"), ParseTicks(fields[1], "sldexp"));
-        var data = (byte[]?)fields[2] ?? throw new L2PayloadException("The data field is missing.");
-        var version = fields[3].IsNull ? 0 : ParseLong(fields[3], "ver");
-        return new L2Entry(data, expiration, version, (long)fields[4]);
     }
+
+    /// <summary>Values up to this size come back with the read script; larger ones are read with a plain HMGET.</summary>
+    internal const int InlineValueLimit = 64 * 1024;
+
+    private async ValueTask<L2Entry?> ReadLargeAsync(string key, long version, long ttl, bool sync, CancellationToken token)
+    {
+        token.ThrowIfCancellationRequested();
+        var database = (await _connection.GetAsync(sync, token).ConfigureAwait(false)).GetDatabase();
+        RedisKey redisKey = _prefix.Append(key);
+        var fields = sync ? database.HashGet(redisKey, EntryFields) : await database.HashGetAsync(redisKey, EntryFields).ConfigureAwait(false);
+        if (fields[2].IsNull)
+        {
+            return null; // removed since the script ran
+        }
+
+        var read = Version(fields[3]);
+        return Entry(fields[0], fields[1], fields[2], read, read == version ? ttl : RefreshOutcome.Missing);
+    }
+
+    private static L2Entry Entry(RedisValue absolute, RedisValue sliding, RedisValue data, long version, long ttl) => new(
+        (byte[]?)data ?? throw new L2PayloadException("The data field is missing."),
+        new EntryExpiration(ParseTicks(absolute, "absexp"), ParseTicks(sliding, "sldexp")),
+        version,
+        ttl);
+
+    private static long Version(RedisValue field) => field.IsNull ? 0 : ParseLong(field, "ver");
 
     public async ValueTask<L2WriteResult> SetAsync(
         string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token)
@@ -175,13 +207,13 @@ internal sealed class RedisL2Store : IL2Store
         }
     }
 
-    private static long ParseTicks(RedisResult field, string name)
+    private static long ParseTicks(RedisValue field, string name)
     {
         var ticks = ParseLong(field, name);
         return ticks is EntryExpiration.None or > 0 ? ticks : throw new L2PayloadException($"The {name} field holds {ticks}.");
     }
 
-    private static long ParseLong(RedisResult field, string name) =>
+    private static long ParseLong(RedisValue field, string name) =>
         !field.IsNull && long.TryParse((string?)field, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value)
             ? value
             : throw new L2PayloadException($"The {name} field is not a number.");

@@ -44,15 +44,18 @@ internal static class RedisScripts
 
     /// <summary>
     /// KEYS[1] = key; ARGV[1] = now ticks, ARGV[2] = '1' to renew a sliding entry, ARGV[3] = a channel to publish ARGV[4] on
-    /// ('' for none: the acknowledgement of a prefetch). Returns nil or {absexp, sldexp, data, ver, pttl}.
+    /// ('' for none: the acknowledgement of a prefetch), ARGV[5] = the largest value (bytes) to return here. Returns nil or
+    /// {absexp, sldexp, data, ver, pttl}, where data is nil when the value is larger: a script's reply is a copy of the value
+    /// made through Lua, which for large values costs more than reading them with a plain HMGET.
     /// </summary>
     public const string Get = RenewSliding + """
         if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
-        local r = redis.call('HMGET', KEYS[1], 'absexp', 'sldexp', 'data', 'ver')
-        if not r[3] then return false end
+        if redis.call('HEXISTS', KEYS[1], 'data') == 0 then return false end
+        local r = redis.call('HMGET', KEYS[1], 'absexp', 'sldexp', 'ver')
         if ARGV[2] == '1' and not renew(KEYS[1], r, tonumber(ARGV[1])) then return false end
-        r[5] = redis.call('PTTL', KEYS[1])
-        return r
+        local data = false
+        if redis.call('HSTRLEN', KEYS[1], 'data') <= tonumber(ARGV[5]) then data = redis.call('HGET', KEYS[1], 'data') end
+        return {r[1], r[2], data, r[3], redis.call('PTTL', KEYS[1])}
         """;
 
     // Rejects a write that reaches Redis after its deadline (ARGV[1], Unix ms by Redis' clock; '' for none): the writer
