@@ -50,12 +50,18 @@ internal static class RedisScripts
     /// </summary>
     public const string Get = RenewSliding + """
         if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
-        if redis.call('HEXISTS', KEYS[1], 'data') == 0 then return false end
-        local r = redis.call('HMGET', KEYS[1], 'absexp', 'sldexp', 'ver')
+        local size = redis.call('HSTRLEN', KEYS[1], 'data')
+        if size == 0 and redis.call('HEXISTS', KEYS[1], 'data') == 0 then return false end
+        local r
+        if size <= tonumber(ARGV[5]) then
+          r = redis.call('HMGET', KEYS[1], 'absexp', 'sldexp', 'data', 'ver')
+        else
+          local m = redis.call('HMGET', KEYS[1], 'absexp', 'sldexp', 'ver')
+          r = {m[1], m[2], false, m[3]}
+        end
         if ARGV[2] == '1' and not renew(KEYS[1], r, tonumber(ARGV[1])) then return false end
-        local data = false
-        if redis.call('HSTRLEN', KEYS[1], 'data') <= tonumber(ARGV[5]) then data = redis.call('HGET', KEYS[1], 'data') end
-        return {r[1], r[2], data, r[3], redis.call('PTTL', KEYS[1])}
+        r[5] = redis.call('PTTL', KEYS[1])
+        return r
         """;
 
     // Rejects a write that reaches Redis after its deadline (ARGV[1], Unix ms by Redis' clock; '' for none): the writer
