@@ -301,33 +301,61 @@ internal sealed class L1Store
                     break;
                 }
 
-                if (slotEpoch != epoch || !IsValid(validUntil, out var now))
-                {
-                    value = null!;
-                    return false;
-                }
-
-                if (slot.Accessed == 0)
-                {
-                    slot.Accessed = 1;
-                }
-
-                if (lead != 0 && slot.RefreshQueued == 0
-                    && (lead == int.MaxValue || now >= validUntil - ((long)lead * TimeSpan.TicksPerMillisecond)))
-                {
-                    AskForRefresh(ref slot, seq, key);
-                }
-
-                value = asTask ? AsTask(ref slot, found) : found!;
-                return true;
+                return Serve(ref slot, seq, key, found!, validUntil, slotEpoch == epoch, lead, asTask, out value);
             }
 
             if (consistent && ReferenceEquals(Volatile.Read(ref published), slots))
             {
-                break;
+                value = null!;
+                return false;
             }
         }
 
+        return epoch != 0 ? TryHitLocked(key, hash, epoch, asTask, out value) : NoHit(out value);
+    }
+
+    // Writers kept changing what the lock-free read walked through: read under the stripe lock rather than miss.
+    private bool TryHitLocked(string key, ulong hash, ushort epoch, bool asTask, out object value)
+    {
+        var stripe = StripeOf(hash);
+        lock (stripe.Gate)
+        {
+            var index = stripe.Find(key, hash);
+            if (index < 0)
+            {
+                return NoHit(out value);
+            }
+
+            ref var slot = ref stripe.At(index);
+            return Serve(ref slot, slot.Seq, key, slot.Value!, slot.ValidUntil, slot.Epoch == epoch, slot.RefreshLeadMs, asTask, out value);
+        }
+    }
+
+    // The checks of a hit on a consistent read of a slot, and what a hit does: the CLOCK bit, a renewal if due.
+    private bool Serve(ref L1Slot slot, int seq, string key, object found, long validUntil, bool sameEpoch, int lead, bool asTask, out object value)
+    {
+        if (!sameEpoch || !IsValid(validUntil, out var now))
+        {
+            return NoHit(out value);
+        }
+
+        if (slot.Accessed == 0)
+        {
+            slot.Accessed = 1;
+        }
+
+        if (lead != 0 && slot.RefreshQueued == 0
+            && (lead == int.MaxValue || now >= validUntil - ((long)lead * TimeSpan.TicksPerMillisecond)))
+        {
+            AskForRefresh(ref slot, seq, key);
+        }
+
+        value = asTask ? AsTask(ref slot, found) : found;
+        return true;
+    }
+
+    private static bool NoHit(out object value)
+    {
         value = null!;
         return false;
     }
