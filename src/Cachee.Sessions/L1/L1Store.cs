@@ -408,7 +408,7 @@ internal sealed class L1Store
     {
         var slot = ConflictSlot(ticket.Hash);
         var stripe = StripeOf(ticket.Hash);
-        var admitted = entry is not { } offered || Contains(stripe, ticket) || Admit(ticket.Hash, offered.Size);
+        var admitted = entry is not { } offered || Admit(stripe, ticket, offered.Size);
         bool installed;
         lock (stripe.Gate)
         {
@@ -452,11 +452,12 @@ internal sealed class L1Store
     }
 
     /// <summary>
-    /// Counts an offered copy in the sketch and, when L1 has no room for it, admits it only if its key was asked for more
-    /// often lately than the key CLOCK would evict for it.
+    /// Counts an offered copy in the sketch and, when L1 has no room for it and does not hold its key already, admits it only
+    /// if its key was asked for more often lately than the key CLOCK would evict for it.
     /// </summary>
-    private bool Admit(ulong hash, long size)
+    private bool Admit(L1Stripe stripe, in L1Ticket ticket, long size)
     {
+        var hash = ticket.Hash;
         var full = Interlocked.Read(ref _count) >= _maxEntries || Interlocked.Read(ref _bytes) + size > _maxBytes;
         var sketch = Volatile.Read(ref _sketch);
         if (sketch is null)
@@ -471,7 +472,7 @@ internal sealed class L1Store
         }
 
         sketch.Increment(hash);
-        if (!full)
+        if (!full || Contains(stripe, ticket))
         {
             return true;
         }
