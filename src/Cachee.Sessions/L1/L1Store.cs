@@ -1,4 +1,3 @@
-using System.IO.Hashing;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -7,7 +6,7 @@ namespace Cachee.Sessions.L1;
 /// <summary>
 /// The in-process tier. How it works, and why:
 /// <list type="bullet">
-/// <item><b>Layout</b>: the keys are spread by a seeded XxHash3 over stripes; each stripe is a chained hash table in one
+/// <item><b>Layout</b>: the keys are spread by a keyed hash (<see cref="KeyHash"/>) over stripes; each stripe is a chained hash table in one
 /// array of 56-byte <see cref="L1Slot"/> structs that also holds the bucket heads, so an entry costs its slot and no object
 /// of its own (the key and value arrays are the caller's), and a lookup follows few pointers: the stripe's array, the
 /// bucket head, the slot.</item>
@@ -37,7 +36,6 @@ internal sealed class L1Store
 {
     private const int ConflictSlots = 4096;
     private const int MaxReadAttempts = 4;
-    private static readonly long Seed = Random.Shared.NextInt64();
     private readonly L1Stripe[] _stripes;
     private readonly L1Slot[][] _tables;
     private readonly int[] _conflicts = new int[ConflictSlots];
@@ -253,15 +251,48 @@ internal sealed class L1Store
     /// <summary>Removes entries whose validity ended at or before <paramref name="now"/>; returns how many.</summary>
     public int RemoveExpired(long now) => RemoveWhere(slot => slot.ValidUntil <= now);
 
-    /// <summary>The hash that picks a key's stripe, bucket and conflict counter (seeded per process).</summary>
-    public static ulong Hash(string key) => XxHash3.HashToUInt64(MemoryMarshal.AsBytes(key.AsSpan()), Seed);
+    /// <summary>The hash that picks a key's stripe, bucket and conflict counter (keyed per process, see <see cref="KeyHash"/>).</summary>
+    public static ulong Hash(string key) => KeyHash.Of(key);
 
     // The lock-free read (see the class summary). Returns the stored object: a byte[], or a task holding it when asTask.
+    // The common hit (the key first in its bucket, nothing changing it, far from its end, no renewal to ask for, already
+    // marked as used) is settled here in a few loads; anything else goes the general way.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryHit(string key, bool asTask, out object value)
     {
-        var epoch = (ushort)ServingEpoch;
         var hash = Hash(key);
+        ref var published = ref _tables[(int)(hash & (ulong)(_tables.Length - 1))];
+        var slots = Volatile.Read(ref published);
+        var index = Volatile.Read(ref slots[L1Stripe.BucketOf(hash, slots.Length)].Head) - 1;
+        if ((uint)index < (uint)slots.Length)
+        {
+            ref var slot = ref slots[index];
+            var seq = Volatile.Read(ref slot.Seq);
+            if (string.Equals(Volatile.Read(ref slot.Key), key, StringComparison.Ordinal))
+            {
+                var found = Volatile.Read(ref slot.Value);
+                var validUntil = Volatile.Read(ref slot.ValidUntil);
+                var slotEpoch = Volatile.Read(ref slot.Epoch);
+                var lead = Volatile.Read(ref slot.RefreshLeadMs);
+                if (Volatile.Read(ref slot.Seq) == seq && (seq & 1) == 0 && ReferenceEquals(Volatile.Read(ref published), slots)
+                    && slotEpoch == (ushort)ServingEpoch
+                    && slot.Accessed != 0 && (!asTask || found!.GetType() == typeof(Task<byte[]?>))
+                    && validUntil - Clock.Horizon > Clock.Coarse
+                    && (lead == 0 || slot.RefreshQueued != 0 || (lead != int.MaxValue && Clock.Coarse < validUntil - ((long)lead * TimeSpan.TicksPerMillisecond))))
+                {
+                    value = found!;
+                    return true;
+                }
+            }
+        }
+
+        return TryHitSlow(key, hash, asTask, out value);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TryHitSlow(string key, ulong hash, bool asTask, out object value)
+    {
+        var epoch = (ushort)ServingEpoch;
         ref var published = ref _tables[(int)(hash & (ulong)(_tables.Length - 1))];
         for (var attempt = 0; epoch != 0 && attempt < MaxReadAttempts; attempt++)
         {

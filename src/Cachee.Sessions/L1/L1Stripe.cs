@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Cachee.Sessions.L1;
 
 /// <summary>
@@ -155,7 +157,8 @@ internal sealed class L1Stripe
     }
 
     /// <summary>The bytes of a stored value (a <c>byte[]</c>, or a completed task holding one).</summary>
-    public static byte[] BytesOf(object value) => value as byte[] ?? ((Task<byte[]?>)value).Result!;
+    public static byte[] BytesOf(object value) =>
+        value.GetType() == typeof(byte[]) ? Unsafe.As<byte[]>(value) : ((Task<byte[]?>)value).Result!;
 
     private static void Write(ref L1Slot slot, in L1Entry entry)
     {
