@@ -277,8 +277,7 @@ internal sealed class L1Store
                 if (Volatile.Read(ref slot.Seq) == seq && (seq & 1) == 0 && ReferenceEquals(Volatile.Read(ref published), slots)
                     && slotEpoch == (ushort)ServingEpoch
                     && slot.Accessed != 0 && (!asTask || found!.GetType() == typeof(Task<byte[]?>))
-                    && validUntil - Clock.Horizon > Clock.Coarse
-                    && (lead == 0 || slot.RefreshQueued != 0 || (lead != int.MaxValue && Clock.Coarse < validUntil - ((long)lead * TimeSpan.TicksPerMillisecond))))
+                    && IsFarFromItsEnd(validUntil, lead, slot.RefreshQueued))
                 {
                     value = found!;
                     return true;
@@ -287,6 +286,15 @@ internal sealed class L1Store
         }
 
         return TryHitSlow(key, hash, asTask, out value);
+    }
+
+    // Valid for more than the clock's horizon, and no renewal to ask for (none wanted, one already queued, or not yet due).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsFarFromItsEnd(long validUntil, int lead, byte refreshQueued)
+    {
+        var coarse = Clock.Coarse;
+        return validUntil - Clock.Horizon > coarse
+            && (lead == 0 || refreshQueued != 0 || (lead != int.MaxValue && coarse < validUntil - ((long)lead * TimeSpan.TicksPerMillisecond)));
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
