@@ -260,7 +260,7 @@ internal sealed class L1Store
     private bool TryHit(string key, bool asTask, out object value)
     {
         var hash = Hash(key);
-        ref var published = ref _tables[(int)(hash & (ulong)(_tables.Length - 1))];
+        ref var published = ref PublishedFor(hash);
         var slots = Volatile.Read(ref published);
         var index = Volatile.Read(ref slots[L1Stripe.BucketOf(hash, slots.Length)].Head) - 1;
         if ((uint)index < (uint)slots.Length)
@@ -292,15 +292,21 @@ internal sealed class L1Store
     private bool IsFarFromItsEnd(long validUntil, int lead, byte refreshQueued)
     {
         var coarse = Clock.Coarse;
-        return validUntil - Clock.Horizon > coarse
-            && (lead == 0 || refreshQueued != 0 || (lead != int.MaxValue && coarse < validUntil - ((long)lead * TimeSpan.TicksPerMillisecond)));
+        return validUntil - Clock.Horizon > coarse && !IsRenewalDue(lead, refreshQueued, validUntil, coarse);
     }
+
+    // A sliding copy that can still be extended, with no renewal queued, whose renewal lead has begun (or that renews at every hit).
+    private static bool IsRenewalDue(int lead, byte refreshQueued, long validUntil, long now) =>
+        lead != 0 && refreshQueued == 0 && (lead == int.MaxValue || now >= validUntil - ((long)lead * TimeSpan.TicksPerMillisecond));
+
+    // The published array of the stripe a hash picks.
+    private ref L1Slot[] PublishedFor(ulong hash) => ref _tables[(int)(hash & (ulong)(_tables.Length - 1))];
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private bool TryHitSlow(string key, ulong hash, bool asTask, out object value)
     {
         var epoch = (ushort)ServingEpoch;
-        ref var published = ref _tables[(int)(hash & (ulong)(_tables.Length - 1))];
+        ref var published = ref PublishedFor(hash);
         for (var attempt = 0; epoch != 0 && attempt < MaxReadAttempts; attempt++)
         {
             var slots = Volatile.Read(ref published);
@@ -382,8 +388,7 @@ internal sealed class L1Store
             slot.Accessed = 1;
         }
 
-        if (lead != 0 && slot.RefreshQueued == 0
-            && (lead == int.MaxValue || now >= validUntil - ((long)lead * TimeSpan.TicksPerMillisecond)))
+        if (IsRenewalDue(lead, slot.RefreshQueued, validUntil, now))
         {
             AskForRefresh(ref slot, seq, key);
         }
