@@ -9,11 +9,15 @@ namespace Cachee.Sessions.Testing;
 /// <summary>
 /// A <c>redis-server</c> process started on a free loopback port and stopped by its own process id; shared by the
 /// integration tests and the benchmarks. A missing <c>redis-server</c> is an error that says how to install it.
+/// <para>The server logs to a file in its own directory, not to pipes: reading a child's pipes asynchronously holds a
+/// thread-pool thread per pipe for the child's whole life, and on a two-core machine two such readers left the tests' async
+/// continuations waiting up to a second for the pool to grow (writes then missed their deadline).</para>
 /// </summary>
 internal sealed class RedisProcess : IDisposable
 {
     private const int SigCont = 18;
     private const int SigStop = 19;
+    private const string LogFileName = "redis.log";
     private readonly string _directory;
     private readonly string[] _arguments;
     private Process _process;
@@ -38,7 +42,8 @@ internal sealed class RedisProcess : IDisposable
         string[] arguments =
         [
             "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", string.Empty,
-            "--appendonly", "no", "--dir", directory, "--daemonize", "no", .. extraArguments,
+            "--appendonly", "no", "--dir", directory, "--logfile", Path.Combine(directory, LogFileName), "--daemonize", "no",
+            .. extraArguments,
         ];
         var server = new RedisProcess(Launch(arguments), directory, port, arguments);
         server.WaitUntilListening(TimeSpan.FromSeconds(15));
@@ -85,21 +90,13 @@ internal sealed class RedisProcess : IDisposable
         var executable = Find() ?? throw new InvalidOperationException(
             "redis-server was not found on PATH. The integration tests and benchmarks need a real Redis: install it with "
             + "'apt-get install -y redis-server' (Debian/Ubuntu) and run them again.");
-        var start = new ProcessStartInfo(executable)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
+        var start = new ProcessStartInfo(executable) { UseShellExecute = false };
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
         }
 
-        var process = Process.Start(start) ?? throw new InvalidOperationException("redis-server did not start.");
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
+        return Process.Start(start) ?? throw new InvalidOperationException("redis-server did not start.");
     }
 
     public void Dispose()
@@ -131,7 +128,20 @@ internal sealed class RedisProcess : IDisposable
             {
                 spinner.SpinOnce(sleep1Threshold: 10);
             }
+            catch (SocketException ex)
+            {
+                throw new InvalidOperationException(
+                    $"redis-server ({string.Join(' ', _arguments)}) is not listening on port {Port} after {deadline.Elapsed.TotalSeconds:F1} s"
+                    + $"{(_process.HasExited ? $" (it exited with code {_process.ExitCode})" : string.Empty)}. The end of its log:{Environment.NewLine}{LogTail()}",
+                    ex);
+            }
         }
+    }
+
+    private string LogTail()
+    {
+        var log = Path.Combine(_directory, LogFileName);
+        return File.Exists(log) ? string.Join(Environment.NewLine, File.ReadLines(log).TakeLast(20)) : "(no log written)";
     }
 
     private static string? Find()
