@@ -30,7 +30,7 @@ public sealed partial class TieredDistributedCache
         {
             if (_fetches.TryGetValue(key, out var running))
             {
-                return sync ? running.GetAwaiter().GetResult() : await running.WaitAsync(token).ConfigureAwait(false);
+                return sync ? JoinBlocking(running) : await running.WaitAsync(token).ConfigureAwait(false);
             }
 
             var fetch = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -56,6 +56,18 @@ public sealed partial class TieredDistributedCache
                 _ = _fetches.TryRemove(KeyValuePair.Create(key, fetch.Task));
             }
         }
+    }
+
+    // A blocking caller joining a fetch under way sleeps on the task's wait handle until it completes: Task.Wait would spin
+    // first, taking a core from the threads that complete the fetch (two cores are common for app instances).
+    private static byte[]? JoinBlocking(Task<byte[]?> running)
+    {
+        if (!running.IsCompleted)
+        {
+            _ = ((IAsyncResult)running).AsyncWaitHandle.WaitOne();
+        }
+
+        return running.GetAwaiter().GetResult();
     }
 
     /// <summary>

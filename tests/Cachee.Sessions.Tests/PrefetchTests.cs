@@ -40,6 +40,30 @@ public sealed class PrefetchTests
     }
 
     [Fact]
+    public async Task BlockingReadsDuringAFetch_WaitForItAndShareItsRead()
+    {
+        await using var fleet = new Fleet();
+        var a = await fleet.AddAsync();
+        var b = await fleet.AddAsync();
+        await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
+        var commands = fleet.Server.Commands;
+        var pause = new TaskCompletionSource();
+        fleet.Server.Pause = pause.Task;
+
+        var first = b.GetAsync("k"); // the fetch, held by the paused server
+        const int blocking = 8;
+        var readers = Enumerable.Range(0, blocking).Select(_ => Task.Factory.StartNew(
+            () => b.Get("k"), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+        await Eventually.TrueAsync(() => b.GetStatistics().L1Misses == 1 + blocking, "every blocking read joined the fetch");
+        Assert.All(readers, reader => Assert.False(reader.IsCompleted));
+
+        pause.SetResult();
+        Assert.Equal([1], await first);
+        Assert.All(await Task.WhenAll(readers), value => Assert.Equal([1], value));
+        Assert.Equal(1, fleet.Server.Commands - commands);
+    }
+
+    [Fact]
     public async Task KeyNotHeldHere_IsNotFetched()
     {
         await using var fleet = new Fleet();

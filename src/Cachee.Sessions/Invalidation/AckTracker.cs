@@ -48,7 +48,8 @@ internal sealed class AckTracker
 
             if (sync)
             {
-                return _done.Task.Wait(timeout);
+                // Sleeps without spinning first (as Task.Wait would), leaving the cores to the threads that deliver the acks.
+                return _done.Task.IsCompleted || ((IAsyncResult)_done.Task).AsyncWaitHandle.WaitOne(timeout);
             }
 
             try
