@@ -30,7 +30,13 @@ public sealed partial class TieredDistributedCache
         {
             if (_fetches.TryGetValue(key, out var running))
             {
-                return sync ? JoinBlocking(running) : await running.WaitAsync(token).ConfigureAwait(false);
+                if (sync)
+                {
+                    _ = BlockingWait.Until(running, Timeout.InfiniteTimeSpan); // bounded: the fetch has the operation timeout
+                    return running.GetAwaiter().GetResult();
+                }
+
+                return await running.WaitAsync(token).ConfigureAwait(false);
             }
 
             var fetch = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -56,18 +62,6 @@ public sealed partial class TieredDistributedCache
                 _ = _fetches.TryRemove(KeyValuePair.Create(key, fetch.Task));
             }
         }
-    }
-
-    // A blocking caller joining a fetch under way sleeps on the task's wait handle until it completes: Task.Wait would spin
-    // first, taking a core from the threads that complete the fetch (two cores are common for app instances).
-    private static byte[]? JoinBlocking(Task<byte[]?> running)
-    {
-        if (!running.IsCompleted)
-        {
-            _ = ((IAsyncResult)running).AsyncWaitHandle.WaitOne();
-        }
-
-        return running.GetAwaiter().GetResult();
     }
 
     /// <summary>

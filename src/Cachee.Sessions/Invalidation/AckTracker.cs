@@ -48,8 +48,7 @@ internal sealed class AckTracker
 
             if (sync)
             {
-                // Sleeps without spinning first (as Task.Wait would), leaving the cores to the threads that deliver the acks.
-                return _done.Task.IsCompleted || ((IAsyncResult)_done.Task).AsyncWaitHandle.WaitOne(timeout);
+                return BlockingWait.Until(_done.Task, timeout);
             }
 
             try
