@@ -82,7 +82,7 @@ internal sealed class L1Store
     /// <summary>A hit: the bytes, if this instance may serve the key from L1 now.</summary>
     public bool TryServe(string key, out byte[] value)
     {
-        if (TryHit(key, asTask: false, out var found))
+        if (TryHit(key, KeyHash.OfInlined(key), asTask: false, out var found))
         {
             value = L1Stripe.BytesOf(found);
             return true;
@@ -95,7 +95,7 @@ internal sealed class L1Store
     /// <summary>A hit for an asynchronous caller: a completed task, made on the first such hit of the copy and reused after.</summary>
     public bool TryServeTask(string key, out Task<byte[]?> task)
     {
-        if (TryHit(key, asTask: true, out var found))
+        if (TryHit(key, Hash(key), asTask: true, out var found))
         {
             task = (Task<byte[]?>)found;
             return true;
@@ -257,9 +257,8 @@ internal sealed class L1Store
     // The common hit (the key first in its bucket, nothing changing it, far from its end, no renewal to ask for, already
     // marked as used) is settled here in a few loads; anything else goes the general way.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryHit(string key, bool asTask, out object value)
+    private bool TryHit(string key, ulong hash, bool asTask, out object value)
     {
-        var hash = Hash(key);
         ref var published = ref PublishedFor(hash);
         var slots = Volatile.Read(ref published);
         var index = Volatile.Read(ref slots[L1Stripe.BucketOf(hash, slots.Length)].Head) - 1;
