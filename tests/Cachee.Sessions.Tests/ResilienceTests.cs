@@ -143,6 +143,48 @@ public sealed class ResilienceTests
     }
 
     [Fact]
+    public async Task CircuitBreaker_AProbeAnsweredWithAnError_ClosesIt()
+    {
+        await using var fleet = new Fleet(o =>
+        {
+            o.CircuitBreakerFailureThreshold = 1;
+            o.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(2);
+        });
+        var a = await fleet.AddAsync();
+        fleet.Server.Failure = Unreachable();
+        _ = await Assert.ThrowsAsync<CacheUnavailableException>(() => a.GetAsync("k"));
+        fleet.Time.Advance(TimeSpan.FromSeconds(2));
+        fleet.Server.Failure = new RedisServerException("ERR test: an error reply");
+        _ = await Assert.ThrowsAsync<RedisServerException>(() => a.GetAsync("k")); // the probe: Redis answered
+        fleet.Server.Failure = null;
+        Assert.Null(await a.GetAsync("k")); // closed: no further break to wait out
+    }
+
+    [Fact]
+    public async Task CircuitBreaker_AProbeItsCallerCancelled_LetsTheNextCallProbe()
+    {
+        await using var fleet = new Fleet(o =>
+        {
+            o.CircuitBreakerFailureThreshold = 1;
+            o.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(2);
+        });
+        var a = await fleet.AddAsync();
+        fleet.Server.Failure = Unreachable();
+        _ = await Assert.ThrowsAsync<CacheUnavailableException>(() => a.GetAsync("k"));
+        fleet.Server.Failure = null;
+        fleet.Time.Advance(TimeSpan.FromSeconds(2));
+        var pause = new TaskCompletionSource();
+        fleet.Server.Pause = pause.Task;
+        using var cancel = new CancellationTokenSource();
+        var probe = a.GetAsync("k", cancel.Token);
+        await cancel.CancelAsync();
+        _ = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => probe);
+        pause.SetResult();
+        fleet.Server.Pause = null;
+        Assert.Null(await a.GetAsync("k")); // the next call probes, and Redis answers
+    }
+
+    [Fact]
     public async Task ThrowMode_AFailedWriteThrowsAndChangesNothing()
     {
         await using var fleet = new Fleet();

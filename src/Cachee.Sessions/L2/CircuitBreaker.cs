@@ -61,6 +61,15 @@ internal sealed class CircuitBreaker(int threshold, TimeSpan breakDuration, Time
         }
     }
 
+    /// <summary>A call ended with no outcome (its caller cancelled it): if it was the probe, the next call may probe.</summary>
+    public void Abandoned()
+    {
+        lock (_gate)
+        {
+            _probing = false;
+        }
+    }
+
     /// <summary>Records a failure to reach Redis; returns true when this opened the breaker.</summary>
     public bool Failed()
     {

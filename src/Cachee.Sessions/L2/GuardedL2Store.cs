@@ -97,6 +97,19 @@ internal sealed partial class GuardedL2Store(
             throw ex as CacheUnavailableException
                 ?? new CacheUnavailableException($"Redis could not be reached within {timeout}: {ex.Message}", ex);
         }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // The caller gave up: neither an answer nor a failure. If this call was the breaker's probe, another may go.
+            breaker.Abandoned();
+            throw;
+        }
+        catch
+        {
+            // Redis answered, with an error: it is reachable (and a probe that got this answer must not leave the breaker
+            // waiting for its outcome forever).
+            NoteRedisAnswered();
+            throw;
+        }
     }
 
     private T WaitBlocking<T>(Task<T> task, CancellationToken token)
