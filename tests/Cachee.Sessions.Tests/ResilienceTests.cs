@@ -18,6 +18,15 @@ public sealed class ResilienceTests
 
     private static RedisConnectionException Unreachable() => new(ConnectionFailureType.UnableToConnect, "test: no connection");
 
+    // An instance whose breaker (threshold 1) has just opened: one call found Redis unreachable.
+    private static async Task<TieredDistributedCache> OpenTheBreakerAsync(Fleet fleet)
+    {
+        var a = await fleet.AddAsync();
+        fleet.Server.Failure = Unreachable();
+        _ = await Assert.ThrowsAsync<CacheUnavailableException>(() => a.GetAsync("k"));
+        return a;
+    }
+
     [Fact]
     public async Task PausedRedis_AsyncMissThrowsAfterTheTimeout_NotNull()
     {
@@ -128,9 +137,7 @@ public sealed class ResilienceTests
             o.CircuitBreakerFailureThreshold = 1;
             o.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(2);
         });
-        var a = await fleet.AddAsync();
-        fleet.Server.Failure = Unreachable();
-        _ = await Assert.ThrowsAsync<CacheUnavailableException>(() => a.GetAsync("k"));
+        var a = await OpenTheBreakerAsync(fleet);
         fleet.Time.Advance(TimeSpan.FromSeconds(2));
         var commands = fleet.Server.Commands;
         _ = await Assert.ThrowsAsync<CacheUnavailableException>(() => a.GetAsync("k")); // the probe fails
@@ -150,9 +157,7 @@ public sealed class ResilienceTests
             o.CircuitBreakerFailureThreshold = 1;
             o.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(2);
         });
-        var a = await fleet.AddAsync();
-        fleet.Server.Failure = Unreachable();
-        _ = await Assert.ThrowsAsync<CacheUnavailableException>(() => a.GetAsync("k"));
+        var a = await OpenTheBreakerAsync(fleet);
         fleet.Time.Advance(TimeSpan.FromSeconds(2));
         fleet.Server.Failure = new RedisServerException("ERR test: an error reply");
         _ = await Assert.ThrowsAsync<RedisServerException>(() => a.GetAsync("k")); // the probe: Redis answered
@@ -168,9 +173,7 @@ public sealed class ResilienceTests
             o.CircuitBreakerFailureThreshold = 1;
             o.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(2);
         });
-        var a = await fleet.AddAsync();
-        fleet.Server.Failure = Unreachable();
-        _ = await Assert.ThrowsAsync<CacheUnavailableException>(() => a.GetAsync("k"));
+        var a = await OpenTheBreakerAsync(fleet);
         fleet.Server.Failure = null;
         fleet.Time.Advance(TimeSpan.FromSeconds(2));
         var pause = new TaskCompletionSource();
