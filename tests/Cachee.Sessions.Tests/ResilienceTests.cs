@@ -18,7 +18,14 @@ public sealed class ResilienceTests
 
     private static RedisConnectionException Unreachable() => new(ConnectionFailureType.UnableToConnect, "test: no connection");
 
-    // An instance whose breaker (threshold 1) has just opened: one call found Redis unreachable.
+    // A breaker that opens at the first failure and lets a probe through every 2 s.
+    private static Fleet OneFailureBreakerFleet() => new(o =>
+    {
+        o.CircuitBreakerFailureThreshold = 1;
+        o.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(2);
+    });
+
+    // An instance of such a fleet whose breaker has just opened: one call found Redis unreachable.
     private static async Task<TieredDistributedCache> OpenTheBreakerAsync(Fleet fleet)
     {
         var a = await fleet.AddAsync();
@@ -132,11 +139,7 @@ public sealed class ResilienceTests
     [Fact]
     public async Task CircuitBreaker_AFailedProbeOpensItForAnotherBreak()
     {
-        await using var fleet = new Fleet(o =>
-        {
-            o.CircuitBreakerFailureThreshold = 1;
-            o.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(2);
-        });
+        await using var fleet = OneFailureBreakerFleet();
         var a = await OpenTheBreakerAsync(fleet);
         fleet.Time.Advance(TimeSpan.FromSeconds(2));
         var commands = fleet.Server.Commands;
@@ -152,11 +155,7 @@ public sealed class ResilienceTests
     [Fact]
     public async Task CircuitBreaker_AProbeAnsweredWithAnError_ClosesIt()
     {
-        await using var fleet = new Fleet(o =>
-        {
-            o.CircuitBreakerFailureThreshold = 1;
-            o.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(2);
-        });
+        await using var fleet = OneFailureBreakerFleet();
         var a = await OpenTheBreakerAsync(fleet);
         fleet.Time.Advance(TimeSpan.FromSeconds(2));
         fleet.Server.Failure = new RedisServerException("ERR test: an error reply");
@@ -168,11 +167,7 @@ public sealed class ResilienceTests
     [Fact]
     public async Task CircuitBreaker_AProbeItsCallerCancelled_LetsTheNextCallProbe()
     {
-        await using var fleet = new Fleet(o =>
-        {
-            o.CircuitBreakerFailureThreshold = 1;
-            o.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(2);
-        });
+        await using var fleet = OneFailureBreakerFleet();
         var a = await OpenTheBreakerAsync(fleet);
         fleet.Server.Failure = null;
         fleet.Time.Advance(TimeSpan.FromSeconds(2));
