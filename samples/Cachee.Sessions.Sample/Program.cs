@@ -10,6 +10,7 @@ builder.Services.AddCacheeSessions(
     {
         o.Configuration = builder.Configuration["Redis"] ?? "127.0.0.1:6379";
         o.InstanceName = "cachee-sample:";
+        o.CountL1Hits = true; // the page shows whether the session came from L1, and the hit ratio
     },
     session => session.IdleTimeout = TimeSpan.FromMinutes(20));
 

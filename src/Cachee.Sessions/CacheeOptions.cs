@@ -81,6 +81,14 @@ public sealed class CacheeOptions
     public bool PrefetchOnInvalidation { get; set; } = true;
 
     /// <summary>
+    /// When true, reads answered from L1 are counted: <see cref="CacheeStatistics.L1Hits"/>, <see cref="CacheeStatistics.L1HitRatio"/>
+    /// and the metric <c>cachee.l1.hits</c>. Off by default, as statistics are in <c>MemoryCache</c>: an exact count costs an L1 hit
+    /// a fifth of its time (a per-thread cell, and a thread-static access is a call into the runtime on Linux; see
+    /// docs/benchmarks.md). Every other counter, L1 misses included, is always kept: they are off the hit's path.
+    /// </summary>
+    public bool CountL1Hits { get; set; }
+
+    /// <summary>
     /// The longest any cache call waits for Redis. Default 1 second; 10 ms to 1 minute. A read that runs out of time serves
     /// the L1 copy it has (stale-on-error, counted in <c>cachee.l1.stale_hits</c>) or throws <see cref="CacheUnavailableException"/>;
     /// a write throws it (or is queued, see <see cref="WriteFailureMode"/>). Writes carry a deadline of this timeout minus a

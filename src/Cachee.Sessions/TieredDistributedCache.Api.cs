@@ -12,7 +12,7 @@ public sealed partial class TieredDistributedCache
         ArgumentNullException.ThrowIfNull(key);
         if (_l1.TryServe(key, out var value))
         {
-            _metrics.L1Hits.Increment();
+            _l1Hits?.Increment();
             return value;
         }
 
@@ -26,7 +26,7 @@ public sealed partial class TieredDistributedCache
         token.ThrowIfCancellationRequested();
         if (_l1.TryServeTask(key, out var hit))
         {
-            _metrics.L1Hits.Increment();
+            _l1Hits?.Increment();
             return hit;
         }
 
@@ -40,7 +40,7 @@ public sealed partial class TieredDistributedCache
         ArgumentNullException.ThrowIfNull(destination);
         if (_l1.TryServe(key, out var value))
         {
-            _metrics.L1Hits.Increment();
+            _l1Hits?.Increment();
             return CopyTo(value, destination);
         }
 
@@ -55,7 +55,7 @@ public sealed partial class TieredDistributedCache
         token.ThrowIfCancellationRequested();
         if (_l1.TryServe(key, out var value))
         {
-            _metrics.L1Hits.Increment();
+            _l1Hits?.Increment();
             return new(CopyTo(value, destination));
         }
 

@@ -32,6 +32,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     private readonly TimeSpan _ackTimeout;
     private readonly TimeSpan _breakDuration;
     private readonly ReplayQueue? _replay;
+    private PerThreadCounter? _l1Hits;
     private bool _prefetch;
     private int _disposed;
 
@@ -83,12 +84,12 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     private void Wire(CacheeOptions options)
     {
         _prefetch = options.PrefetchOnInvalidation;
+        _l1Hits = _metrics.L1Hits;
         Coordinator.Invalidated = OnInvalidated;
         if (_replay is { } replay)
         {
             _metrics.ReplayPending = () => replay.Count;
         }
-
     }
 
     /// <summary>This instance's identity on the invalidation channel (its own messages are ignored).</summary>
@@ -141,7 +142,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         var time = timeProvider ?? TimeProvider.System;
         var factory = loggerFactory ?? NullLoggerFactory.Instance;
         L1Store? l1 = null;
-        var metrics = new CacheeMetrics(meterFactory, instanceId, () => l1?.Count ?? 0, () => l1?.Bytes ?? 0);
+        var metrics = new CacheeMetrics(meterFactory, instanceId, () => l1?.Count ?? 0, () => l1?.Bytes ?? 0, options.CountL1Hits);
         l1 = new L1Store(options.L1MaxBytes, options.L1MaxEntries, options.L1MaxEntryBytes, metrics.L1Evictions.Increment, new L1Clock(time));
         var breaker = new CircuitBreaker(options.CircuitBreakerFailureThreshold, options.CircuitBreakerBreakDuration, time);
         var guarded = new GuardedL2Store(l2, options.L2OperationTimeout, breaker, time, metrics, factory.CreateLogger<GuardedL2Store>());

@@ -26,7 +26,7 @@ internal sealed class Instances(string endpoint) : IAsyncDisposable
 
     public TieredDistributedCache Create(Action<CacheeOptions>? configure = null)
     {
-        var options = new CacheeOptions { Configuration = endpoint, InstanceName = Prefix };
+        var options = new CacheeOptions { Configuration = endpoint, InstanceName = Prefix, CountL1Hits = true }; // tests read the hit counts
         configure?.Invoke(options);
         var cache = new TieredDistributedCache(Options.Create(options));
         _created.Add(cache);

@@ -92,6 +92,7 @@ internal sealed class SessionFleet : IAsyncDisposable
         {
             o.Configuration = _redis.Endpoint;
             o.InstanceName = _prefix;
+            o.CountL1Hits = true;
         });
 
         var app = builder.Build();

@@ -64,9 +64,37 @@ public sealed class DiagnosticsTests
     }
 
     [Fact]
-    public void HitRatio_IsHitsOverReads()
+    public async Task L1Hits_AreCountedOnlyWhenAskedFor_MissesAlways()
     {
-        Assert.Equal(0, default(CacheeStatistics).L1HitRatio);
+        await using var fleet = new Fleet(o => o.CountL1Hits = false);
+        var a = await fleet.AddAsync();
+        await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
+        Assert.Equal([1], a.Get("k"));
+        Assert.Equal([1], await a.GetAsync("k"));
+        Assert.Null(a.Get("absent"));
+
+        var published = new List<string>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, _) =>
+        {
+            if (instrument.Meter.Name == "Cachee.Sessions")
+            {
+                published.Add(instrument.Name);
+            }
+        };
+        listener.Start();
+
+        var stats = a.GetStatistics();
+        Assert.Equal((null, null, 1L, 1L), (stats.L1Hits, stats.L1HitRatio, stats.L1Misses, stats.L2Misses));
+        Assert.Contains("cachee.l1.misses", published);
+        Assert.DoesNotContain("cachee.l1.hits", published);
+    }
+
+    [Fact]
+    public void HitRatio_IsHitsOverReads_OrNullWhenHitsAreNotCounted()
+    {
+        Assert.Null(default(CacheeStatistics).L1HitRatio);
+        Assert.Equal(0, new CacheeStatistics(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0).L1HitRatio);
         Assert.Equal(0.75, new CacheeStatistics(3, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0).L1HitRatio);
     }
 }

@@ -37,7 +37,7 @@ internal sealed class Fleet : IAsyncDisposable
     /// <summary>Adds an instance nobody has started.</summary>
     public TieredDistributedCache AddUnstarted()
     {
-        var options = new CacheeOptions { Configuration = "in-memory" };
+        var options = new CacheeOptions { Configuration = "in-memory", CountL1Hits = true }; // tests read the hit counts
         Configure?.Invoke(options);
         var id = $"instance-{_caches.Count}-{Guid.NewGuid():N}";
         var bus = new InMemoryInvalidationBus(Server.Hub, id);

@@ -14,14 +14,19 @@ internal sealed class CacheeMetrics : IDisposable
     private readonly Meter _meter;
     private readonly bool _ownsMeter;
 
-    public CacheeMetrics(IMeterFactory? meterFactory, string instanceId, Func<long> l1Entries, Func<long> l1Bytes)
+    public CacheeMetrics(IMeterFactory? meterFactory, string instanceId, Func<long> l1Entries, Func<long> l1Bytes, bool countL1Hits)
     {
         _ownsMeter = meterFactory is null;
         _meter = meterFactory?.Create(new MeterOptions(MeterName)) ?? new Meter(MeterName);
         L1Entries = l1Entries;
         L1Bytes = l1Bytes;
         var tags = new KeyValuePair<string, object?>[] { new("cachee.instance", instanceId) };
-        Observe("cachee.l1.hits", L1Hits, "Reads answered from L1.");
+        L1Hits = countL1Hits ? new PerThreadCounter() : null;
+        if (L1Hits is { } hits)
+        {
+            Observe("cachee.l1.hits", hits, "Reads answered from L1.");
+        }
+
         Observe("cachee.l1.misses", L1Misses, "Reads L1 could not answer.");
         Observe("cachee.l2.hits", L2Hits, "Reads answered by Redis.");
         Observe("cachee.l2.misses", L2Misses, "Reads Redis had no entry for.");
@@ -47,7 +52,8 @@ internal sealed class CacheeMetrics : IDisposable
             _meter.CreateObservableCounter(name, () => new Measurement<long>(counter.Value, tags), null, description);
     }
 
-    public PerThreadCounter L1Hits { get; } = new();
+    /// <summary>Reads answered from L1; null unless <see cref="CacheeOptions.CountL1Hits"/>.</summary>
+    public PerThreadCounter? L1Hits { get; }
 
     public PerThreadCounter L1Misses { get; } = new();
 
@@ -91,16 +97,17 @@ internal sealed class CacheeMetrics : IDisposable
     private Func<long> L1Bytes { get; }
 
     public CacheeStatistics Snapshot() => new(
-        L1Hits.Value, L1Misses.Value, L2Hits.Value, L2Misses.Value, InvalidationsSent.Value, InvalidationsReceived.Value,
+        L1Hits?.Value, L1Misses.Value, L2Hits.Value, L2Misses.Value, InvalidationsSent.Value, InvalidationsReceived.Value,
         InvalidationsMalformed.Value, L1Evictions.Value, L2Refreshes.Value, UnreadablePayloads.Value, L1Entries(), L1Bytes(),
         AckTimeouts.Value, Prefetches.Value, L2Failures.Value, BreakerOpenings.Value, StaleHits.Value, ReplayQueued.Value,
         ReplayApplied.Value, ReplaySuperseded.Value, ReplayPending());
 
     public void Dispose()
     {
+        L1Hits?.Dispose();
         foreach (var counter in new[]
         {
-            L1Hits, L1Misses, L2Hits, L2Misses, InvalidationsSent, InvalidationsReceived, InvalidationsMalformed, L1Evictions,
+            L1Misses, L2Hits, L2Misses, InvalidationsSent, InvalidationsReceived, InvalidationsMalformed, L1Evictions,
             L2Refreshes, UnreadablePayloads, AckTimeouts, Prefetches, L2Failures, BreakerOpenings, StaleHits, ReplayQueued,
             ReplayApplied, ReplaySuperseded,
         })

@@ -1,7 +1,7 @@
 namespace Cachee.Sessions;
 
 /// <summary>A snapshot of one cache instance's counters since it was created (the same figures its metrics report).</summary>
-/// <param name="L1Hits">Reads answered from L1 without I/O.</param>
+/// <param name="L1Hits">Reads answered from L1 without I/O; null unless <see cref="CacheeOptions.CountL1Hits"/> is on.</param>
 /// <param name="L1Misses">Reads L1 could not answer.</param>
 /// <param name="L2Hits">Reads answered by Redis.</param>
 /// <param name="L2Misses">Reads for which Redis had no entry.</param>
@@ -23,7 +23,7 @@ namespace Cachee.Sessions;
 /// <param name="ReplaySuperseded">Queued writes dropped because Redis held newer data (or they had expired).</param>
 /// <param name="ReplayPending">Writes waiting in the replay queue now.</param>
 public readonly record struct CacheeStatistics(
-    long L1Hits,
+    long? L1Hits,
     long L1Misses,
     long L2Hits,
     long L2Misses,
@@ -45,6 +45,9 @@ public readonly record struct CacheeStatistics(
     long ReplaySuperseded = 0,
     long ReplayPending = 0)
 {
-    /// <summary>The share of reads answered from L1, from 0 to 1 (0 when there were no reads).</summary>
-    public double L1HitRatio => L1Hits + L1Misses == 0 ? 0 : (double)L1Hits / (L1Hits + L1Misses);
+    /// <summary>
+    /// The share of reads answered from L1, from 0 to 1 (0 when there were no reads); null when hits are not counted
+    /// (<see cref="CacheeOptions.CountL1Hits"/>).
+    /// </summary>
+    public double? L1HitRatio => L1Hits is not { } hits ? null : hits + L1Misses == 0 ? 0 : (double)hits / (hits + L1Misses);
 }
