@@ -83,7 +83,7 @@ public sealed class CacheeOptions
     /// <summary>
     /// When true, reads answered from L1 are counted: <see cref="CacheeStatistics.L1Hits"/>, <see cref="CacheeStatistics.L1HitRatio"/>
     /// and the metric <c>cachee.l1.hits</c>. Off by default, as statistics are in <c>MemoryCache</c>: an exact count costs an L1 hit
-    /// a fifth of its time (a per-thread cell, and a thread-static access is a call into the runtime on Linux; see
+    /// about a sixth of its time (a per-thread cell, and a thread-static access is a call into the runtime on Linux; see
     /// docs/benchmarks.md). Every other counter, L1 misses included, is always kept: they are off the hit's path.
     /// </summary>
     public bool CountL1Hits { get; set; }
