@@ -48,7 +48,8 @@ public sealed class ReplayOnRedisTests(RedisServer redis)
         Assert.Equal(1, a.GetStatistics().ReplayPending);
 
         server.Restart();
-        await Eventually.TrueAsync(() => a.GetStatistics().ReplayApplied == 1, "the queued write is replayed", TimeSpan.FromSeconds(30));
+        await Eventually.TrueAsync(
+            () => a.GetStatistics().ReplayApplied == 1, "the queued write is replayed", TimeSpan.FromSeconds(30), () => $"a: {a.GetStatistics()}");
         await Eventually.TrueAsync(() => b.Coordinator.IsSubscribed, "b hears invalidations again", TimeSpan.FromSeconds(30));
         var seen = Array.Empty<byte>();
         await Eventually.TrueAsync(() =>

@@ -5,7 +5,8 @@ namespace Cachee.Sessions.Testing;
 /// <summary>Polls a condition with a deadline: for work that happens on another thread, never a bare sleep.</summary>
 internal static class Eventually
 {
-    public static async Task TrueAsync(Func<bool> condition, string what, TimeSpan? timeout = null)
+    /// <summary>Waits until <paramref name="condition"/> holds; on timeout, fails with <paramref name="detail"/>'s account of the state.</summary>
+    public static async Task TrueAsync(Func<bool> condition, string what, TimeSpan? timeout = null, Func<string>? detail = null)
     {
         var deadline = Stopwatch.StartNew();
         var limit = timeout ?? TimeSpan.FromSeconds(10);
@@ -14,7 +15,7 @@ internal static class Eventually
         {
             if (deadline.Elapsed > limit)
             {
-                Assert.Fail($"Timed out after {limit} waiting until {what}.");
+                Assert.Fail($"Timed out after {limit} waiting until {what}.{(detail is null ? string.Empty : $" {detail()}")}");
             }
 
             // Spins briefly, then yields the core (SpinWait sleeps 1 ms once it has spun enough).
