@@ -9,7 +9,6 @@ namespace Cachee.Sessions;
 // The one implementation behind the sync and async APIs: with sync = true every await completes synchronously.
 public sealed partial class TieredDistributedCache
 {
-    private const long MaxTolerance = 30 * TimeSpan.TicksPerSecond;
     private readonly ConcurrentDictionary<string, Task<byte[]?>> _fetches = new(StringComparer.Ordinal);
 
     /// <summary>
@@ -277,18 +276,7 @@ public sealed partial class TieredDistributedCache
         return new L1Entry(key, value, version, epoch, validUntil, lead);
     }
 
-    /// <summary>The sliding tolerance: 2% of the window, at most 30 s, unless configured (then at most half the window).</summary>
-    private long ToleranceFor(long slidingTicks)
-    {
-        if (slidingTicks <= 0)
-        {
-            return 0;
-        }
-
-        return _tolerance is { } configured
-            ? Math.Min(configured.Ticks, slidingTicks / 2)
-            : Math.Min(slidingTicks / 50, MaxTolerance);
-    }
+    private long ToleranceFor(long slidingTicks) => EntryExpiration.ToleranceTicks(slidingTicks, _tolerance);
 
     private long NowTicks() => _time.GetUtcNow().UtcTicks;
 

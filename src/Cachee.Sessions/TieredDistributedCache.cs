@@ -56,7 +56,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         InstanceId = Guid.NewGuid().ToString("N");
         _connection = new RedisConnection(value);
         var channel = ChannelName(value);
-        var l2 = new RedisL2Store(_connection, value.InstanceName, channel, InstanceId, value.L2OperationTimeout);
+        var l2 = new RedisL2Store(_connection, value.InstanceName, channel, InstanceId, value.L2OperationTimeout, value.SlidingRefreshTolerance);
         var bus = new RedisInvalidationBus(_connection, channel, InstanceId, probeTimeout: TimeSpan.FromSeconds(5));
         (_ackTimeout, _breakDuration, _replay) = Settings(value);
         (_l1, _l2, _metrics, _time, _logger, _tolerance, Coordinator) =

@@ -151,9 +151,9 @@ public sealed class RedisContractTests(RedisServer redis) : IAsyncLifetime
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public async Task AValueTooLargeForTheReadScript_IsReadPlainly_RenewedAndKeptInL1(bool sync)
+    public async Task ASlidingEntryReadFromRedis_IsRenewedWhenItsTtlFellBeyondTheTolerance_AndKeptInL1(bool sync)
     {
-        var value = new byte[RedisL2Store.InlineValueLimit + 1];
+        var value = new byte[1024 * 1024];
         new Random(1).NextBytes(value);
         await _cache.SetAsync("big", value, new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(20) });
         var database = redis.Admin.GetDatabase();
@@ -163,6 +163,24 @@ public sealed class RedisContractTests(RedisServer redis) : IAsyncLifetime
         Assert.Equal(value, sync ? other.Get("big") : await other.GetAsync("big"));
         Assert.True(await database.KeyTimeToLiveAsync(_instances.Prefix + "big") > TimeSpan.FromMinutes(19), "the read renewed the sliding entry");
         Assert.Equal(value, sync ? other.Get("big") : await other.GetAsync("big"));
+        Assert.Equal((1, 1), (other.GetStatistics().L2Hits, other.GetStatistics().L1Hits));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ASlidingEntryReadFromRedisWithinTheTolerance_IsNotRenewed_AndKeptInL1(bool sync)
+    {
+        // The default tolerance of a 20-minute window is 2% of it, 24 s: an entry 10 s short of its window needs no renewal.
+        await _cache.SetAsync("s", [1, 2], new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(20) });
+        var database = redis.Admin.GetDatabase();
+        var shortened = TimeSpan.FromMinutes(20) - TimeSpan.FromSeconds(10);
+        _ = await database.KeyExpireAsync(_instances.Prefix + "s", shortened);
+        var other = await _instances.StartAsync();
+
+        Assert.Equal([1, 2], sync ? other.Get("s") : await other.GetAsync("s"));
+        Assert.True(await database.KeyTimeToLiveAsync(_instances.Prefix + "s") <= shortened, "the read left the entry's expiry alone");
+        Assert.Equal([1, 2], sync ? other.Get("s") : await other.GetAsync("s"));
         Assert.Equal((1, 1), (other.GetStatistics().L2Hits, other.GetStatistics().L1Hits));
     }
 
@@ -179,16 +197,15 @@ public sealed class RedisContractTests(RedisServer redis) : IAsyncLifetime
         await using var other = _instances.Create();
         Assert.Equal([2], await other.GetAsync("k"));
 
-        // The blocking read path too; what it reads is kept in L1 (the script's reply came, on the second try).
+        // The blocking write path too; what it wrote is kept in L1 (the script's reply came, on the second try).
         await Eventually.TrueAsync(() => other.Coordinator.IsSubscribed, "the other instance subscribed");
         foreach (var server in redis.Admin.GetServers())
         {
             await server.ScriptFlushAsync();
         }
 
-        other.L1.Remove("k", 2);
-        Assert.Equal([2], other.Get("k"));
-        Assert.Equal([2], other.Get("k"));
+        other.Set("k", [3], new DistributedCacheEntryOptions());
+        Assert.Equal([3], other.Get("k"));
         Assert.Equal(1, other.GetStatistics().L1Hits);
     }
 }

@@ -58,6 +58,24 @@ internal readonly record struct EntryExpiration(long AbsoluteTicks, long Sliding
         return ttlTicks <= 0 ? 0 : Math.Max(1, ttlTicks / TimeSpan.TicksPerMillisecond);
     }
 
+    /// <summary>
+    /// How far short of a full sliding window Redis may let the entry's time to live fall before a read renews it: 2% of the
+    /// window, at most 30 s, unless <paramref name="configured"/> (then at most half the window). 0 without a sliding window.
+    /// </summary>
+    public static long ToleranceTicks(long slidingTicks, TimeSpan? configured)
+    {
+        if (slidingTicks <= 0)
+        {
+            return 0;
+        }
+
+        return configured is { } value
+            ? Math.Min(value.Ticks, slidingTicks / 2)
+            : Math.Min(slidingTicks / 50, MaxDefaultToleranceTicks);
+    }
+
+    private const long MaxDefaultToleranceTicks = 30 * TimeSpan.TicksPerSecond;
+
     private static void ThrowPastAbsolute(DateTimeOffset value) =>
         throw new ArgumentOutOfRangeException(
             nameof(DistributedCacheEntryOptions.AbsoluteExpiration), value, "The absolute expiration value must be in the future.");

@@ -15,6 +15,7 @@ internal sealed class RedisL2Store : IL2Store
     private readonly string _origin;
     private readonly RedisValue _messagePrefix;
     private readonly long _writeWindowMs;
+    private readonly TimeSpan? _slidingTolerance;
     private long _clockOffsetMs;
     private int _clockMeasured;
 
@@ -23,8 +24,11 @@ internal sealed class RedisL2Store : IL2Store
     /// <param name="channel">The invalidation channel.</param>
     /// <param name="origin">This instance's id on the channel.</param>
     /// <param name="operationTimeout">How long callers wait; writes must reach Redis well within it (see <see cref="WriteWindow"/>).</param>
-    public RedisL2Store(RedisConnection connection, string? instanceName, string channel, string origin, TimeSpan operationTimeout)
+    /// <param name="slidingTolerance">The configured <see cref="CacheeOptions.SlidingRefreshTolerance"/> (null: the default).</param>
+    public RedisL2Store(
+        RedisConnection connection, string? instanceName, string channel, string origin, TimeSpan operationTimeout, TimeSpan? slidingTolerance = null)
     {
+        _slidingTolerance = slidingTolerance;
         _writeWindowMs = (long)WriteWindow(operationTimeout).TotalMilliseconds;
         _connection = connection;
         _prefix = string.IsNullOrEmpty(instanceName) ? default : new RedisKey(instanceName);
@@ -42,59 +46,78 @@ internal sealed class RedisL2Store : IL2Store
         operationTimeout - TimeSpan.FromTicks(Math.Min(operationTimeout.Ticks / 4, TimeSpan.FromMilliseconds(250).Ticks));
 
     /// <summary>
-    /// One round trip (the <see cref="RedisScripts.Get"/> script: renewal, expiry, and the value if it is at most
-    /// <see cref="InlineValueLimit"/>); a larger value is then read with a plain <c>HMGET</c>, and kept in L1 only if that read
-    /// found the version the script saw (otherwise a write came between: the value read is returned, with an unknown time to
-    /// live, -2, so it is not kept).
+    /// One round trip of plain commands, sent together: the acknowledgement's <c>PUBLISH</c> (for a prefetch), <c>HMGET</c> of
+    /// the entry's fields, then <c>PTTL</c>. No script: a script's calls and its copy of the value through Lua cost Redis several
+    /// times what these commands cost. A sliding entry read with <paramref name="refreshSliding"/> whose time to live has
+    /// fallen more than the sliding tolerance below its window is then renewed by the <see cref="RedisScripts.Refresh"/> script,
+    /// only if it is still at the version read (a second round trip, at most once per tolerance for an entry read again and
+    /// again, as renewals of L1 hits are).
+    /// <para>The time to live is read after the fields, so that a write landing between the two can only pair an older value
+    /// with the newer entry's expiry: the newer version's invalidation then drops that copy from L1.</para>
     /// </summary>
     public async ValueTask<L2Entry?> GetAsync(
         string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null)
     {
-        RedisValue[] args = acknowledge is { } ack
-            ? [nowTicks, refreshSliding ? "1" : "0", InvalidationMessage.AckChannel(_channelName, ack.WriterOrigin), InvalidationMessage.FormatAck(ack.AckId, _origin), InlineValueLimit]
-            : [nowTicks, refreshSliding ? "1" : "0", string.Empty, string.Empty, InlineValueLimit];
-        RedisResult result;
+        token.ThrowIfCancellationRequested();
+        var database = (await _connection.GetAsync(sync, token).ConfigureAwait(false)).GetDatabase();
+        RedisKey redisKey = _prefix.Append(key);
+        if (acknowledge is { } ack)
+        {
+            var ackChannel = RedisChannel.Literal(InvalidationMessage.AckChannel(_channelName, ack.WriterOrigin));
+            _ = database.Publish(ackChannel, InvalidationMessage.FormatAck(ack.AckId, _origin), CommandFlags.FireAndForget);
+        }
+
+        var read = database.HashGetAsync(redisKey, EntryFields);
+        long ttl;
         try
         {
-            result = await EvaluateAsync(RedisScripts.Get, key, args, sync, token).ConfigureAwait(false);
-            if (result.IsNull)
-            {
-                return null;
-            }
+            ttl = (long)(sync ? database.Execute("PTTL", redisKey) : await database.ExecuteAsync("PTTL", redisKey).ConfigureAwait(false));
+        }
+        catch
+        {
+            _ = read.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            throw;
+        }
 
-            var fields = (RedisResult[])result!;
-            if (fields.Length < 5)
-            {
-                throw new L2PayloadException($"Unexpected reply of {fields.Length} fields.");
-            }
-
-            var version = Version((RedisValue)fields[3]);
-            return fields[2].IsNull
-                ? await ReadLargeAsync(key, version, (long)fields[4], sync, token).ConfigureAwait(false)
-                : Entry((RedisValue)fields[0], (RedisValue)fields[1], (RedisValue)fields[2], version, (long)fields[4]);
+        RedisValue[] fields;
+        try
+        {
+            fields = await read.ConfigureAwait(false); // its reply came before PTTL's
         }
         catch (RedisServerException ex) when (ex.Message.StartsWith("WRONGTYPE", StringComparison.Ordinal))
         {
             throw new L2PayloadException("The key holds another type than a hash.");
         }
-    }
 
-    /// <summary>Values up to this size come back with the read script; larger ones are read with a plain HMGET.</summary>
-    internal const int InlineValueLimit = 64 * 1024;
-
-    private async ValueTask<L2Entry?> ReadLargeAsync(string key, long version, long ttl, bool sync, CancellationToken token)
-    {
-        token.ThrowIfCancellationRequested();
-        var database = (await _connection.GetAsync(sync, token).ConfigureAwait(false)).GetDatabase();
-        RedisKey redisKey = _prefix.Append(key);
-        var fields = sync ? database.HashGet(redisKey, EntryFields) : await database.HashGetAsync(redisKey, EntryFields).ConfigureAwait(false);
         if (fields[2].IsNull)
         {
-            return null; // removed since the script ran
+            return null;
         }
 
-        var read = Version(fields[3]);
-        return Entry(fields[0], fields[1], fields[2], read, read == version ? ttl : RefreshOutcome.Missing);
+        var entry = Entry(fields[0], fields[1], fields[2], Version(fields[3]), ttl < RefreshOutcome.NoExpiry ? RefreshOutcome.Missing : ttl);
+        return refreshSliding && entry.Expiration.HasSliding
+            ? await RenewIfDueAsync(key, entry, nowTicks, sync, token).ConfigureAwait(false)
+            : entry;
+    }
+
+    // A sliding entry just read: renewed when its time to live is more than the tolerance short of its window; null when it is
+    // past its absolute expiration. A renewal that finds another version (or none) leaves the value as read, not to be kept.
+    private async ValueTask<L2Entry?> RenewIfDueAsync(string key, L2Entry entry, long nowTicks, bool sync, CancellationToken token)
+    {
+        var window = entry.Expiration.TtlMilliseconds(nowTicks);
+        if (window == 0)
+        {
+            return null;
+        }
+
+        var toleranceMs = EntryExpiration.ToleranceTicks(entry.Expiration.SlidingTicks, _slidingTolerance) / TimeSpan.TicksPerMillisecond;
+        if (entry.TtlMilliseconds >= 0 && window - entry.TtlMilliseconds <= toleranceMs)
+        {
+            return entry;
+        }
+
+        var renewed = await RefreshAsync(key, entry.Version, nowTicks, sync, token).ConfigureAwait(false);
+        return entry with { TtlMilliseconds = renewed >= RefreshOutcome.NoExpiry ? renewed : RefreshOutcome.Missing };
     }
 
     private static L2Entry Entry(RedisValue absolute, RedisValue sliding, RedisValue data, long version, long ttl) => new(

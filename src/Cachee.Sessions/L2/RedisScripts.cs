@@ -13,7 +13,7 @@ internal static class RedisScripts
     // SHA-1 is what Redis names scripts by; nothing here is a security use.
 #pragma warning disable CA5350
     private static readonly FrozenDictionary<string, byte[]> Hashes =
-        new[] { Get, Set, Remove, Refresh, Replay }.ToFrozenDictionary(
+        new[] { Set, Remove, Refresh, Replay }.ToFrozenDictionary(
             script => script,
             script => System.Security.Cryptography.SHA1.HashData(System.Text.Encoding.UTF8.GetBytes(script)),
             StringComparer.Ordinal);
@@ -22,7 +22,7 @@ internal static class RedisScripts
     /// <summary>The SHA-1 of one of the scripts below, as EVALSHA wants it (computed once).</summary>
     public static byte[] HashOf(string script) => Hashes[script];
 
-    // Shared by Get and Refresh: renews a sliding entry the way RedisCache does (window capped by the absolute expiration).
+    // Used by Refresh: renews a sliding entry the way RedisCache does (window capped by the absolute expiration).
     // r[1] = absexp, r[2] = sldexp; ARGV[1] = now in UTC ticks. Returns false when the entry is past its absolute expiration.
     private const string RenewSliding = """
         local function renew(key, r, now)
@@ -40,28 +40,6 @@ internal static class RedisScripts
           return true
         end
 
-        """;
-
-    /// <summary>
-    /// KEYS[1] = key; ARGV[1] = now ticks, ARGV[2] = '1' to renew a sliding entry, ARGV[3] = a channel to publish ARGV[4] on
-    /// ('' for none: the acknowledgement of a prefetch), ARGV[5] = the largest value (bytes) to return here. Returns nil or
-    /// {absexp, sldexp, data, ver, pttl}, where data is nil when the value is larger: a script's reply is a copy of the value
-    /// made through Lua, which for large values costs more than reading them with a plain HMGET.
-    /// </summary>
-    public const string Get = RenewSliding + """
-        if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
-        local size = redis.call('HSTRLEN', KEYS[1], 'data')
-        if size == 0 and redis.call('HEXISTS', KEYS[1], 'data') == 0 then return false end
-        local r
-        if size <= tonumber(ARGV[5]) then
-          r = redis.call('HMGET', KEYS[1], 'absexp', 'sldexp', 'data', 'ver')
-        else
-          local m = redis.call('HMGET', KEYS[1], 'absexp', 'sldexp', 'ver')
-          r = {m[1], m[2], false, m[3]}
-        end
-        if ARGV[2] == '1' and not renew(KEYS[1], r, tonumber(ARGV[1])) then return false end
-        r[5] = redis.call('PTTL', KEYS[1])
-        return r
         """;
 
     // Rejects a write that reaches Redis after its deadline (ARGV[1], Unix ms by Redis' clock; '' for none): the writer
