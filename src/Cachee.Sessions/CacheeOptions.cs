@@ -56,9 +56,10 @@ public sealed class CacheeOptions
     public int L1MaxEntryBytes { get; set; } = 4 * 1024 * 1024;
 
     /// <summary>
-    /// How far short of a full sliding window Redis may expire an entry that was last read from L1.
-    /// Reads served from L1 refresh the Redis entry in the background at most once per tolerance, so a smaller value
-    /// means more Redis commands. <see langword="null"/> (the default) means 2% of the entry's sliding window, at most 30 seconds.
+    /// How far short of a full sliding window Redis may expire an entry that was last read.
+    /// Reads served from L1 refresh the Redis entry in the background at most once per tolerance, and a read from Redis renews
+    /// the entry (a second round trip) only when its time to live has fallen more than the tolerance below its window; so a
+    /// smaller value means more Redis commands. <see langword="null"/> (the default) means 2% of the entry's sliding window, at most 30 seconds.
     /// An explicit value is used as given but never more than half of an entry's window. Allowed: 1 ms to 1 hour.
     /// </summary>
     public TimeSpan? SlidingRefreshTolerance { get; set; }
