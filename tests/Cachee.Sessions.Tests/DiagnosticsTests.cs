@@ -18,27 +18,7 @@ public sealed class DiagnosticsTests
         await a.SetAsync("x", [1], new DistributedCacheEntryOptions());
         await a.SetAsync("y", [1], new DistributedCacheEntryOptions());
 
-        var seen = new Dictionary<string, long>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == "Cachee.Sessions")
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
-        {
-            foreach (var tag in tags)
-            {
-                if (tag.Key == "cachee.instance" && (string?)tag.Value == a.InstanceId)
-                {
-                    seen[instrument.Name] = value;
-                }
-            }
-        });
-        listener.Start();
-        listener.RecordObservableInstruments();
+        var seen = MeasurementsOf(a);
 
         Assert.Equal(1, seen["cachee.l1.hits"]);
         Assert.Equal(3, seen["cachee.invalidations.sent"]);
@@ -73,29 +53,7 @@ public sealed class DiagnosticsTests
         Assert.Equal([1], await a.GetAsync("k"));
         Assert.Null(a.Get("absent"));
 
-        // Instruments of every cache in the process are published (other tests run alongside): keep a's by its tag.
-        var reported = new HashSet<string>();
-        using var listener = new MeterListener();
-        listener.InstrumentPublished = (instrument, l) =>
-        {
-            if (instrument.Meter.Name == "Cachee.Sessions")
-            {
-                l.EnableMeasurementEvents(instrument);
-            }
-        };
-        listener.SetMeasurementEventCallback<long>((instrument, _, tags, _) =>
-        {
-            foreach (var tag in tags)
-            {
-                if (tag.Key == "cachee.instance" && (string?)tag.Value == a.InstanceId)
-                {
-                    reported.Add(instrument.Name);
-                }
-            }
-        });
-        listener.Start();
-        listener.RecordObservableInstruments();
-
+        var reported = MeasurementsOf(a).Keys;
         var stats = a.GetStatistics();
         Assert.Equal((null, null, 1L, 1L), (stats.L1Hits, stats.L1HitRatio, stats.L1Misses, stats.L2Misses));
         Assert.Contains("cachee.l1.misses", reported);
@@ -108,5 +66,33 @@ public sealed class DiagnosticsTests
         Assert.Null(default(CacheeStatistics).L1HitRatio);
         Assert.Equal(0, new CacheeStatistics(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0).L1HitRatio);
         Assert.Equal(0.75, new CacheeStatistics(3, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0).L1HitRatio);
+    }
+
+    // What the cache's instruments report now, by instrument name. Every cache in the process publishes on the meter (other
+    // tests run alongside): measurements are kept by the cache's instance tag.
+    private static Dictionary<string, long> MeasurementsOf(TieredDistributedCache cache)
+    {
+        var seen = new Dictionary<string, long>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "Cachee.Sessions")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "cachee.instance" && (string?)tag.Value == cache.InstanceId)
+                {
+                    seen[instrument.Name] = value;
+                }
+            }
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+        return seen;
     }
 }
