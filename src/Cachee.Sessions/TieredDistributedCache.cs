@@ -32,7 +32,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     private readonly TimeSpan _ackTimeout;
     private readonly TimeSpan _breakDuration;
     private readonly ReplayQueue? _replay;
-    private PerThreadCounter? _l1Hits;
+    private PerThreadCounter? _l1Hits; // _metrics.L1Hits, held here so that a hit reaches it in one load (null: not counted)
     private bool _prefetch;
     private int _disposed;
 

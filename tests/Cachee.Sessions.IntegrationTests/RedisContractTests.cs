@@ -1,4 +1,3 @@
-using Cachee.Sessions.L2;
 using System.Buffers;
 using Microsoft.Extensions.Caching.Distributed;
 
