@@ -199,22 +199,25 @@ public sealed partial class ClusterCoordinator : IHostedService, IInvalidationLi
     private async Task RefreshAsync(string key, long version, CancellationToken token)
     {
         long? validUntil = null;
+        var final = false;
         var sentAt = _l1.Clock.Now();
         try
         {
             var utcSentAt = _time.GetUtcNow().UtcTicks;
-            var ttl = await _l2.RefreshAsync(key, version, utcSentAt, sync: false, token).ConfigureAwait(false);
+            var renewal = await _l2.RefreshAsync(key, version, utcSentAt, sync: false, token).ConfigureAwait(false);
             _metrics.L2Refreshes.Increment();
-            if (ttl is RefreshOutcome.Missing or RefreshOutcome.VersionChanged)
+            if (!renewal.Found)
             {
                 _l1.Remove(key, version);
                 return;
             }
 
             // Redis caps the renewed window by the absolute expiration, so its expiry is the copy's new end.
+            var ttl = renewal.TtlMilliseconds;
             validUntil = ttl == RefreshOutcome.NoExpiry
                 ? long.MaxValue
                 : _l1.Clock.ValidUntil(utcSentAt + (ttl * TimeSpan.TicksPerMillisecond), utcSentAt, sentAt);
+            final = renewal.ReachedAbsoluteExpiration;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -223,7 +226,7 @@ public sealed partial class ClusterCoordinator : IHostedService, IInvalidationLi
         }
         finally
         {
-            _l1.CompleteRefresh(key, version, validUntil, sentAt);
+            _l1.CompleteRefresh(key, version, validUntil, final);
         }
     }
 

@@ -19,6 +19,7 @@ internal sealed class SessionFleet : IAsyncDisposable
     private readonly string _prefix = $"s{Guid.NewGuid():N}:";
     private readonly Dictionary<int, WebApplication> _apps = [];
     private readonly List<Uri> _addresses = [];
+    private Action<SessionOptions>? _session;
     private readonly HttpClientHandler _handler = new() { CookieContainer = new CookieContainer(), UseCookies = true };
 
     private SessionFleet(RedisServer redis)
@@ -31,9 +32,9 @@ internal sealed class SessionFleet : IAsyncDisposable
 
     public string Prefix => _prefix;
 
-    public static async Task<SessionFleet> StartAsync(RedisServer redis, int instances)
+    public static async Task<SessionFleet> StartAsync(RedisServer redis, int instances, Action<SessionOptions>? session = null)
     {
-        var fleet = new SessionFleet(redis);
+        var fleet = new SessionFleet(redis) { _session = session };
         for (var i = 0; i < instances; i++)
         {
             await fleet.StartInstanceAsync(i);
@@ -93,10 +94,11 @@ internal sealed class SessionFleet : IAsyncDisposable
             o.Configuration = _redis.Endpoint;
             o.InstanceName = _prefix;
             o.CountL1Hits = true;
-        });
+        }, _session);
 
         var app = builder.Build();
         app.UseSession();
+        app.MapGet("/ping", () => "pong"); // a request that never touches the session: the middleware still refreshes it
         app.MapGet("/get/{name}", (HttpContext c, string name) => c.Session.GetString(name) ?? "(none)");
         // Writes commit before responding: the session middleware itself commits only after the response has gone out,
         // so without this the client's next request could overtake the write (true of any IDistributedCache).

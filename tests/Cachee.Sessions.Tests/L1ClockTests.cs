@@ -6,14 +6,15 @@ namespace Cachee.Sessions.Tests;
 public sealed class L1ClockTests
 {
     [Fact]
-    public void OnAFakeClock_ValidityIsExactAndTheClockIsTheProvidersUtcTime()
+    public void OnAFakeClock_TheClockIsTheProvidersUtcTime_AndTheMarginIsProductions()
     {
         var time = new FakeTimeProvider();
         var clock = new L1Clock(time);
-        Assert.Equal(0, clock.Margin);
+        Assert.Equal(new L1Clock(TimeProvider.System).Margin, clock.Margin);
+        Assert.Equal(0, clock.Horizon);
         Assert.Equal(time.GetUtcNow().UtcTicks, clock.Now());
         Assert.Equal(clock.Now(), clock.Coarse);
-        Assert.Equal(1_000 + 500, clock.ValidUntil(utcExpiry: 10_500, utcNow: 10_000, now: 1_000));
+        Assert.Equal(1_000 + 500 - clock.Margin, clock.ValidUntil(utcExpiry: 10_500, utcNow: 10_000, now: 1_000));
         Assert.Equal(long.MaxValue, clock.ValidUntil(long.MaxValue, 10_000, 1_000));
     }
 

@@ -97,4 +97,111 @@ public sealed class SlidingRefreshTests
         await b.Coordinator.FlushRefreshesAsync(CancellationToken.None);
         Assert.Equal([2], await b.GetAsync("s"));
     }
+
+    private static readonly int[] GridWindowsMs = [250, 1_000, 3_000, 4_000, 6_000, 60_000, 1_200_000, 3_600_000];
+    private static readonly int?[] GridTolerancesMs = [null, 1, 10, 50, 100, 1_000, 30_000];
+
+    public static TheoryData<int, int?> WindowsAndTolerances()
+    {
+        var data = new TheoryData<int, int?>();
+        foreach (var window in GridWindowsMs)
+        {
+            foreach (var tolerance in GridTolerancesMs)
+            {
+                data.Add(window, tolerance);
+            }
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(WindowsAndTolerances))]
+    public async Task ACopyReadFromL1AtLeastOncePerTolerance_NeverLetsRedisExpireIt(int windowMs, int? toleranceMs)
+    {
+        var window = TimeSpan.FromMilliseconds(windowMs);
+        TimeSpan? configured = toleranceMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null;
+        await using var fleet = new Fleet(o => o.SlidingRefreshTolerance = configured);
+        var cache = await fleet.AddAsync();
+        await cache.SetAsync("s", [1], new DistributedCacheEntryOptions { SlidingExpiration = window });
+        var tolerance = TimeSpan.FromTicks(L2.EntryExpiration.ToleranceTicks(window.Ticks, configured));
+
+        // Three windows of reads, one per tolerance (at most 1,500 reads: long windows with tiny tolerances read less often,
+        // which the guarantee checked after every read covers as well).
+        var interval = TimeSpan.FromTicks(Math.Max(tolerance.Ticks, window.Ticks * 3 / 1_500));
+        var misses = cache.GetStatistics().L1Misses;
+        for (var elapsed = TimeSpan.Zero; elapsed < 3 * window; elapsed += interval)
+        {
+            fleet.Time.Advance(interval);
+            await ReadFromL1Async(cache, (int)(elapsed.Ticks / interval.Ticks));
+            await cache.Coordinator.FlushRefreshesAsync(CancellationToken.None);
+
+            var pttl = fleet.Server.Pttl("s");
+            Assert.True(
+                TimeSpan.FromMilliseconds(pttl + 1) >= window - tolerance,
+                $"after {elapsed + interval} of reads every {interval}: Redis' time to live is {pttl} ms, under the window {window} less the tolerance {tolerance}");
+        }
+
+        Assert.Equal(misses, cache.GetStatistics().L1Misses);
+    }
+
+    [Theory]
+    [InlineData(1_000, null)]
+    [InlineData(3_000, 1)]
+    [InlineData(1_200_000, null)]
+    [InlineData(1_200_000, 100)]
+    public async Task ACappedSlidingEntry_IsKeptAliveUntilItsAbsoluteExpiration_ThenRenewalsStop(int windowMs, int? toleranceMs)
+    {
+        var window = TimeSpan.FromMilliseconds(windowMs);
+        TimeSpan? configured = toleranceMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null;
+        await using var fleet = new Fleet(o => o.SlidingRefreshTolerance = configured);
+        var cache = await fleet.AddAsync();
+        var absolute = fleet.Time.GetUtcNow() + (window * 2.5);
+        await cache.SetAsync("s", [1], new DistributedCacheEntryOptions { SlidingExpiration = window, AbsoluteExpiration = absolute });
+        var tolerance = TimeSpan.FromTicks(L2.EntryExpiration.ToleranceTicks(window.Ticks, configured));
+        var interval = TimeSpan.FromTicks(Math.Max(tolerance.Ticks, window.Ticks / 500));
+        long renewalsOnceCapped = -1;
+        var step = 0;
+        while (fleet.Time.GetUtcNow() + interval < absolute - TimeSpan.FromTicks(cache.L1.Clock.Margin))
+        {
+            fleet.Time.Advance(interval);
+            await ReadFromL1Async(cache, step++);
+            await cache.Coordinator.FlushRefreshesAsync(CancellationToken.None);
+            var expiry = fleet.Time.GetUtcNow().AddMilliseconds(fleet.Server.Pttl("s") + 1);
+            var wanted = Min(fleet.Time.GetUtcNow() + window - tolerance, absolute);
+            Assert.True(expiry >= wanted, $"Redis expires at {expiry:O}, before {wanted:O}");
+            if (renewalsOnceCapped < 0 && absolute - fleet.Time.GetUtcNow() < window - tolerance)
+            {
+                renewalsOnceCapped = cache.GetStatistics().L2Refreshes;
+            }
+        }
+
+        // Once Redis' expiry sits at the absolute expiration, a renewal could not move it: at most one more is sent.
+        Assert.InRange(cache.GetStatistics().L2Refreshes - renewalsOnceCapped, 0, 1);
+        Assert.Equal(0, cache.GetStatistics().L1Misses);
+        fleet.Time.Advance(absolute - fleet.Time.GetUtcNow());
+        Assert.Null(await cache.GetAsync("s"));
+    }
+
+    // Reads the way the session middleware and applications do, in turn: Get, GetAsync, Refresh and RefreshAsync.
+    private static async Task ReadFromL1Async(TieredDistributedCache cache, int turn)
+    {
+        switch (turn % 4)
+        {
+            case 0:
+                Assert.NotNull(cache.Get("s"));
+                break;
+            case 1:
+                Assert.NotNull(await cache.GetAsync("s"));
+                break;
+            case 2:
+                cache.Refresh("s");
+                break;
+            default:
+                await cache.RefreshAsync("s");
+                break;
+        }
+    }
+
+    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 }

@@ -9,8 +9,8 @@ namespace Cachee.Sessions.L1;
 /// thread were not scheduled for a whole second, which no other thread of a running process suffers either), and a copy near
 /// its end is judged on the kernel clock. Every validity is shortened by <see cref="Margin"/>, twice the kernel clock's
 /// granularity and more, so that an L1 copy never outlives the Redis entry.</para>
-/// <para>On any other <see cref="TimeProvider"/> (tests' fake clocks) it is that provider's UTC time, read exactly, with no
-/// margin.</para>
+/// <para>On any other <see cref="TimeProvider"/> (tests' fake clocks) it is that provider's UTC time, read exactly (no coarse
+/// time, no horizon). The margin is the same on every clock, so that tests on a fake clock run the arithmetic production runs.</para>
 /// </summary>
 internal sealed class L1Clock
 {
@@ -21,15 +21,15 @@ internal sealed class L1Clock
     {
         _time = time;
         _system = ReferenceEquals(time, TimeProvider.System);
+        Margin = 50 * TimeSpan.TicksPerMillisecond;
         if (_system)
         {
             CoarseTicker.EnsureRunning();
-            Margin = 50 * TimeSpan.TicksPerMillisecond;
             Horizon = TimeSpan.TicksPerSecond;
         }
     }
 
-    /// <summary>How much earlier than Redis' expiry a copy stops being served (0 on an exact clock).</summary>
+    /// <summary>How much earlier than Redis' expiry a copy stops being served.</summary>
     public long Margin { get; }
 
     /// <summary>How close to the end of its validity a copy must be for a hit to read the exact clock (0 on an exact clock).</summary>

@@ -158,10 +158,10 @@ internal sealed class L1Store
 
     /// <summary>
     /// Ends a background renewal of the copy at (<paramref name="key"/>, <paramref name="version"/>): moves its validity to
-    /// <paramref name="validUntil"/> when given, and lets hits ask for a renewal again. A renewal that could not extend the
-    /// copy past its lead (capped by an absolute expiration) stops further renewals of this copy.
+    /// <paramref name="validUntil"/> when given, and lets hits ask for a renewal again, unless <paramref name="final"/> (Redis'
+    /// expiry reached the absolute expiration, which no later renewal can move).
     /// </summary>
-    public void CompleteRefresh(string key, long version, long? validUntil, long now)
+    public void CompleteRefresh(string key, long version, long? validUntil, bool final)
     {
         var hash = Hash(key);
         var stripe = StripeOf(hash);
@@ -184,7 +184,7 @@ internal sealed class L1Store
             if (validUntil is { } until)
             {
                 Volatile.Write(ref slot.ValidUntil, until);
-                if (slot.RefreshLeadMs != int.MaxValue && until - now <= (long)slot.RefreshLeadMs * TimeSpan.TicksPerMillisecond)
+                if (final)
                 {
                     Volatile.Write(ref slot.RefreshLeadMs, 0);
                 }

@@ -59,6 +59,12 @@ internal readonly record struct EntryExpiration(long AbsoluteTicks, long Sliding
     }
 
     /// <summary>
+    /// True when a sliding renewal at <paramref name="nowTicks"/> sets Redis' expiry to the absolute expiration: no later
+    /// renewal can move it (as <see cref="TtlMilliseconds"/> caps the window).
+    /// </summary>
+    public bool RenewalReachesAbsolute(long nowTicks) => HasSliding && HasAbsolute && AbsoluteTicks - nowTicks <= SlidingTicks;
+
+    /// <summary>
     /// How far short of a full sliding window Redis may let the entry's time to live fall before a read renews it: 2% of the
     /// window, at most 30 s, unless <paramref name="configured"/> (then at most half the window). 0 without a sliding window.
     /// </summary>

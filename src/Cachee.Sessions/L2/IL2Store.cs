@@ -37,8 +37,8 @@ internal interface IL2Store : IAsyncDisposable
     /// <summary>
     /// Renews a sliding entry's expiry. With <paramref name="expectedVersion"/> ≥ 0 nothing is done unless the stored version matches.
     /// </summary>
-    /// <returns>The new time to live in milliseconds (-1: no expiry), or a <see cref="RefreshOutcome"/> code below zero.</returns>
-    ValueTask<long> RefreshAsync(string key, long expectedVersion, long nowTicks, bool sync, CancellationToken token);
+    /// <returns>The new time to live, and whether the renewal reached the absolute expiration.</returns>
+    ValueTask<Renewal> RefreshAsync(string key, long expectedVersion, long nowTicks, bool sync, CancellationToken token);
 }
 
 /// <summary>Codes returned by <see cref="IL2Store.RefreshAsync"/> besides a time to live.</summary>
@@ -52,6 +52,23 @@ internal static class RefreshOutcome
 
     /// <summary>The entry was rewritten since the expected version.</summary>
     public const long VersionChanged = -3;
+}
+
+/// <summary>What a renewal of an entry's expiry did.</summary>
+/// <param name="TtlMilliseconds">The time to live after it in milliseconds (-1: no expiry), or a <see cref="RefreshOutcome"/> code below -1.</param>
+/// <param name="ReachedAbsoluteExpiration">
+/// True when the renewed expiry is the entry's absolute expiration: no later renewal can move it, so none need be sent.
+/// </param>
+internal readonly record struct Renewal(long TtlMilliseconds, bool ReachedAbsoluteExpiration)
+{
+    /// <summary>There is no such entry (or it just passed its absolute expiration).</summary>
+    public static Renewal Missing => new(RefreshOutcome.Missing, false);
+
+    /// <summary>The entry was rewritten since the expected version.</summary>
+    public static Renewal VersionChanged => new(RefreshOutcome.VersionChanged, false);
+
+    /// <summary>True when the entry is still there at the expected version.</summary>
+    public bool Found => TtlMilliseconds >= RefreshOutcome.NoExpiry;
 }
 
 /// <summary>What a write or remove did in the L2 store.</summary>

@@ -88,22 +88,24 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
         return new L2WriteResult(version, Publish(messagePrefix, version, messageSuffix));
     }
 
-    public long Refresh(string key, long expectedVersion, long nowTicks)
+    public Renewal Refresh(string key, long expectedVersion, long nowTicks)
     {
         lock (_gate)
         {
             Enter();
             if (!TryGetLive(key, out var stored) || stored.Corrupt)
             {
-                return RefreshOutcome.Missing;
+                return Renewal.Missing;
             }
 
             if (expectedVersion >= 0 && stored.Version != expectedVersion)
             {
-                return RefreshOutcome.VersionChanged;
+                return Renewal.VersionChanged;
             }
 
-            return Renew(key, stored, nowTicks) ? Pttl(stored) : RefreshOutcome.Missing;
+            return Renew(key, stored, nowTicks)
+                ? new Renewal(Pttl(stored), stored.Expiration.RenewalReachesAbsolute(nowTicks))
+                : Renewal.Missing;
         }
     }
 

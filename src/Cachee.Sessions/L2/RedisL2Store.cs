@@ -117,7 +117,7 @@ internal sealed class RedisL2Store : IL2Store
         }
 
         var renewed = await RefreshAsync(key, entry.Version, nowTicks, sync, token).ConfigureAwait(false);
-        return entry with { TtlMilliseconds = renewed >= RefreshOutcome.NoExpiry ? renewed : RefreshOutcome.Missing };
+        return entry with { TtlMilliseconds = renewed.Found ? renewed.TtlMilliseconds : RefreshOutcome.Missing };
     }
 
     private static L2Entry Entry(RedisValue absolute, RedisValue sliding, RedisValue data, long version, long ttl) => new(
@@ -199,10 +199,11 @@ internal sealed class RedisL2Store : IL2Store
 
     private static long LocalMilliseconds() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
-    public async ValueTask<long> RefreshAsync(string key, long expectedVersion, long nowTicks, bool sync, CancellationToken token)
+    public async ValueTask<Renewal> RefreshAsync(string key, long expectedVersion, long nowTicks, bool sync, CancellationToken token)
     {
         RedisValue expected = expectedVersion >= 0 ? expectedVersion.ToString(CultureInfo.InvariantCulture) : string.Empty;
-        return (long)await EvaluateAsync(RedisScripts.Refresh, key, [nowTicks, expected], sync, token).ConfigureAwait(false);
+        var reply = (RedisResult[])(await EvaluateAsync(RedisScripts.Refresh, key, [nowTicks, expected], sync, token).ConfigureAwait(false))!;
+        return new Renewal((long)reply[0], (long)reply[1] == 1);
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

@@ -23,21 +23,26 @@ internal static class RedisScripts
     public static byte[] HashOf(string script) => Hashes[script];
 
     // Used by Refresh: renews a sliding entry the way RedisCache does (window capped by the absolute expiration).
-    // r[1] = absexp, r[2] = sldexp; ARGV[1] = now in UTC ticks. Returns false when the entry is past its absolute expiration.
+    // r[1] = absexp, r[2] = sldexp; ARGV[1] = now in UTC ticks. Returns -1 when the entry is past its absolute expiration
+    // (deleted), 1 when the renewed expiry is the absolute expiration (no later renewal can move it), 0 otherwise.
     private const string RenewSliding = """
         local function renew(key, r, now)
           local sld = tonumber(r[2])
-          if not sld or sld <= 0 then return true end
+          if not sld or sld <= 0 then return 0 end
           local ttl = sld
+          local final = 0
           local abs = tonumber(r[1])
-          if abs and abs > 0 and abs - now < ttl then ttl = abs - now end
+          if abs and abs > 0 and abs - now <= ttl then
+            ttl = abs - now
+            final = 1
+          end
           ttl = math.floor(ttl / 10000)
           if ttl <= 0 then
             redis.call('DEL', key)
-            return false
+            return -1
           end
           redis.call('PEXPIRE', key, ttl)
-          return true
+          return final
         end
 
         """;
@@ -100,14 +105,15 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// KEYS[1] = key; ARGV[1] = now ticks, ARGV[2] = expected version or ''. Returns the new PTTL (-1: no expiry),
-    /// -2 when missing, -3 when the version differs.
+    /// KEYS[1] = key; ARGV[1] = now ticks, ARGV[2] = expected version or ''. Returns {new PTTL (-1: no expiry), 1 when that
+    /// is the absolute expiration or else 0}, {-2, 0} when missing, {-3, 0} when the version differs.
     /// </summary>
     public const string Refresh = RenewSliding + """
         local r = redis.call('HMGET', KEYS[1], 'absexp', 'sldexp', 'ver')
-        if not r[2] then return -2 end
-        if ARGV[2] ~= '' and (r[3] or '0') ~= ARGV[2] then return -3 end
-        if not renew(KEYS[1], r, tonumber(ARGV[1])) then return -2 end
-        return redis.call('PTTL', KEYS[1])
+        if not r[2] then return {-2, 0} end
+        if ARGV[2] ~= '' and (r[3] or '0') ~= ARGV[2] then return {-3, 0} end
+        local renewed = renew(KEYS[1], r, tonumber(ARGV[1]))
+        if renewed < 0 then return {-2, 0} end
+        return {redis.call('PTTL', KEYS[1]), renewed}
         """;
 }
