@@ -1,8 +1,9 @@
+using Cachee.Sessions.Diagnostics;
 using Microsoft.Extensions.Logging;
 
 namespace Cachee.Sessions;
 
-public sealed partial class ClusterCoordinator
+internal sealed partial class ClusterCoordinator
 {
     private static partial class Log
     {
@@ -18,8 +19,8 @@ public sealed partial class ClusterCoordinator
         [LoggerMessage(103, LogLevel.Warning, "Cachee: a message on the invalidation channel was not understood and was ignored.", EventName = "MalformedMessage")]
         public static partial void MalformedMessage(ILogger logger);
 
-        [LoggerMessage(104, LogLevel.Warning, "Cachee: renewing the sliding expiration of '{Key}' in Redis failed; it will be retried on the next hit.", EventName = "RefreshFailed")]
-        public static partial void RefreshFailed(ILogger logger, string key, Exception exception);
+        [LoggerMessage(104, LogLevel.Warning, "Cachee: renewing the sliding expiration of {Key} in Redis failed; it will be retried on the next hit.", EventName = "RefreshFailed")]
+        public static partial void RefreshFailed(ILogger logger, RedactedKey key, Exception exception);
 
         [LoggerMessage(105, LogLevel.Debug, "Cachee: swept {Count} expired entries out of L1.", EventName = "Swept")]
         public static partial void Swept(ILogger logger, int count);

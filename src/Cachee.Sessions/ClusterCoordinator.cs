@@ -3,7 +3,6 @@ using Cachee.Sessions.Diagnostics;
 using Cachee.Sessions.Invalidation;
 using Cachee.Sessions.L1;
 using Cachee.Sessions.L2;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Cachee.Sessions;
@@ -12,10 +11,11 @@ namespace Cachee.Sessions;
 /// The background half of a <see cref="TieredDistributedCache"/>: owns the invalidation subscription (L1 is served only
 /// while it is proven live, and starts a new epoch after every gap), renews in Redis the sliding entries that were read
 /// from L1, and sweeps expired entries out of L1.
-/// It is registered as an <see cref="IHostedService"/> so that the subscription is made at start-up and pending renewals are
-/// flushed at shutdown; if the host never starts it, the cache starts it on first use.
+/// The hosted service (<c>CacheeHostedService</c>) starts it with the host, so that the subscription is made at start-up,
+/// and stops it with the host, so that pending renewals are flushed; if the host never starts it, the cache starts it on first
+/// use. Disposal (by its cache only) stops it at once, without waiting for Redis.
 /// </summary>
-public sealed partial class ClusterCoordinator : IHostedService, IInvalidationListener, IAsyncDisposable
+internal sealed partial class ClusterCoordinator : IInvalidationListener, IDisposable
 {
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
     private readonly L1Store _l1;
@@ -27,6 +27,7 @@ public sealed partial class ClusterCoordinator : IHostedService, IInvalidationLi
     private readonly string _instanceId;
     private readonly TimeSpan _scanInterval;
     private readonly bool _runLoops;
+    private readonly Func<string, bool, Acknowledgement?, bool> _invalidated;
     private readonly Channel<(string Key, long Version)> _refreshes = Channel.CreateUnbounded<(string Key, long Version)>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
     private Task _background = Task.CompletedTask;
@@ -35,8 +36,9 @@ public sealed partial class ClusterCoordinator : IHostedService, IInvalidationLi
 
     internal ClusterCoordinator(
         L1Store l1, IL2Store l2, IInvalidationBus bus, CacheeMetrics metrics, TimeProvider time, ILogger logger,
-        string instanceId, TimeSpan scanInterval, bool runLoops)
+        string instanceId, TimeSpan scanInterval, bool runLoops, Func<string, bool, Acknowledgement?, bool> invalidated)
     {
+        _invalidated = invalidated;
         _l1 = l1;
         _l2 = l2;
         _bus = bus;
@@ -53,15 +55,13 @@ public sealed partial class ClusterCoordinator : IHostedService, IInvalidationLi
     public bool IsSubscribed => _l1.ServingEpoch != 0;
 
     /// <summary>Makes the subscription and starts the background upkeep, without waiting for Redis.</summary>
-    /// <inheritdoc/>
     public Task StartAsync(CancellationToken cancellationToken)
     {
         EnsureStarted();
         return Task.CompletedTask;
     }
 
-    /// <summary>Stops the background upkeep and sends the sliding renewals still pending.</summary>
-    /// <inheritdoc/>
+    /// <summary>Stops the background upkeep and sends the sliding renewals still pending, within <paramref name="cancellationToken"/>.</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         if (Volatile.Read(ref _started) == 0)
@@ -79,36 +79,36 @@ public sealed partial class ClusterCoordinator : IHostedService, IInvalidationLi
             // Shutdown deadline reached; pending renewals are flushed below as far as time allows.
         }
 
-        await FlushRefreshesAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await FlushRefreshesAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutdown deadline reached: the renewals not sent are left to the entries' windows.
+        }
     }
 
-    /// <inheritdoc/>
-    public async ValueTask DisposeAsync()
+    /// <summary>Stops the background upkeep and the subscription at once, without waiting for Redis.</summary>
+    public void Dispose()
     {
-        // The host may dispose the coordinator as a hosted service and again through its cache.
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;
         }
 
-        await _stopping.CancelAsync().ConfigureAwait(false);
-
-        try
-        {
-            await _background.ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // Expected on shutdown.
-        }
-
-        await _bus.DisposeAsync().ConfigureAwait(false);
+        _stopping.Cancel();
+        _ = _refreshes.Writer.TryComplete();
+        _bus.Dispose();
     }
+
+    /// <summary>The background upkeep's task: completes once it has stopped (soon after <see cref="Dispose"/>; never faults).</summary>
+    internal Task Stopped => _background.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     /// <summary>Starts the subscription and the loops once; cheap to call on every cache operation.</summary>
     internal void EnsureStarted()
     {
-        if (Volatile.Read(ref _started) != 0 || Interlocked.Exchange(ref _started, 1) != 0)
+        if (Volatile.Read(ref _started) != 0 || Volatile.Read(ref _disposed) != 0 || Interlocked.Exchange(ref _started, 1) != 0)
         {
             return;
         }
@@ -222,19 +222,13 @@ public sealed partial class ClusterCoordinator : IHostedService, IInvalidationLi
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // The copy stays valid only until the Redis expiry it already knew; the next hit asks for another try.
-            Log.RefreshFailed(_logger, key, ex);
+            Log.RefreshFailed(_logger, new RedactedKey(key), ex);
         }
         finally
         {
             _l1.CompleteRefresh(key, version, validUntil, final);
         }
     }
-
-    /// <summary>
-    /// Told of every key another instance changed, whether this instance held a copy, and the acknowledgement the writer
-    /// wants; returns true when it took the acknowledgement over (set by the cache).
-    /// </summary>
-    internal Func<string, bool, Acknowledgement?, bool>? Invalidated { get; set; }
 
     /// <summary>Tells a writer that this instance dropped its copy (fire and forget).</summary>
     internal void Acknowledge(Acknowledgement ack) => _bus.PublishAck(ack.WriterOrigin, ack.AckId);
@@ -252,7 +246,7 @@ public sealed partial class ClusterCoordinator : IHostedService, IInvalidationLi
                 var ack = message.AckId > 0 ? new Acknowledgement(message.Origin, message.AckId) : (Acknowledgement?)null;
 
                 // The stale copy is gone: the writer may return. A prefetch of the new value acknowledges with its read.
-                if (Invalidated?.Invoke(message.KeyOrToken, hadCopy, ack) != true && ack is { } pending)
+                if (!_invalidated(message.KeyOrToken, hadCopy, ack) && ack is { } pending)
                 {
                     Acknowledge(pending);
                 }

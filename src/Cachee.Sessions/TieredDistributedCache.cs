@@ -19,21 +19,22 @@ namespace Cachee.Sessions;
 /// <para>Arrays are shared, not copied: <see cref="Get"/> hands out the array held in L1, and <see cref="Set(string, byte[], DistributedCacheEntryOptions)"/> keeps the
 /// caller's array. Neither may be mutated afterwards.</para>
 /// <para>L1 is served only while this instance provably hears invalidations; otherwise every read goes to Redis.</para>
+/// <para>The files of this class are split by concern: reads (<c>.Read.cs</c>), writes and removes (<c>.Write.cs</c>), what
+/// happens when another instance changes a key (<c>.Invalidation.cs</c>) and logging (<c>.Log.cs</c>); this one builds the
+/// parts and ends their lifetime.</para>
 /// </remarks>
 public sealed partial class TieredDistributedCache : IBufferDistributedCache, IDisposable, IAsyncDisposable
 {
     private readonly L1Store _l1;
+    private readonly L1Copies _copies;
     private readonly IL2Store _l2;
+    private readonly WriteReplayer _replay;
     private readonly RedisConnection? _connection;
     private readonly CacheeMetrics _metrics;
-    private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly TimeSpan? _tolerance;
     private readonly TimeSpan _ackTimeout;
-    private readonly TimeSpan _breakDuration;
-    private readonly ReplayQueue? _replay;
-    private PerThreadCounter? _l1Hits; // _metrics.L1Hits, held here so that a hit reaches it in one load (null: not counted)
-    private bool _prefetch;
+    private readonly bool _prefetch;
+    private readonly PerThreadCounter? _l1Hits; // _metrics.L1Hits, held here so that a hit reaches it in one load (null: not counted)
     private int _disposed;
 
     /// <summary>Creates a cache on Redis with the given options.</summary>
@@ -49,74 +50,95 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     /// <param name="timeProvider">The clock; the system clock when null.</param>
     /// <param name="meterFactory">Creates the <c>Cachee.Sessions</c> meter; a standalone meter when null.</param>
     public TieredDistributedCache(IOptions<CacheeOptions> options, ILoggerFactory? loggerFactory, TimeProvider? timeProvider, IMeterFactory? meterFactory)
+        : this(Validated(options), Guid.NewGuid().ToString("N"), timeProvider, loggerFactory, meterFactory)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        var value = options.Value;
-        CacheeOptionsValidator.ThrowIfInvalid(value);
-        InstanceId = Guid.NewGuid().ToString("N");
-        _connection = new RedisConnection(value);
-        var channel = ChannelName(value);
-        var l2 = new RedisL2Store(_connection, value.InstanceName, channel, InstanceId, value.L2OperationTimeout, value.SlidingRefreshTolerance);
-        var bus = new RedisInvalidationBus(_connection, channel, InstanceId, probeTimeout: TimeSpan.FromSeconds(5));
-        (_ackTimeout, _breakDuration, _replay) = Settings(value);
-        (_l1, _l2, _metrics, _time, _logger, _tolerance, Coordinator) =
-            Assemble(value, l2, bus, timeProvider, loggerFactory, meterFactory, runLoops: true, InstanceId);
-        Wire(value);
     }
 
     /// <summary>Creates a cache over the given tiers (tests and benchmarks use the in-memory ones).</summary>
     internal TieredDistributedCache(
         CacheeOptions options, IL2Store l2, IInvalidationBus bus, string instanceId,
         TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null, bool runLoops = true)
+        : this(Validated(options), instanceId, timeProvider, loggerFactory, meterFactory, (l2, bus), runLoops)
     {
-        CacheeOptionsValidator.ThrowIfInvalid(options);
-        InstanceId = instanceId;
-        (_ackTimeout, _breakDuration, _replay) = Settings(options);
-        (_l1, _l2, _metrics, _time, _logger, _tolerance, Coordinator) =
-            Assemble(options, l2, bus, timeProvider, loggerFactory, meterFactory, runLoops, instanceId);
-        Wire(options);
     }
 
-    private static (TimeSpan, TimeSpan, ReplayQueue?) Settings(CacheeOptions options) => (
-        options.InvalidationAckTimeout, options.CircuitBreakerBreakDuration,
-        options.WriteFailureMode == WriteFailureMode.Replay ? new ReplayQueue(options.ReplayQueueCapacity) : null);
-
-    private void Wire(CacheeOptions options)
+    // Builds the parts in one direction: L1, the L2 access around the store, the coordinator over both, the replayer.
+    private TieredDistributedCache(
+        CacheeOptions options, string instanceId, TimeProvider? timeProvider, ILoggerFactory? loggerFactory, IMeterFactory? meterFactory,
+        (IL2Store Store, IInvalidationBus Bus)? tiers = null, bool runLoops = true)
     {
+        InstanceId = instanceId;
+        var time = timeProvider ?? TimeProvider.System;
+        var logs = loggerFactory ?? NullLoggerFactory.Instance;
+        _logger = logs.CreateLogger<TieredDistributedCache>();
+        _ackTimeout = options.InvalidationAckTimeout;
         _prefetch = options.PrefetchOnInvalidation;
+        var (store, bus) = tiers ?? OnRedis(options, instanceId, out _connection);
+
+        _metrics = new CacheeMetrics(meterFactory, instanceId, options.CountL1Hits);
         _l1Hits = _metrics.L1Hits;
-        Coordinator.Invalidated = OnInvalidated;
-        if (_replay is { } replay)
-        {
-            _metrics.ReplayPending = () => replay.Count;
-        }
+        _l1 = new L1Store(options.L1MaxBytes, options.L1MaxEntries, options.L1MaxEntryBytes, _metrics.L1Evictions.Increment, new L1Clock(time));
+        _copies = new L1Copies(_l1, time, options.SlidingRefreshTolerance);
+        var breaker = new CircuitBreaker(options.CircuitBreakerFailureThreshold, options.CircuitBreakerBreakDuration, time);
+        var guarded = new GuardedL2Store(store, options.L2OperationTimeout, breaker, time, _metrics, logs.CreateLogger<GuardedL2Store>());
+        _l2 = guarded;
+        Coordinator = new ClusterCoordinator(
+            _l1, guarded, bus, _metrics, time, logs.CreateLogger<ClusterCoordinator>(), instanceId, options.ExpirationScanInterval, runLoops, OnInvalidated);
+        _replay = new WriteReplayer(
+            options.WriteFailureMode == WriteFailureMode.Replay ? new ReplayQueue(options.ReplayQueueCapacity) : null,
+            _l1, _copies, guarded, _metrics, time, options.CircuitBreakerBreakDuration, logs.CreateLogger<WriteReplayer>());
+        _metrics.Observe(_l1, _replay);
     }
 
     /// <summary>This instance's identity on the invalidation channel (its own messages are ignored).</summary>
     public string InstanceId { get; }
 
-    /// <summary>The background half of this cache; register it as a hosted service (AddCacheeSessions does).</summary>
-    public ClusterCoordinator Coordinator { get; }
+    /// <summary>The background half of this cache (the subscription, sliding renewals, the L1 sweep).</summary>
+    internal ClusterCoordinator Coordinator { get; }
+
+    /// <summary>The L1 tier (tests and benchmarks look inside).</summary>
+    internal L1Store L1 => _l1;
+
+    /// <summary>The replay of writes accepted while Redis was unreachable (tests drive it).</summary>
+    internal WriteReplayer Replay => _replay;
+
+    /// <summary>A snapshot of this instance's counters.</summary>
+    public CacheeStatistics GetStatistics() => _metrics.Snapshot();
 
     /// <summary>The Redis database of this cache's connection (connecting first if needed); used for the Data Protection key ring.</summary>
     internal StackExchange.Redis.IDatabase GetDatabase() =>
         (_connection ?? throw new InvalidOperationException("This cache does not run on Redis."))
             .GetAsync(sync: true, CancellationToken.None).GetAwaiter().GetResult().GetDatabase();
 
-    /// <summary>The L1 tier (tests and benchmarks look inside).</summary>
-    internal L1Store L1 => _l1;
-
-    /// <summary>A snapshot of this instance's counters.</summary>
-    public CacheeStatistics GetStatistics() => _metrics.Snapshot();
-
     /// <summary>The default invalidation channel for the given options.</summary>
     internal static string ChannelName(CacheeOptions options) =>
         options.InvalidationChannel ?? (options.InstanceName + "__cachee:invalidations");
 
-    /// <inheritdoc/>
-    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+    /// <summary>
+    /// The host stops: writes still queued for replay are written to Redis and pending sliding renewals are sent, as far as
+    /// <paramref name="token"/> (the host's shutdown deadline) allows.
+    /// </summary>
+    internal async Task StopAsync(CancellationToken token)
+    {
+        await _replay.DrainAsync(token).ConfigureAwait(false);
+        await Coordinator.StopAsync(token).ConfigureAwait(false);
+    }
 
-    /// <inheritdoc/>
+    /// <summary>
+    /// Ends this cache at once, without waiting for Redis: the subscription and the connection are closed, background work
+    /// stops, and writes still queued for replay are dropped and logged (the hosted service drains them when the host stops
+    /// first, as it does in an orderly shutdown).
+    /// </summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            Close();
+        }
+    }
+
+    /// <summary>As <see cref="Dispose"/>, then waits for this cache's background work to end (it does not wait for Redis).</summary>
+    /// <returns>A task that completes when the cache is closed.</returns>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -124,30 +146,36 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
             return;
         }
 
-        await FlushReplayAtShutdownAsync().ConfigureAwait(false);
-        await Coordinator.DisposeAsync().ConfigureAwait(false);
-        await _l2.DisposeAsync().ConfigureAwait(false);
-        if (_connection is not null)
-        {
-            await _connection.DisposeAsync().ConfigureAwait(false);
-        }
+        Close();
+        await Task.WhenAll(Coordinator.Stopped, _replay.Stopped).ConfigureAwait(false);
+    }
 
+    private void Close()
+    {
+        _replay.Abandon();
+        Coordinator.Dispose();
+        _connection?.Dispose();
         _metrics.Dispose();
     }
 
-    private static (L1Store, IL2Store, CacheeMetrics, TimeProvider, ILogger, TimeSpan?, ClusterCoordinator) Assemble(
-        CacheeOptions options, IL2Store l2, IInvalidationBus bus, TimeProvider? timeProvider, ILoggerFactory? loggerFactory,
-        IMeterFactory? meterFactory, bool runLoops, string instanceId)
+    private static CacheeOptions Validated(CacheeOptions options)
     {
-        var time = timeProvider ?? TimeProvider.System;
-        var factory = loggerFactory ?? NullLoggerFactory.Instance;
-        L1Store? l1 = null;
-        var metrics = new CacheeMetrics(meterFactory, instanceId, () => l1?.Count ?? 0, () => l1?.Bytes ?? 0, options.CountL1Hits);
-        l1 = new L1Store(options.L1MaxBytes, options.L1MaxEntries, options.L1MaxEntryBytes, metrics.L1Evictions.Increment, new L1Clock(time));
-        var breaker = new CircuitBreaker(options.CircuitBreakerFailureThreshold, options.CircuitBreakerBreakDuration, time);
-        var guarded = new GuardedL2Store(l2, options.L2OperationTimeout, breaker, time, metrics, factory.CreateLogger<GuardedL2Store>());
-        var coordinator = new ClusterCoordinator(
-            l1, guarded, bus, metrics, time, factory.CreateLogger<ClusterCoordinator>(), instanceId, options.ExpirationScanInterval, runLoops);
-        return (l1, guarded, metrics, time, factory.CreateLogger<TieredDistributedCache>(), options.SlidingRefreshTolerance, coordinator);
+        CacheeOptionsValidator.ThrowIfInvalid(options);
+        return options;
+    }
+
+    private static CacheeOptions Validated(IOptions<CacheeOptions> options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return Validated(options.Value);
+    }
+
+    private static (IL2Store, IInvalidationBus) OnRedis(CacheeOptions options, string instanceId, out RedisConnection connection)
+    {
+        connection = new RedisConnection(options);
+        var channel = ChannelName(options);
+        var store = new RedisL2Store(connection, options.InstanceName, channel, instanceId, options.L2OperationTimeout, options.SlidingRefreshTolerance);
+        var bus = new RedisInvalidationBus(connection, channel, instanceId, probeTimeout: TimeSpan.FromSeconds(5));
+        return (store, bus);
     }
 }

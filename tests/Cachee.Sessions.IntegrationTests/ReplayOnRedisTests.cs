@@ -13,7 +13,7 @@ public sealed class ReplayOnRedisTests(RedisServer redis)
     public async Task ReplayScript_AppliesOnlyOnTheVersionItWasBasedOn()
     {
         var options = new CacheeOptions { Configuration = redis.Endpoint, InstanceName = $"t{Guid.NewGuid():N}:" };
-        await using var connection = new RedisConnection(options);
+        using var connection = new RedisConnection(options);
         var store = new RedisL2Store(connection, options.InstanceName, "replay-test", "origin", TimeSpan.FromSeconds(1));
         var expiration = new EntryExpiration(EntryExpiration.None, TimeSpan.FromMinutes(20).Ticks);
         var ttl = expiration.TtlMilliseconds(DateTime.UtcNow.Ticks);

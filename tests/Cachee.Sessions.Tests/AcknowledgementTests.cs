@@ -31,7 +31,7 @@ public sealed class AcknowledgementTests
     {
         await using var fleet = new Fleet(o => o.InvalidationAckTimeout = TimeSpan.FromMilliseconds(20));
         var a = await fleet.AddAsync();
-        await using var silent = new InMemoryInvalidationBus(fleet.Server.Hub, "silent");
+        using var silent = new InMemoryInvalidationBus(fleet.Server.Hub, "silent");
         await silent.StartAsync(new DeafListener(), CancellationToken.None);
 
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
@@ -46,7 +46,7 @@ public sealed class AcknowledgementTests
     {
         await using var fleet = new Fleet(o => o.InvalidationAckTimeout = TimeSpan.Zero);
         var a = await fleet.AddAsync();
-        await using var silent = new InMemoryInvalidationBus(fleet.Server.Hub, "silent");
+        using var silent = new InMemoryInvalidationBus(fleet.Server.Hub, "silent");
         var listener = new DeafListener();
         await silent.StartAsync(listener, CancellationToken.None);
 

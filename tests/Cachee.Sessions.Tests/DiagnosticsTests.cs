@@ -63,9 +63,10 @@ public sealed class DiagnosticsTests
     [Fact]
     public void HitRatio_IsHitsOverReads_OrNullWhenHitsAreNotCounted()
     {
-        Assert.Null(default(CacheeStatistics).L1HitRatio);
-        Assert.Equal(0, new CacheeStatistics(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0).L1HitRatio);
-        Assert.Equal(0.75, new CacheeStatistics(3, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0).L1HitRatio);
+        Assert.Null(new CacheeStatistics().L1HitRatio);
+        Assert.Equal(0, new CacheeStatistics { L1Hits = 0 }.L1HitRatio);
+        Assert.Equal(0.75, new CacheeStatistics { L1Hits = 3, L1Misses = 1 }.L1HitRatio);
+        Assert.Contains("L1Hits = 3, L1Misses = 1,", new CacheeStatistics { L1Hits = 3, L1Misses = 1 }.ToString(), StringComparison.Ordinal);
     }
 
     // What the cache's instruments report now, by instrument name. Every cache in the process publishes on the meter (other

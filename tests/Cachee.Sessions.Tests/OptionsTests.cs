@@ -63,17 +63,68 @@ public sealed class OptionsTests
     }
 
     [Fact]
-    public async Task AddCacheeSessions_ReplacesEarlierDistributedCache_AndRegistersCoordinator()
+    public async Task AddCacheeSessions_ReplacesEarlierDistributedCache_AndRegistersOneHostedService()
     {
         var services = new ServiceCollection();
         _ = services.AddDistributedMemoryCache();
         _ = services.AddCacheeSessions(o => o.Configuration = "127.0.0.1:1");
+        _ = services.AddCacheeSessions(o => o.InstanceName = "twice:"); // a second call adds nothing but options
         await using var provider = services.BuildServiceProvider();
 
         var cache = Assert.IsType<TieredDistributedCache>(provider.GetRequiredService<IDistributedCache>());
         Assert.Same(cache, provider.GetRequiredService<TieredDistributedCache>());
-        Assert.Contains(provider.GetServices<IHostedService>(), s => ReferenceEquals(s, cache.Coordinator));
+        Assert.Single(provider.GetServices<IHostedService>(), s => s.GetType().Name == "CacheeHostedService");
         Assert.Single(services, d => d.ServiceType == typeof(IDistributedCache));
+        Assert.Equal("twice:", provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<CacheeOptions>>().Value.InstanceName);
+    }
+
+    [Fact]
+    public async Task AddCacheeDistributedCache_RegistersTheCacheAndItsHostedService_WithoutSessionsOrDataProtection()
+    {
+        var services = new ServiceCollection();
+        _ = services.AddCacheeDistributedCache(o => o.Configuration = "127.0.0.1:1");
+        await using var provider = services.BuildServiceProvider();
+
+        Assert.IsType<TieredDistributedCache>(provider.GetRequiredService<IDistributedCache>());
+        Assert.Single(provider.GetServices<IHostedService>());
+        Assert.DoesNotContain(services, d => d.ServiceType.FullName == "Microsoft.AspNetCore.Session.ISessionStore");
+        Assert.DoesNotContain(services, d => d.ServiceType.Namespace?.StartsWith("Microsoft.AspNetCore.DataProtection", StringComparison.Ordinal) == true);
+    }
+
+    [Fact]
+    public async Task AddCacheeDistributedCache_BindsConfigurationSection()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Cachee:Configuration"] = "127.0.0.1:1",
+            ["Cachee:L1MaxEntries"] = "4321",
+        }).Build();
+        var services = new ServiceCollection();
+        _ = services.AddCacheeDistributedCache(configuration.GetSection("Cachee"));
+        await using var provider = services.BuildServiceProvider();
+        Assert.Equal(4321, provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<CacheeOptions>>().Value.L1MaxEntries);
+    }
+
+    [Fact]
+    public async Task AStartedProvider_CanBeDisposedSynchronously_AndStoppedAfterwards()
+    {
+        var services = new ServiceCollection();
+        _ = services.AddLogging();
+        _ = services.AddCacheeSessions(o => o.Configuration = "127.0.0.1:1"); // nothing listens there: the subscription retries
+        var provider = services.BuildServiceProvider();
+        var hosted = provider.GetServices<IHostedService>().ToList();
+        foreach (var service in hosted)
+        {
+            await service.StartAsync(CancellationToken.None);
+        }
+
+        var cache = provider.GetRequiredService<TieredDistributedCache>();
+        provider.Dispose(); // threw "only implements IAsyncDisposable" when the coordinator was registered itself
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => cache.SetAsync("k", [1], new DistributedCacheEntryOptions()));
+        foreach (var service in hosted)
+        {
+            await service.StopAsync(CancellationToken.None);
+        }
     }
 
     [Fact]

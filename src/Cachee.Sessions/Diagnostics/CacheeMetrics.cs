@@ -1,10 +1,13 @@
 using System.Diagnostics.Metrics;
+using Cachee.Sessions.L1;
 
 namespace Cachee.Sessions.Diagnostics;
 
 /// <summary>
 /// The counters of one cache instance, published through <see cref="System.Diagnostics.Metrics"/> on the meter
 /// <c>Cachee.Sessions</c> (tagged with <c>cachee.instance</c>) and readable as <see cref="CacheeStatistics"/>.
+/// <para>A meter from an <see cref="IMeterFactory"/> is shared and outlives this cache (the factory disposes it), so once
+/// disposed, this instance's instruments report nothing and hold no reference to its L1.</para>
 /// </summary>
 internal sealed class CacheeMetrics : IDisposable
 {
@@ -13,14 +16,17 @@ internal sealed class CacheeMetrics : IDisposable
 
     private readonly Meter _meter;
     private readonly bool _ownsMeter;
+    private readonly KeyValuePair<string, object?>[] _tags;
+    private L1Store? _l1;
+    private WriteReplayer? _replay;
+    private int _disposed;
 
-    public CacheeMetrics(IMeterFactory? meterFactory, string instanceId, Func<long> l1Entries, Func<long> l1Bytes, bool countL1Hits)
+    public CacheeMetrics(IMeterFactory? meterFactory, string instanceId, bool countL1Hits)
     {
         _ownsMeter = meterFactory is null;
         _meter = meterFactory?.Create(new MeterOptions(MeterName)) ?? new Meter(MeterName);
-        L1Entries = l1Entries;
-        L1Bytes = l1Bytes;
         var tags = new KeyValuePair<string, object?>[] { new("cachee.instance", instanceId) };
+        _tags = tags;
         L1Hits = countL1Hits ? new PerThreadCounter() : null;
         if (L1Hits is { } hits)
         {
@@ -44,12 +50,19 @@ internal sealed class CacheeMetrics : IDisposable
         Observe("cachee.replay.queued", ReplayQueued, "Writes accepted into the replay queue while Redis was unreachable.");
         Observe("cachee.replay.applied", ReplayApplied, "Queued writes written to Redis once it was back.");
         Observe("cachee.replay.superseded", ReplaySuperseded, "Queued writes dropped because Redis held newer data, or because they had expired.");
-        _ = _meter.CreateObservableUpDownCounter("cachee.replay.pending", () => new Measurement<long>(ReplayPending(), tags), "{write}", "Writes waiting in the replay queue.");
-        _ = _meter.CreateObservableUpDownCounter("cachee.l1.entries", () => new Measurement<long>(L1Entries(), tags), "{entry}", "Entries in L1.");
-        _ = _meter.CreateObservableUpDownCounter("cachee.l1.bytes", () => new Measurement<long>(L1Bytes(), tags), "By", "Value bytes in L1.");
 
         void Observe(string name, PerThreadCounter counter, string description) =>
-            _meter.CreateObservableCounter(name, () => new Measurement<long>(counter.Value, tags), null, description);
+            _meter.CreateObservableCounter(name, () => Measure(counter.Value), null, description);
+    }
+
+    /// <summary>Publishes the gauges of L1's size and the replay queue's length (once, when the cache has built them).</summary>
+    public void Observe(L1Store l1, WriteReplayer replay)
+    {
+        _l1 = l1;
+        _replay = replay;
+        _ = _meter.CreateObservableUpDownCounter("cachee.replay.pending", () => Measure(_replay?.Count), "{write}", "Writes waiting in the replay queue.");
+        _ = _meter.CreateObservableUpDownCounter("cachee.l1.entries", () => Measure(_l1?.Count), "{entry}", "Entries in L1.");
+        _ = _meter.CreateObservableUpDownCounter("cachee.l1.bytes", () => Measure(_l1?.Bytes), "By", "Value bytes in L1.");
     }
 
     /// <summary>Reads answered from L1; null unless <see cref="CacheeOptions.CountL1Hits"/>.</summary>
@@ -89,21 +102,40 @@ internal sealed class CacheeMetrics : IDisposable
 
     public PerThreadCounter ReplaySuperseded { get; } = new();
 
-    /// <summary>Reads the replay queue's length (set by the cache; 0 without a queue).</summary>
-    public Func<long> ReplayPending { get; set; } = static () => 0;
-
-    private Func<long> L1Entries { get; }
-
-    private Func<long> L1Bytes { get; }
-
-    public CacheeStatistics Snapshot() => new(
-        L1Hits?.Value, L1Misses.Value, L2Hits.Value, L2Misses.Value, InvalidationsSent.Value, InvalidationsReceived.Value,
-        InvalidationsMalformed.Value, L1Evictions.Value, L2Refreshes.Value, UnreadablePayloads.Value, L1Entries(), L1Bytes(),
-        AckTimeouts.Value, Prefetches.Value, L2Failures.Value, BreakerOpenings.Value, StaleHits.Value, ReplayQueued.Value,
-        ReplayApplied.Value, ReplaySuperseded.Value, ReplayPending());
+    public CacheeStatistics Snapshot() => new()
+    {
+        L1Hits = L1Hits?.Value,
+        L1Misses = L1Misses.Value,
+        L2Hits = L2Hits.Value,
+        L2Misses = L2Misses.Value,
+        InvalidationsSent = InvalidationsSent.Value,
+        InvalidationsReceived = InvalidationsReceived.Value,
+        InvalidationsMalformed = InvalidationsMalformed.Value,
+        L1Evictions = L1Evictions.Value,
+        L2Refreshes = L2Refreshes.Value,
+        UnreadablePayloads = UnreadablePayloads.Value,
+        L1Entries = _l1?.Count ?? 0,
+        L1Bytes = _l1?.Bytes ?? 0,
+        AckTimeouts = AckTimeouts.Value,
+        Prefetches = Prefetches.Value,
+        L2Failures = L2Failures.Value,
+        BreakerOpenings = BreakerOpenings.Value,
+        StaleHits = StaleHits.Value,
+        ReplayQueued = ReplayQueued.Value,
+        ReplayApplied = ReplayApplied.Value,
+        ReplaySuperseded = ReplaySuperseded.Value,
+        ReplayPending = _replay?.Count ?? 0,
+    };
 
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _l1 = null;
+        _replay = null;
         L1Hits?.Dispose();
         foreach (var counter in new[]
         {
@@ -120,4 +152,8 @@ internal sealed class CacheeMetrics : IDisposable
             _meter.Dispose();
         }
     }
+
+    // Nothing once disposed (the instruments of a shared meter stay registered; they must not report a closed cache).
+    private IEnumerable<Measurement<long>> Measure(long? value) =>
+        Volatile.Read(ref _disposed) == 0 && value is { } v ? [new Measurement<long>(v, _tags)] : [];
 }

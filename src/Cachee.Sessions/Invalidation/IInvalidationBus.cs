@@ -1,7 +1,7 @@
 namespace Cachee.Sessions.Invalidation;
 
 /// <summary>The receiving side of the invalidation channel (publishing is done by the L2 store, atomically with each change).</summary>
-internal interface IInvalidationBus : IAsyncDisposable
+internal interface IInvalidationBus : IDisposable
 {
     /// <summary>
     /// Subscribes <paramref name="listener"/> and returns once the subscription is proven live (after which

@@ -34,9 +34,5 @@ internal sealed class InMemoryInvalidationBus(InMemoryInvalidationHub hub, strin
     /// <summary>Delivers a message as if it came through the channel (tests use it to play a rogue or foreign publisher).</summary>
     public void Deliver(string? message) => _listener?.OnMessage(InvalidationMessage.Parse(message));
 
-    public ValueTask DisposeAsync()
-    {
-        hub.Disconnect(this);
-        return ValueTask.CompletedTask;
-    }
+    public void Dispose() => hub.Disconnect(this);
 }

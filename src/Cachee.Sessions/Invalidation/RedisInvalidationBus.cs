@@ -147,14 +147,16 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
         }
     }
 
-    public async ValueTask DisposeAsync()
+    // Never waits for Redis: the unsubscriptions are sent fire and forget (when the cache owns the connection, closing it
+    // ends them anyway; on a connection the application shares, they stop the deliveries to this instance).
+    public void Dispose()
     {
         if (_disposed.IsCancellationRequested)
         {
             return;
         }
 
-        await _disposed.CancelAsync().ConfigureAwait(false);
+        _disposed.Cancel();
         if (_multiplexer is { } multiplexer)
         {
             multiplexer.ConnectionFailed -= OnConnectionFailed;
@@ -165,16 +167,12 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
         {
             try
             {
-                if (queue is not null)
-                {
-                    await queue.UnsubscribeAsync().ConfigureAwait(false);
-                }
+                queue?.Unsubscribe(CommandFlags.FireAndForget);
             }
-            catch (RedisException)
+            catch (Exception ex) when (ex is RedisException or ObjectDisposedException)
             {
                 // The connection is gone already; nothing to unsubscribe.
             }
         }
-
     }
 }

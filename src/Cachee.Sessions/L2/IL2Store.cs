@@ -5,7 +5,7 @@ namespace Cachee.Sessions.L2;
 /// invalidations on the channel is the order of the changes in the store.
 /// Each method completes synchronously when <c>sync</c> is true: one implementation serves the sync and async APIs.
 /// </summary>
-internal interface IL2Store : IAsyncDisposable
+internal interface IL2Store
 {
     /// <summary>
     /// Reads an entry; when <paramref name="refreshSliding"/> is set, a sliding entry's expiry is renewed in the same step.

@@ -6,12 +6,12 @@ namespace Cachee.Sessions.L2;
 /// The one multiplexer of a cache, connected lazily on first use. <c>AbortOnConnectFail</c> is off so that a cache
 /// created while Redis is down connects as soon as Redis is back.
 /// </summary>
-internal sealed class RedisConnection(CacheeOptions options) : IAsyncDisposable
+internal sealed class RedisConnection(CacheeOptions options) : IDisposable
 {
     private readonly SemaphoreSlim _connectLock = new(1, 1);
     private volatile IConnectionMultiplexer? _multiplexer;
-    private bool _owned;
-    private bool _disposed;
+    private volatile bool _owned;
+    private volatile bool _disposed;
 
     /// <summary>Returns the multiplexer, connecting first if needed; completes synchronously when <paramref name="sync"/> is set.</summary>
     public async ValueTask<IConnectionMultiplexer> GetAsync(bool sync, CancellationToken token)
@@ -50,6 +50,9 @@ internal sealed class RedisConnection(CacheeOptions options) : IAsyncDisposable
                 var configuration = options.ConfigurationOptions?.Clone() ?? ConfigurationOptions.Parse(options.Configuration!);
                 configuration.AbortOnConnectFail = false;
 
+                // Keys are bearer secrets (session ids): StackExchange.Redis must not put them in its exception messages.
+                configuration.IncludeDetailInExceptions = false;
+
                 // No call may wait longer than the operation timeout, blocking ones included (their bound is SyncTimeout).
                 var timeout = (int)Math.Ceiling(options.L2OperationTimeout.TotalMilliseconds);
                 configuration.SyncTimeout = Math.Min(configuration.SyncTimeout, timeout);
@@ -61,6 +64,13 @@ internal sealed class RedisConnection(CacheeOptions options) : IAsyncDisposable
             }
 
             _multiplexer = multiplexer;
+            if (_disposed)
+            {
+                // Disposed while connecting (disposal does not wait for a connect): close what was just made.
+                Dispose();
+                throw new ObjectDisposedException(nameof(RedisConnection));
+            }
+
             return multiplexer;
         }
         finally
@@ -69,28 +79,19 @@ internal sealed class RedisConnection(CacheeOptions options) : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Closes the connection if this cache made it, at once: commands still in flight fail rather than being waited for
+    /// (disposal never waits for Redis). A multiplexer from <see cref="CacheeOptions.ConnectionMultiplexerFactory"/> belongs to
+    /// the application and is left open.
+    /// </summary>
+    public void Dispose()
     {
-        await _connectLock.WaitAsync().ConfigureAwait(false);
-        try
+        _disposed = true;
+        var multiplexer = Interlocked.Exchange(ref _multiplexer, null);
+        if (_owned && multiplexer is not null)
         {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
-            if (_owned && _multiplexer is { } multiplexer)
-            {
-                await multiplexer.CloseAsync(allowCommandsToComplete: true).ConfigureAwait(false);
-                multiplexer.Dispose();
-            }
-
-            _multiplexer = null;
-        }
-        finally
-        {
-            _connectLock.Release();
+            multiplexer.Close(allowCommandsToComplete: false);
+            multiplexer.Dispose();
         }
     }
 }

@@ -206,7 +206,6 @@ internal sealed class RedisL2Store : IL2Store
         return new Renewal((long)reply[0], (long)reply[1] == 1);
     }
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     // Sends EVALSHA (the script's hash, not its text); a server that does not know the script yet (first use, restart,
     // failover) answers NOSCRIPT, and the script is then sent once with EVAL, which also caches it there.

@@ -1,0 +1,16 @@
+using Cachee.Sessions;
+using Microsoft.Extensions.Hosting;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>
+/// Ties a <see cref="TieredDistributedCache"/> to the host's lifetime: the invalidation subscription is made when the host
+/// starts, and when it stops, writes queued for replay are written to Redis and pending sliding renewals are sent, within the
+/// host's shutdown deadline. It owns nothing: the container disposes the cache, once.
+/// </summary>
+internal sealed class CacheeHostedService(TieredDistributedCache cache) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => cache.Coordinator.StartAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken) => cache.StopAsync(cancellationToken);
+}

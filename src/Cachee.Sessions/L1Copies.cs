@@ -1,0 +1,67 @@
+using Cachee.Sessions.L1;
+using Cachee.Sessions.L2;
+
+namespace Cachee.Sessions;
+
+/// <summary>
+/// Makes and installs the L1 copies of values this instance read or wrote. A copy is valid until the earlier of its absolute
+/// expiration and Redis' expiry (both known at the moment taken before Redis was asked), less the L1 clock's margin; a
+/// sliding copy carries the lead at which a hit asks for its renewal in Redis. Every path that puts a value in L1 (a read, a
+/// write, a write queued for replay, a replay) goes through here.
+/// </summary>
+internal sealed class L1Copies(L1Store l1, TimeProvider time, TimeSpan? slidingTolerance)
+{
+    /// <summary>Now on both clocks, read together: UTC (for Redis) and L1's.</summary>
+    public Moment Now() => new(UtcNow(), l1.Clock.Now());
+
+    /// <summary>Now in UTC ticks, as Redis entries store times.</summary>
+    public long UtcNow() => time.GetUtcNow().UtcTicks;
+
+    /// <summary>Installs what a read from Redis found, unless the read raced with a change of the key or L1 was not trusted.</summary>
+    public void InstallRead(in L1Ticket ticket, L2Entry found, Moment now)
+    {
+        if (Make(ticket, found.Data, found.Version, found.Expiration, found.TtlMilliseconds, now) is { } entry)
+        {
+            _ = l1.TryInstallRead(ticket, entry);
+        }
+    }
+
+    /// <summary>
+    /// Completes a local write in L1: the new copy when it may be kept, otherwise no copy at all (<paramref name="value"/> null:
+    /// a remove, or a write that did not happen).
+    /// </summary>
+    public void CompleteWrite(in L1Ticket ticket, byte[]? value, long version, EntryExpiration expiration, long ttlMilliseconds, Moment now) =>
+        _ = l1.CompleteWrite(ticket, value is null ? null : Make(ticket, value, version, expiration, ttlMilliseconds, now));
+
+    /// <summary>Completes a local write that left no copy (a remove, or a write that failed).</summary>
+    public void CompleteWithoutCopy(in L1Ticket ticket) => _ = l1.CompleteWrite(ticket, null);
+
+    // Null when the copy may not be kept: L1 was not trusted when the ticket was taken, the value is too large, Redis' expiry
+    // is unknown, or the copy would already have ended.
+    private L1Entry? Make(in L1Ticket ticket, byte[] value, long version, EntryExpiration expiration, long ttlMilliseconds, Moment now)
+    {
+        if (!ticket.CanInstall || value.Length > l1.MaxEntryBytes || ttlMilliseconds < RefreshOutcome.NoExpiry)
+        {
+            return null;
+        }
+
+        var absolute = expiration.HasAbsolute ? expiration.AbsoluteTicks : long.MaxValue;
+        var redisExpiry = ttlMilliseconds < 0 ? long.MaxValue : now.Utc + (ttlMilliseconds * TimeSpan.TicksPerMillisecond);
+        var validUntil = l1.Clock.ValidUntil(Math.Min(absolute, redisExpiry), now.Utc, now.L1);
+        if (validUntil <= now.L1)
+        {
+            return null;
+        }
+
+        // A sliding copy asks for its renewal a window less the tolerance before its end (that is, a tolerance after Redis'
+        // expiry was last set), as long as a renewal can still move Redis' expiry: not once it sits at the absolute expiration.
+        var sliding = expiration.HasSliding ? expiration.SlidingTicks : 0;
+        var lead = sliding > 0 && redisExpiry < absolute
+            ? sliding - EntryExpiration.ToleranceTicks(sliding, slidingTolerance) + l1.Clock.Margin
+            : 0;
+        return new L1Entry(ticket.Key, value, version, ticket.Epoch, validUntil, lead);
+    }
+}
+
+/// <summary>A moment on both clocks, read together: UTC ticks (for Redis) and the <see cref="L1Clock"/>'s.</summary>
+internal readonly record struct Moment(long Utc, long L1);

@@ -1,0 +1,58 @@
+using Cachee.Sessions.Diagnostics;
+using Cachee.Sessions.L2;
+
+namespace Cachee.Sessions;
+
+// When another instance changed a key: the coordinator has dropped the old copy; here fetches begun before the change stop
+// being joinable, and a key this instance held is fetched again at once.
+public sealed partial class TieredDistributedCache
+{
+    /// <summary>
+    /// Called by the coordinator when another instance changed <paramref name="key"/>: fetches begun before the change may no
+    /// longer be joined, and a key this instance held is fetched again at once (when prefetching is on), registered as the
+    /// fetch to join, so that the user's next request here finds the new value without a blocking Redis read of its own.
+    /// </summary>
+    /// <returns>True when the prefetch took the writer's acknowledgement over (it publishes it with its read).</returns>
+    private bool OnInvalidated(string key, bool hadCopy, Acknowledgement? ack)
+    {
+        _ = _fetches.TryRemove(key, out _);
+        if (!hadCopy || !_prefetch)
+        {
+            return false;
+        }
+
+        var fetch = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_fetches.TryAdd(key, fetch.Task))
+        {
+            return false;
+        }
+
+        _ = PrefetchAsync(key, fetch, ack);
+        return true;
+    }
+
+    // A prefetch is not an access: it does not renew a sliding entry in Redis.
+    private async Task PrefetchAsync(string key, TaskCompletionSource<byte[]?> fetch, Acknowledgement? ack)
+    {
+        try
+        {
+            await Task.Yield(); // off the message loop before touching Redis
+            _metrics.Prefetches.Increment();
+            fetch.SetResult(await FetchAsync(key, refreshSliding: false, sync: false, CancellationToken.None, ack).ConfigureAwait(false));
+        }
+        catch (Exception ex)
+        {
+            Log.PrefetchFailed(_logger, new RedactedKey(key), ex);
+            fetch.SetException(ex);
+            _ = fetch.Task.Exception;
+            if (ack is { } pending)
+            {
+                Coordinator.Acknowledge(pending); // the copy is gone all the same
+            }
+        }
+        finally
+        {
+            _ = _fetches.TryRemove(KeyValuePair.Create(key, fetch.Task));
+        }
+    }
+}

@@ -1,0 +1,211 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using Cachee.Sessions.Diagnostics;
+using Cachee.Sessions.L2;
+
+namespace Cachee.Sessions;
+
+// Reads: an L1 hit costs no I/O; a miss joins or starts one Redis read per key and installs what it found, unless it raced
+// with a change. Refresh is a read that returns nothing. Arguments are checked at the top of each public method, once; one
+// implementation serves sync and async (with sync = true every await completes synchronously).
+public sealed partial class TieredDistributedCache
+{
+    private readonly ConcurrentDictionary<string, Task<byte[]?>> _fetches = new(StringComparer.Ordinal);
+
+    /// <inheritdoc/>
+    public byte[]? Get(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (_l1.TryServe(key, out var value))
+        {
+            _l1Hits?.Increment();
+            return value;
+        }
+
+        return ReadCoreAsync(key, sync: true, CancellationToken.None).GetAwaiter().GetResult();
+    }
+
+    /// <inheritdoc/>
+    public Task<byte[]?> GetAsync(string key, CancellationToken token = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        token.ThrowIfCancellationRequested();
+        if (_l1.TryServeTask(key, out var hit))
+        {
+            _l1Hits?.Increment();
+            return hit;
+        }
+
+        return ReadCoreAsync(key, sync: false, token).AsTask();
+    }
+
+    /// <inheritdoc/>
+    public bool TryGet(string key, IBufferWriter<byte> destination)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(destination);
+        if (_l1.TryServe(key, out var value))
+        {
+            _l1Hits?.Increment();
+            return CopyTo(value, destination);
+        }
+
+        return CopyTo(ReadCoreAsync(key, sync: true, CancellationToken.None).GetAwaiter().GetResult(), destination);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask<bool> TryGetAsync(string key, IBufferWriter<byte> destination, CancellationToken token = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(destination);
+        token.ThrowIfCancellationRequested();
+        if (_l1.TryServe(key, out var value))
+        {
+            _l1Hits?.Increment();
+            return new(CopyTo(value, destination));
+        }
+
+        return ReadIntoAsync(key, destination, token);
+    }
+
+    /// <inheritdoc/>
+    public void Refresh(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        RefreshCoreAsync(key, sync: true, CancellationToken.None).GetAwaiter().GetResult();
+    }
+
+    /// <inheritdoc/>
+    public Task RefreshAsync(string key, CancellationToken token = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        token.ThrowIfCancellationRequested();
+        return RefreshCoreAsync(key, sync: false, token).AsTask();
+    }
+
+    private static bool CopyTo(byte[]? value, IBufferWriter<byte> destination)
+    {
+        if (value is null)
+        {
+            return false;
+        }
+
+        destination.Write(value);
+        return true;
+    }
+
+    private async ValueTask<bool> ReadIntoAsync(string key, IBufferWriter<byte> destination, CancellationToken token) =>
+        CopyTo(await ReadCoreAsync(key, sync: false, token).ConfigureAwait(false), destination);
+
+    /// <summary>
+    /// An L1 miss: joins a fetch of the same key already under way on this instance (one Redis read however many requests
+    /// miss at once), or fetches it. Fetches begun before an invalidation of the key are never joined after it.
+    /// </summary>
+    private async ValueTask<byte[]?> ReadCoreAsync(string key, bool sync, CancellationToken token)
+    {
+        _metrics.L1Misses.Increment();
+        Coordinator.EnsureStarted();
+        if (_replay.Find(key) is { } queued)
+        {
+            return queued.Value;
+        }
+
+        while (true)
+        {
+            if (_fetches.TryGetValue(key, out var running))
+            {
+                if (sync)
+                {
+                    _ = BlockingWait.Until(running, Timeout.InfiniteTimeSpan); // bounded: the fetch has the operation timeout
+                    return running.GetAwaiter().GetResult();
+                }
+
+                return await running.WaitAsync(token).ConfigureAwait(false);
+            }
+
+            var fetch = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (!_fetches.TryAdd(key, fetch.Task))
+            {
+                continue;
+            }
+
+            try
+            {
+                var data = await FetchOrStaleAsync(key, sync, token).ConfigureAwait(false);
+                fetch.SetResult(data);
+                return data;
+            }
+            catch (Exception ex)
+            {
+                fetch.SetException(ex);
+                _ = fetch.Task.Exception; // observed here; joiners see it too
+                throw;
+            }
+            finally
+            {
+                _ = _fetches.TryRemove(KeyValuePair.Create(key, fetch.Task));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Fetches from Redis; when Redis cannot be asked, answers with the L1 copy if there is one (stale-on-error: served even
+    /// though no invalidation may have been heard for it, and counted), and otherwise lets <see cref="CacheUnavailableException"/>
+    /// through: a miss never claims absence when Redis could not be asked.
+    /// </summary>
+    private async ValueTask<byte[]?> FetchOrStaleAsync(string key, bool sync, CancellationToken token)
+    {
+        try
+        {
+            return await FetchAsync(key, refreshSliding: true, sync, token).ConfigureAwait(false);
+        }
+        catch (CacheUnavailableException ex) when (_l1.TryGetStale(key, _l1.Clock.Now()) is { } stale)
+        {
+            _metrics.StaleHits.Increment();
+            Log.ServedStale(_logger, new RedactedKey(key), ex.Message);
+            return stale;
+        }
+    }
+
+    /// <summary>Reads a key from Redis and installs it in L1 unless the read raced with a change.</summary>
+    private async ValueTask<byte[]?> FetchAsync(
+        string key, bool refreshSliding, bool sync, CancellationToken token, Acknowledgement? acknowledge = null)
+    {
+        var now = _copies.Now();
+        var ticket = _l1.BeginRead(key);
+        L2Entry? found;
+        try
+        {
+            found = await _l2.GetAsync(key, refreshSliding, now.Utc, sync, token, acknowledge).ConfigureAwait(false);
+        }
+        catch (L2PayloadException ex)
+        {
+            _metrics.UnreadablePayloads.Increment();
+            _metrics.L2Misses.Increment();
+            Log.UnreadablePayload(_logger, new RedactedKey(key), ex.Message);
+            return null;
+        }
+
+        if (found is not { } hit)
+        {
+            _metrics.L2Misses.Increment();
+            return null;
+        }
+
+        _metrics.L2Hits.Increment();
+        _copies.InstallRead(ticket, hit, now);
+        return hit.Data;
+    }
+
+    private async ValueTask RefreshCoreAsync(string key, bool sync, CancellationToken token)
+    {
+        if (_l1.TryServe(key, out _))
+        {
+            // Served from L1: the Redis renewal, if due, is queued with the coordinator.
+            return;
+        }
+
+        Coordinator.EnsureStarted();
+        _ = await _l2.RefreshAsync(key, expectedVersion: -1, _copies.UtcNow(), sync, token).ConfigureAwait(false);
+    }
+}

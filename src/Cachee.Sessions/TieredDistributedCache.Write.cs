@@ -1,0 +1,136 @@
+using System.Buffers;
+using Cachee.Sessions.Diagnostics;
+using Cachee.Sessions.Invalidation;
+using Cachee.Sessions.L2;
+using Microsoft.Extensions.Caching.Distributed;
+
+namespace Cachee.Sessions;
+
+// Writes and removes: one script in Redis changes the entry and publishes its invalidation; L1 then keeps the new copy (or
+// none), and the writer waits, within the acknowledgement timeout, until every other instance dropped its old copy.
+public sealed partial class TieredDistributedCache
+{
+    /// <inheritdoc/>
+    public void Set(string key, byte[] value, DistributedCacheEntryOptions options)
+    {
+        ValidateSet(key, value, options);
+        WriteCoreAsync(key, value, options, sync: true, CancellationToken.None).GetAwaiter().GetResult();
+    }
+
+    /// <inheritdoc/>
+    public Task SetAsync(string key, byte[] value, DistributedCacheEntryOptions options, CancellationToken token = default)
+    {
+        ValidateSet(key, value, options);
+        token.ThrowIfCancellationRequested();
+        return WriteCoreAsync(key, value, options, sync: false, token).AsTask();
+    }
+
+    /// <inheritdoc/>
+    public void Set(string key, ReadOnlySequence<byte> value, DistributedCacheEntryOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(options);
+        WriteCoreAsync(key, value.ToArray(), options, sync: true, CancellationToken.None).GetAwaiter().GetResult();
+    }
+
+    /// <inheritdoc/>
+    public ValueTask SetAsync(string key, ReadOnlySequence<byte> value, DistributedCacheEntryOptions options, CancellationToken token = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(options);
+        token.ThrowIfCancellationRequested();
+        return WriteCoreAsync(key, value.ToArray(), options, sync: false, token);
+    }
+
+    /// <inheritdoc/>
+    public void Remove(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        RemoveCoreAsync(key, sync: true, CancellationToken.None).GetAwaiter().GetResult();
+    }
+
+    /// <inheritdoc/>
+    public Task RemoveAsync(string key, CancellationToken token = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        token.ThrowIfCancellationRequested();
+        return RemoveCoreAsync(key, sync: false, token).AsTask();
+    }
+
+    private static void ValidateSet(string key, byte[] value, DistributedCacheEntryOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(value);
+        ArgumentNullException.ThrowIfNull(options);
+    }
+
+    private async ValueTask WriteCoreAsync(string key, byte[] value, DistributedCacheEntryOptions options, bool sync, CancellationToken token)
+    {
+        var now = _copies.Now();
+        var expiration = EntryExpiration.FromOptions(options, now.Utc);
+        var ttl = expiration.TtlMilliseconds(now.Utc);
+        Coordinator.EnsureStarted();
+        var knownVersion = _l1.TryPeek(key, out var known) ? known.Version : 0;
+        var ticket = _l1.BeginWrite(key);
+        using var ack = _ackTimeout > TimeSpan.Zero ? Coordinator.Acks.Register() : null;
+        L2WriteResult written;
+        try
+        {
+            written = await _l2.SetAsync(key, value, expiration, ttl, ack?.Id ?? 0, sync, token).ConfigureAwait(false);
+        }
+        catch (CacheUnavailableException) when (_replay.TryAccept(key, value, expiration, knownVersion, ticket, ttl, now))
+        {
+            return;
+        }
+        catch
+        {
+            // Not applied (a late arrival is rejected by its deadline): no L1 copy survives, the next read asks Redis.
+            _copies.CompleteWithoutCopy(ticket);
+            throw;
+        }
+
+        _replay.Forget(key);
+        _metrics.InvalidationsSent.Increment();
+        _copies.CompleteWrite(ticket, value, written.Version, expiration, ttl, now);
+        await AwaitAcknowledgementsAsync(key, ack, written, sync).ConfigureAwait(false);
+    }
+
+    private async ValueTask RemoveCoreAsync(string key, bool sync, CancellationToken token)
+    {
+        Coordinator.EnsureStarted();
+        var ticket = _l1.BeginWrite(key);
+        using var ack = _ackTimeout > TimeSpan.Zero ? Coordinator.Acks.Register() : null;
+        L2WriteResult removed;
+        try
+        {
+            removed = await _l2.RemoveAsync(key, ack?.Id ?? 0, sync, token).ConfigureAwait(false);
+            _replay.Forget(key);
+            _metrics.InvalidationsSent.Increment();
+        }
+        finally
+        {
+            _copies.CompleteWithoutCopy(ticket);
+        }
+
+        await AwaitAcknowledgementsAsync(key, ack, removed, sync).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Waits, within <see cref="CacheeOptions.InvalidationAckTimeout"/>, until every other instance that heard the invalidation
+    /// has dropped its copy, so that the caller's next request reads this change wherever it lands.
+    /// </summary>
+    private async ValueTask AwaitAcknowledgementsAsync(string key, AckTracker.Waiter? ack, L2WriteResult result, bool sync)
+    {
+        var others = result.Receivers - (Coordinator.IsSubscribed ? 1 : 0);
+        if (ack is null || others <= 0)
+        {
+            return;
+        }
+
+        if (!await ack.WaitAsync((int)Math.Min(others, int.MaxValue), _ackTimeout, sync).ConfigureAwait(false))
+        {
+            _metrics.AckTimeouts.Increment();
+            Log.AckTimeout(_logger, new RedactedKey(key), others, _ackTimeout);
+        }
+    }
+}
