@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Cachee.Sessions.L1;
@@ -5,7 +6,8 @@ namespace Cachee.Sessions.L1;
 /// <summary>
 /// One place in a stripe's table: 56 bytes, no object of its own. Writers change a slot only under the stripe lock and
 /// bracket every change with <see cref="Seq"/> (odd while they write); readers take no lock and keep what they read only if
-/// <see cref="Seq"/> was even and unchanged around it.
+/// <see cref="Seq"/> was even and unchanged around it. The protocol is the four methods at the end: nothing else reads or
+/// writes <see cref="Seq"/>.
 /// </summary>
 [StructLayout(LayoutKind.Auto)]
 internal struct L1Slot
@@ -48,4 +50,23 @@ internal struct L1Slot
 
     /// <summary>1 while a background renewal of this copy is queued.</summary>
     public byte RefreshQueued;
+
+    /// <summary>Starts a lock-free read of <paramref name="slot"/>: the sequence number to hand to <see cref="ReadEnd"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int ReadBegin(ref L1Slot slot) => Volatile.Read(ref slot.Seq);
+
+    /// <summary>True when what was read since <see cref="ReadBegin"/> returned <paramref name="seq"/> is consistent: no writer was in the slot, and none changed it since.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool ReadEnd(ref L1Slot slot, int seq) => Volatile.Read(ref slot.Seq) == seq && (seq & 1) == 0;
+
+    /// <summary>Under the stripe lock: starts a change of <paramref name="slot"/> (lock-free readers of it will retry); returns what <see cref="WriteEnd"/> needs.</summary>
+    public static int WriteBegin(ref L1Slot slot)
+    {
+        var seq = slot.Seq;
+        Volatile.Write(ref slot.Seq, seq + 1);
+        return seq;
+    }
+
+    /// <summary>Ends the change begun by <see cref="WriteBegin"/>.</summary>
+    public static void WriteEnd(ref L1Slot slot, int seq) => Volatile.Write(ref slot.Seq, seq + 2);
 }

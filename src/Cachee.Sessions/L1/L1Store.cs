@@ -22,11 +22,8 @@ namespace Cachee.Sessions.L1;
 /// <see cref="Suspend"/> (subscription lost) stops serving, <see cref="Resume"/> starts a new epoch and drops every entry of
 /// the old ones (they may have missed invalidations during the gap). In between, copies are kept only to be served when Redis
 /// cannot be asked (stale-on-error).</item>
-/// <item><b>Eviction</b> is CLOCK (second chance), a close approximation of LRU that needs no write on a hit beyond a bit
-/// already set; it runs when the byte or entry limit is passed, one stripe at a time, round robin.</item>
-/// <item><b>Admission</b>: once L1 is full, a copy of a key it does not hold gets in only if its key was asked for more often lately than the
-/// key CLOCK would evict for it, by a <see cref="FrequencySketch"/> of misses and writes (made when L1 first fills up).
-/// Under skewed traffic this keeps the popular keys against a stream of one-off ones, and it costs hits nothing.</item>
+/// <item><b>Eviction and admission</b> (CLOCK, and a frequency sketch once full) are <see cref="L1EvictionPolicy"/>'s; the
+/// limits are counted by <see cref="L1Occupancy"/>.</item>
 /// <item><b>Expiry</b> is checked on every read (an expired entry is a miss) and swept by the coordinator. A sliding entry hit
 /// within its renewal lead asks the coordinator, once, for a background renewal in Redis.</item>
 /// </list>
@@ -38,23 +35,15 @@ internal sealed class L1Store
     private readonly L1Stripe[] _stripes;
     private readonly L1Slot[][] _tables;
     private readonly int[] _conflicts = new int[ConflictSlots];
-    private readonly long _maxBytes;
-    private readonly long _maxEntries;
-    private readonly Action _onEvicted;
-    private long _bytes;
-    private long _count;
-    private int _evictionCursor;
+    private readonly L1Occupancy _occupancy;
+    private readonly L1EvictionPolicy _policy;
     private int _servingEpoch;
     private int _lastEpoch;
     private readonly Lock _epochGate = new();
-    private FrequencySketch? _sketch;
 
     public L1Store(long maxBytes, int maxEntries, int maxEntryBytes, Action onEvicted, L1Clock? clock = null)
     {
-        _maxBytes = maxBytes;
-        _maxEntries = maxEntries;
         MaxEntryBytes = maxEntryBytes;
-        _onEvicted = onEvicted;
         Clock = clock ?? new L1Clock(TimeProvider.System);
         var stripes = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, Environment.ProcessorCount * 8));
         _stripes = new L1Stripe[stripes];
@@ -63,15 +52,18 @@ internal sealed class L1Store
         {
             _stripes[i] = new L1Stripe(_tables, i);
         }
+
+        _occupancy = new L1Occupancy(maxBytes, maxEntries);
+        _policy = new L1EvictionPolicy(_stripes, _occupancy, onEvicted);
     }
 
     public L1Clock Clock { get; }
 
     public int MaxEntryBytes { get; }
 
-    public long Bytes => Interlocked.Read(ref _bytes);
+    public long Bytes => _occupancy.Bytes;
 
-    public long Count => Interlocked.Read(ref _count);
+    public long Count => _occupancy.Count;
 
     /// <summary>The epoch entries must carry to be served; 0 while the subscription is not live.</summary>
     public int ServingEpoch => Volatile.Read(ref _servingEpoch);
@@ -173,25 +165,10 @@ internal sealed class L1Store
                 return;
             }
 
-            ref var slot = ref stripe.At(index);
-            if (slot.Version != version)
+            if (stripe.At(index).Version == version)
             {
-                return;
+                stripe.CompleteRefresh(index, validUntil, final);
             }
-
-            var seq = slot.Seq;
-            Volatile.Write(ref slot.Seq, seq + 1);
-            if (validUntil is { } until)
-            {
-                Volatile.Write(ref slot.ValidUntil, until);
-                if (final)
-                {
-                    Volatile.Write(ref slot.RefreshLeadMs, 0);
-                }
-            }
-
-            Volatile.Write(ref slot.RefreshQueued, (byte)0);
-            Volatile.Write(ref slot.Seq, seq + 2);
         }
     }
 
@@ -265,14 +242,14 @@ internal sealed class L1Store
         if ((uint)index < (uint)slots.Length)
         {
             ref var slot = ref slots[index];
-            var seq = Volatile.Read(ref slot.Seq);
+            var seq = L1Slot.ReadBegin(ref slot);
             if (string.Equals(Volatile.Read(ref slot.Key), key, StringComparison.Ordinal))
             {
                 var found = Volatile.Read(ref slot.Value);
                 var validUntil = Volatile.Read(ref slot.ValidUntil);
                 var slotEpoch = Volatile.Read(ref slot.Epoch);
                 var lead = Volatile.Read(ref slot.RefreshLeadMs);
-                if (Volatile.Read(ref slot.Seq) == seq && (seq & 1) == 0 && ReferenceEquals(Volatile.Read(ref published), slots)
+                if (L1Slot.ReadEnd(ref slot, seq) && ReferenceEquals(Volatile.Read(ref published), slots)
                     && slotEpoch == (ushort)ServingEpoch
                     && slot.Accessed != 0 && (!asTask || found!.GetType() == typeof(Task<byte[]?>))
                     && IsFarFromItsEnd(validUntil, lead, slot.RefreshQueued))
@@ -314,7 +291,7 @@ internal sealed class L1Store
             for (var steps = 0; (uint)index < (uint)slots.Length && steps < slots.Length; steps++)
             {
                 ref var slot = ref slots[index];
-                var seq = Volatile.Read(ref slot.Seq);
+                var seq = L1Slot.ReadBegin(ref slot);
                 var slotKey = Volatile.Read(ref slot.Key);
                 if (slotKey is null || (seq & 1) != 0)
                 {
@@ -325,7 +302,7 @@ internal sealed class L1Store
                 if (!string.Equals(slotKey, key, StringComparison.Ordinal))
                 {
                     index = Volatile.Read(ref slot.Next) - 1;
-                    if (Volatile.Read(ref slot.Seq) != seq)
+                    if (!L1Slot.ReadEnd(ref slot, seq))
                     {
                         consistent = false;
                         break;
@@ -338,7 +315,7 @@ internal sealed class L1Store
                 var validUntil = Volatile.Read(ref slot.ValidUntil);
                 var slotEpoch = Volatile.Read(ref slot.Epoch);
                 var lead = Volatile.Read(ref slot.RefreshLeadMs);
-                if (Volatile.Read(ref slot.Seq) != seq || !ReferenceEquals(Volatile.Read(ref published), slots))
+                if (!L1Slot.ReadEnd(ref slot, seq) || !ReferenceEquals(Volatile.Read(ref published), slots))
                 {
                     consistent = false;
                     break;
@@ -370,7 +347,7 @@ internal sealed class L1Store
             }
 
             ref var slot = ref stripe.At(index);
-            return Serve(ref slot, slot.Seq, key, slot.Value!, slot.ValidUntil, slot.Epoch == epoch, slot.RefreshLeadMs, asTask, out value);
+            return Serve(ref slot, L1Slot.ReadBegin(ref slot), key, slot.Value!, slot.ValidUntil, slot.Epoch == epoch, slot.RefreshLeadMs, asTask, out value);
         }
     }
 
@@ -422,7 +399,7 @@ internal sealed class L1Store
         }
 
         var version = Volatile.Read(ref slot.Version);
-        if (Volatile.Read(ref slot.Seq) != seq)
+        if (!L1Slot.ReadEnd(ref slot, seq))
         {
             // The slot changed meanwhile: the flag may now sit on another copy; clear it (at worst a renewal is asked twice).
             Volatile.Write(ref slot.RefreshQueued, (byte)0);
@@ -450,7 +427,7 @@ internal sealed class L1Store
     {
         var slot = ConflictSlot(ticket.Hash);
         var stripe = StripeOf(ticket.Hash);
-        var admitted = entry is not { } offered || Admit(stripe, ticket, offered.Size);
+        var admitted = entry is not { } offered || _policy.Admit(stripe, ticket, offered.Size);
         bool installed;
         lock (stripe.Gate)
         {
@@ -474,75 +451,11 @@ internal sealed class L1Store
             }
 
             var replaced = stripe.Put(entry!.Value, ticket.Hash, out var added);
-            _ = Interlocked.Add(ref _bytes, entry.Value.Size - replaced);
-            if (added)
-            {
-                _ = Interlocked.Increment(ref _count);
-            }
+            _occupancy.Stored(entry.Value.Size, replaced, added);
         }
 
-        EvictWhileOverLimits();
+        _policy.EvictWhileOverLimits();
         return installed;
-    }
-
-    private static bool Contains(L1Stripe stripe, in L1Ticket ticket)
-    {
-        lock (stripe.Gate)
-        {
-            return stripe.Find(ticket.Key, ticket.Hash) >= 0;
-        }
-    }
-
-    /// <summary>
-    /// Counts an offered copy in the sketch and, when L1 has no room for it and does not hold its key already, admits it only
-    /// if its key was asked for more often lately than the key CLOCK would evict for it.
-    /// </summary>
-    private bool Admit(L1Stripe stripe, in L1Ticket ticket, long size)
-    {
-        var hash = ticket.Hash;
-        var full = Interlocked.Read(ref _count) >= _maxEntries || Interlocked.Read(ref _bytes) + size > _maxBytes;
-        var sketch = Volatile.Read(ref _sketch);
-        if (sketch is null)
-        {
-            if (!full)
-            {
-                return true;
-            }
-
-            _ = Interlocked.CompareExchange(ref _sketch, new FrequencySketch(Math.Min(_maxEntries, Math.Max(Count, 1))), null);
-            sketch = _sketch!;
-        }
-
-        sketch.Increment(hash);
-        if (!full || Contains(stripe, ticket))
-        {
-            return true;
-        }
-
-        var victim = NextVictimHash();
-        return victim is not { } victimHash || sketch.Estimate(hash) > sketch.Estimate(victimHash);
-    }
-
-    /// <summary>The hash of the key CLOCK would evict next (the hand stays on it); null if there is none.</summary>
-    private ulong? NextVictimHash()
-    {
-        var cursor = Volatile.Read(ref _evictionCursor);
-        for (var turn = 0; turn <= 2 * _stripes.Length; turn++)
-        {
-            var stripe = _stripes[(cursor + 1 + turn) & (_stripes.Length - 1)];
-            lock (stripe.Gate)
-            {
-                var victim = stripe.NextVictim();
-                if (victim >= 0)
-                {
-                    // The eviction that follows starts at this stripe, so it takes this victim.
-                    Volatile.Write(ref _evictionCursor, cursor + turn);
-                    return Hash(stripe.At(victim).Key!);
-                }
-            }
-        }
-
-        return null;
     }
 
     private bool RemoveIf(string key, ulong hash, Func<L1Slot, bool> predicate)
@@ -559,31 +472,6 @@ internal sealed class L1Store
         }
 
         return false;
-    }
-
-    private void EvictWhileOverLimits()
-    {
-        // Two turns over all stripes at most without a victim: the first clears every bit, the second then finds one.
-        var idleStripes = 0;
-        while ((Interlocked.Read(ref _bytes) > _maxBytes || Interlocked.Read(ref _count) > _maxEntries) && idleStripes <= 2 * _stripes.Length)
-        {
-            var stripe = _stripes[Interlocked.Increment(ref _evictionCursor) & (_stripes.Length - 1)];
-            lock (stripe.Gate)
-            {
-                var victim = stripe.NextVictim();
-                if (victim >= 0)
-                {
-                    var key = stripe.At(victim).Key!;
-                    Removed(stripe.Evict(victim, Hash(key)));
-                    _onEvicted();
-                    idleStripes = 0;
-                }
-                else
-                {
-                    idleStripes++;
-                }
-            }
-        }
     }
 
     private int RemoveWhere(Func<L1Slot, bool> predicate)
@@ -608,11 +496,7 @@ internal sealed class L1Store
         return removed;
     }
 
-    private void Removed(long size)
-    {
-        _ = Interlocked.Add(ref _bytes, -size);
-        _ = Interlocked.Decrement(ref _count);
-    }
+    private void Removed(long size) => _occupancy.Removed(size);
 
     private L1Stripe StripeOf(ulong hash) => _stripes[(int)(hash & (ulong)(_stripes.Length - 1))];
 

@@ -91,14 +91,34 @@ internal sealed class L1Stripe
         }
 
         Volatile.Write(ref link, slot.Next);
-        var seq = slot.Seq;
-        Volatile.Write(ref slot.Seq, seq + 1);
+        var seq = L1Slot.WriteBegin(ref slot);
         Volatile.Write(ref slot.Key, null);
         Volatile.Write(ref slot.Value, null);
         Volatile.Write(ref slot.Next, _free + 1);
-        Volatile.Write(ref slot.Seq, seq + 2);
+        L1Slot.WriteEnd(ref slot, seq);
         _free = index;
         return size;
+    }
+
+    /// <summary>
+    /// Ends a background renewal of the copy at <paramref name="index"/>: moves its validity to <paramref name="validUntil"/>
+    /// when given, stops its renewals when <paramref name="final"/>, and lets hits ask for a renewal again.
+    /// </summary>
+    public void CompleteRefresh(int index, long? validUntil, bool final)
+    {
+        ref var slot = ref _slots[index];
+        var seq = L1Slot.WriteBegin(ref slot);
+        if (validUntil is { } until)
+        {
+            Volatile.Write(ref slot.ValidUntil, until);
+            if (final)
+            {
+                Volatile.Write(ref slot.RefreshLeadMs, 0);
+            }
+        }
+
+        Volatile.Write(ref slot.RefreshQueued, (byte)0);
+        L1Slot.WriteEnd(ref slot, seq);
     }
 
     /// <summary>
@@ -162,8 +182,7 @@ internal sealed class L1Stripe
 
     private static void Write(ref L1Slot slot, in L1Entry entry)
     {
-        var seq = slot.Seq;
-        Volatile.Write(ref slot.Seq, seq + 1);
+        var seq = L1Slot.WriteBegin(ref slot);
         Volatile.Write(ref slot.Key, entry.Key);
         Volatile.Write(ref slot.Value, entry.Value);
         Volatile.Write(ref slot.ValidUntil, entry.ValidUntil);
@@ -172,7 +191,7 @@ internal sealed class L1Stripe
         Volatile.Write(ref slot.Epoch, (ushort)entry.Epoch);
         Volatile.Write(ref slot.Accessed, (byte)0);
         Volatile.Write(ref slot.RefreshQueued, (byte)0);
-        Volatile.Write(ref slot.Seq, seq + 2);
+        L1Slot.WriteEnd(ref slot, seq);
     }
 
     /// <summary>Milliseconds, rounded up (a renewal asked for early is safe, late is not); <see cref="int.MaxValue"/> beyond.</summary>
