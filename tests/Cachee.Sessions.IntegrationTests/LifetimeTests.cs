@@ -77,12 +77,14 @@ public sealed class LifetimeTests(RedisServer redis)
     [Fact]
     public async Task HostStop_WritesTheReplayQueueToRedis_AndDisposalWithoutAStopLogsWhatItDrops()
     {
-        using var server = RedisProcess.Start();
+        // Durable, so that v1 survives the crash: the queued v2 is based on it and is replayed only over it.
+        using var server = RedisProcess.Start("--appendonly", "yes", "--appendfsync", "always");
         var prefix = $"t{Guid.NewGuid():N}:";
         var logs = new CapturingLoggerProvider();
         using var host = BuildHost(server.Endpoint, prefix, logs);
         await host.StartAsync();
         var cache = host.Services.GetRequiredService<TieredDistributedCache>();
+        await Eventually.TrueAsync(() => cache.Coordinator.IsSubscribed, "the cache subscribes"); // so that it keeps v1 and knows its version
         await cache.SetAsync("drained", "v1"u8.ToArray(), Sliding);
 
         server.Kill();
@@ -94,7 +96,7 @@ public sealed class LifetimeTests(RedisServer redis)
             await host.StopAsync(deadline.Token);
         }
 
-        Assert.Equal(0, cache.GetStatistics().ReplayPending);
+        Assert.Equal((0L, 1L), (cache.GetStatistics().ReplayPending, cache.GetStatistics().ReplayApplied));
         using var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(server.Endpoint);
         Assert.Equal("v2", (string?)await admin.GetDatabase().HashGetAsync(prefix + "drained", "data"));
 
@@ -130,6 +132,8 @@ public sealed class LifetimeTests(RedisServer redis)
     {
         var options = new CacheeOptions { Configuration = redis.Endpoint, InstanceName = $"life{Guid.NewGuid():N}:", CountL1Hits = true };
         var cache = new TieredDistributedCache(Options.Create(options), null, null, meterFactory);
+        await cache.Coordinator.StartAsync(CancellationToken.None);
+        await Eventually.TrueAsync(() => cache.Coordinator.IsSubscribed, "the subscription becomes live");
         await cache.SetAsync($"k{index}", new byte[64 * 1024], Sliding);
         Assert.NotNull(await cache.GetAsync($"k{index}"));
         Assert.Equal(1, cache.GetStatistics().L1Entries);
