@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 namespace Cachee.Sessions.IntegrationTests;
 
 /// <summary>Creates cache instances on the test Redis, each with its own multiplexer as separate app instances would have.</summary>
-internal sealed class Instances(string endpoint) : IAsyncDisposable
+internal sealed class Instances(string endpoint, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null) : IAsyncDisposable
 {
     public Instances(RedisServer redis)
         : this(redis.Endpoint)
@@ -28,7 +28,7 @@ internal sealed class Instances(string endpoint) : IAsyncDisposable
     {
         var options = new CacheeOptions { Configuration = endpoint, InstanceName = Prefix, CountL1Hits = true }; // tests read the hit counts
         configure?.Invoke(options);
-        var cache = new TieredDistributedCache(Options.Create(options));
+        var cache = new TieredDistributedCache(Options.Create(options), loggerFactory, null, null);
         _created.Add(cache);
         return cache;
     }

@@ -1,3 +1,5 @@
+using StackExchange.Redis;
+using Microsoft.Extensions.Logging;
 using Cachee.Sessions.L2;
 using Microsoft.Extensions.Caching.Distributed;
 
@@ -32,7 +34,9 @@ public sealed class ReplayOnRedisTests(RedisServer redis)
     public async Task AWriteAcceptedWhileRedisIsDown_ReachesRedisAndTheOtherInstanceWhenItIsBack()
     {
         using var server = RedisProcess.Start("--appendonly", "yes", "--appendfsync", "always");
-        await using var instances = new Instances(server.Endpoint);
+        var logs = new CapturingLoggerProvider();
+        using var loggerFactory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(logs));
+        await using var instances = new Instances(server.Endpoint, loggerFactory);
         var a = await instances.StartAsync(o =>
         {
             o.WriteFailureMode = WriteFailureMode.Replay;
@@ -49,7 +53,7 @@ public sealed class ReplayOnRedisTests(RedisServer redis)
 
         server.Restart();
         await Eventually.TrueAsync(
-            () => a.GetStatistics().ReplayApplied == 1, "the queued write is replayed", TimeSpan.FromSeconds(30), () => $"a: {a.GetStatistics()}");
+            () => a.GetStatistics().ReplayApplied == 1, "the queued write is replayed", TimeSpan.FromSeconds(30), () => $"a: {a.GetStatistics()}\n{string.Join('\n', logs.Lines)}");
         await Eventually.TrueAsync(() => b.Coordinator.IsSubscribed, "b hears invalidations again", TimeSpan.FromSeconds(30));
         var seen = Array.Empty<byte>();
         await Eventually.TrueAsync(() =>
@@ -67,5 +71,40 @@ public sealed class ReplayOnRedisTests(RedisServer redis)
         }, "b reads again", TimeSpan.FromSeconds(30));
         Assert.Equal("v2"u8.ToArray(), seen);
         Assert.Equal(0, a.GetStatistics().ReplayPending);
+    }
+
+    [Fact]
+    public async Task ReplayAttemptsThatTimedOutAgainstAPausedRedis_DoNotLandLate_AndTheLastAttemptApplies()
+    {
+        using var server = RedisProcess.Start();
+        await using var instances = new Instances(server.Endpoint);
+        var a = await instances.StartAsync(o =>
+        {
+            o.WriteFailureMode = WriteFailureMode.Replay;
+            o.L2OperationTimeout = TimeSpan.FromMilliseconds(100);
+            o.CircuitBreakerBreakDuration = TimeSpan.FromMilliseconds(100);
+        });
+        await a.SetAsync("session", "v1"u8.ToArray(), Sliding);
+
+        server.Pause();
+        try
+        {
+            await a.SetAsync("session", "v2"u8.ToArray(), Sliding); // times out: queued for replay
+            var failures = a.GetStatistics().L2Failures;
+
+            // Several replay attempts go out to the frozen server and time out; each sits in its socket until it resumes.
+            await Eventually.TrueAsync(() => a.GetStatistics().L2Failures >= failures + 3, "replays time out", TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            server.Resume();
+        }
+
+        // The attempts the replayer gave up on reach Redis after their deadline and are rejected there, so the attempt that
+        // follows still finds v1 and applies; before, the first late one applied, and the next was taken as superseded.
+        await Eventually.TrueAsync(() => a.GetStatistics().ReplayPending == 0, "the queue empties", TimeSpan.FromSeconds(30));
+        Assert.Equal((1L, 0L), (a.GetStatistics().ReplayApplied, a.GetStatistics().ReplaySuperseded));
+        using var admin = await ConnectionMultiplexer.ConnectAsync(server.Endpoint);
+        Assert.Equal("v2", (string?)await admin.GetDatabase().HashGetAsync(instances.Prefix + "session", "data"));
     }
 }

@@ -149,19 +149,23 @@ internal sealed class RedisL2Store : IL2Store
 
     public async ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token)
     {
+        var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
         RedisValue[] args =
         [
-            write.BaseVersion, write.Expiration.AbsoluteTicks, write.Expiration.SlidingTicks, write.Value, ttlMilliseconds,
+            deadline, write.BaseVersion, write.Expiration.AbsoluteTicks, write.Expiration.SlidingTicks, write.Value, ttlMilliseconds,
             _channel, _messagePrefix, InvalidationMessage.InvalidationSuffix(0, write.Key),
         ];
-        var pair = Pair(await EvaluateAsync(RedisScripts.Replay, write.Key, args, sync, token).ConfigureAwait(false));
-        return (long)pair[0] < 0 ? null : new L2WriteResult((long)pair[0], (long)pair[1]);
+        var result = await EvaluateAsync(RedisScripts.Replay, write.Key, args, sync, token).ConfigureAwait(false);
+        return (long)Pair(result)[0] == SupersededCode ? null : ToWriteResult(result);
     }
+
+    private const long LateCode = -1;
+    private const long SupersededCode = -2;
 
     private L2WriteResult ToWriteResult(RedisResult result)
     {
         var pair = Pair(result);
-        if ((long)pair[0] < 0)
+        if ((long)pair[0] == LateCode)
         {
             // Redis' clock may have been misjudged: measure it again before the next write.
             Volatile.Write(ref _clockMeasured, 0);

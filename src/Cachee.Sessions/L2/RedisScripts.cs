@@ -81,14 +81,16 @@ internal static class RedisScripts
 
     /// <summary>
     /// A queued write replayed once Redis is back: applied only if the entry's version is still the one the write was based
-    /// on (0: no entry), so that newer data is never overwritten. KEYS[1] = key; ARGV = base version, then as
-    /// <see cref="Set"/> from absexp on. Returns as <see cref="Set"/>, or {-2, 0} when Redis holds another version.
+    /// on (0: no entry), so that newer data is never overwritten, and only before its deadline, as <see cref="Set"/> is (an
+    /// attempt the replayer gave up on must not land later and make its next attempt look superseded).
+    /// KEYS[1] = key; ARGV = deadline, base version, then as <see cref="Set"/> from absexp on. Returns as <see cref="Set"/>,
+    /// {-1, 0} when past the deadline, or {-2, 0} when Redis holds another version.
     /// </summary>
-    public const string Replay = WriteEntry + """
+    public const string Replay = CheckDeadline + WriteEntry + """
         local cur = redis.pcall('HGET', KEYS[1], 'ver')
         if type(cur) ~= 'string' then cur = '0' end
-        if cur ~= ARGV[1] then return {-2, 0} end
-        return write(KEYS[1], 2)
+        if cur ~= ARGV[2] then return {-2, 0} end
+        return write(KEYS[1], 3)
         """;
 
     /// <summary>
