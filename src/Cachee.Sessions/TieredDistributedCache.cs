@@ -3,6 +3,7 @@ using Cachee.Sessions.Diagnostics;
 using Cachee.Sessions.Invalidation;
 using Cachee.Sessions.L1;
 using Cachee.Sessions.L2;
+using Cachee.Sessions.Redis;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -87,7 +88,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         _replay = new WriteReplayer(
             options.WriteFailureMode == WriteFailureMode.Replay ? new ReplayQueue(options.ReplayQueueCapacity) : null,
             _l1, _copies, guarded, _metrics, time, options.CircuitBreakerBreakDuration, logs.CreateLogger<WriteReplayer>());
-        _metrics.Observe(_l1, _replay);
+        _metrics.Observe(_l1, () => _replay.Count);
     }
 
     /// <summary>This instance's identity on the invalidation channel (its own messages are ignored).</summary>

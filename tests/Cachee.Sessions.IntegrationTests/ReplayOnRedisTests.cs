@@ -1,6 +1,7 @@
 using StackExchange.Redis;
 using Microsoft.Extensions.Logging;
 using Cachee.Sessions.L2;
+using Cachee.Sessions.Redis;
 using Microsoft.Extensions.Caching.Distributed;
 
 namespace Cachee.Sessions.IntegrationTests;

@@ -18,7 +18,7 @@ internal sealed class CacheeMetrics : IDisposable
     private readonly bool _ownsMeter;
     private readonly KeyValuePair<string, object?>[] _tags;
     private L1Store? _l1;
-    private WriteReplayer? _replay;
+    private Func<long>? _replayPending;
     private int _disposed;
 
     public CacheeMetrics(IMeterFactory? meterFactory, string instanceId, bool countL1Hits)
@@ -56,11 +56,11 @@ internal sealed class CacheeMetrics : IDisposable
     }
 
     /// <summary>Publishes the gauges of L1's size and the replay queue's length (once, when the cache has built them).</summary>
-    public void Observe(L1Store l1, WriteReplayer replay)
+    public void Observe(L1Store l1, Func<long> replayPending)
     {
         _l1 = l1;
-        _replay = replay;
-        _ = _meter.CreateObservableUpDownCounter("cachee.replay.pending", () => Measure(_replay?.Count), "{write}", "Writes waiting in the replay queue.");
+        _replayPending = replayPending;
+        _ = _meter.CreateObservableUpDownCounter("cachee.replay.pending", () => Measure(_replayPending?.Invoke()), "{write}", "Writes waiting in the replay queue.");
         _ = _meter.CreateObservableUpDownCounter("cachee.l1.entries", () => Measure(_l1?.Count), "{entry}", "Entries in L1.");
         _ = _meter.CreateObservableUpDownCounter("cachee.l1.bytes", () => Measure(_l1?.Bytes), "By", "Value bytes in L1.");
     }
@@ -124,7 +124,7 @@ internal sealed class CacheeMetrics : IDisposable
         ReplayQueued = ReplayQueued.Value,
         ReplayApplied = ReplayApplied.Value,
         ReplaySuperseded = ReplaySuperseded.Value,
-        ReplayPending = _replay?.Count ?? 0,
+        ReplayPending = _replayPending?.Invoke() ?? 0,
     };
 
     public void Dispose()
@@ -135,7 +135,7 @@ internal sealed class CacheeMetrics : IDisposable
         }
 
         _l1 = null;
-        _replay = null;
+        _replayPending = null;
         L1Hits?.Dispose();
         foreach (var counter in new[]
         {

@@ -77,7 +77,7 @@ internal sealed partial class GuardedL2Store(
                 // An abandoned call may still fail later; observe it so that it is not reported as unobserved.
                 var task = pending.AsTask();
                 _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-                result = sync ? WaitBlocking(task, token) : await task.WaitAsync(timeout, time, token).ConfigureAwait(false);
+                result = sync ? WaitBlocking(task, token) : await WaitAsync(task, token).ConfigureAwait(false);
             }
 
             NoteRedisAnswered();
@@ -111,6 +111,20 @@ internal sealed partial class GuardedL2Store(
         }
     }
 
+    // A reply that StackExchange.Redis had already read when the wait timed out counts: only its continuation was late (a busy
+    // thread pool). Reporting a write that Redis applied as failed would be a lie; reporting it applied is always true.
+    private async Task<T> WaitAsync<T>(Task<T> task, CancellationToken token)
+    {
+        try
+        {
+            return await task.WaitAsync(timeout, time, token).ConfigureAwait(false);
+        }
+        catch (TimeoutException) when (task.IsCompletedSuccessfully)
+        {
+            return task.Result;
+        }
+    }
+
     private T WaitBlocking<T>(Task<T> task, CancellationToken token)
     {
         using var deadline = new CancellationTokenSource(timeout, time);
@@ -119,9 +133,13 @@ internal sealed partial class GuardedL2Store(
         {
             task.Wait(either.Token);
         }
-        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !task.IsCompletedSuccessfully)
         {
             throw new TimeoutException($"Redis did not answer within {timeout}.");
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            // Answered as the deadline passed (see WaitAsync): the answer stands.
         }
         catch (AggregateException)
         {

@@ -4,7 +4,7 @@ namespace Cachee.Sessions.L2;
 
 /// <summary>
 /// An in-process stand-in for the Redis server shared by several instances: the same entry semantics as the Lua scripts
-/// in <see cref="RedisScripts"/>, expiry on a <see cref="TimeProvider"/>, and invalidations published to a hub.
+/// in <c>Redis/RedisScripts.cs</c>, expiry on a <see cref="TimeProvider"/>, and invalidations published to a hub.
 /// </summary>
 internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHub hub)
 {

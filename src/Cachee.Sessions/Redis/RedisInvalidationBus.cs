@@ -1,7 +1,8 @@
+using Cachee.Sessions.Invalidation;
 using Cachee.Sessions.L2;
 using StackExchange.Redis;
 
-namespace Cachee.Sessions.Invalidation;
+namespace Cachee.Sessions.Redis;
 
 /// <summary>
 /// Listens on the invalidation channel through the cache's multiplexer. A subscription counts as live only after a probe

@@ -1,6 +1,6 @@
 using StackExchange.Redis;
 
-namespace Cachee.Sessions.L2;
+namespace Cachee.Sessions.Redis;
 
 /// <summary>
 /// The one multiplexer of a cache, connected lazily on first use. <c>AbortOnConnectFail</c> is off so that a cache

@@ -1,6 +1,6 @@
 using System.Collections.Frozen;
 
-namespace Cachee.Sessions.L2;
+namespace Cachee.Sessions.Redis;
 
 /// <summary>
 /// The Lua scripts of the Redis store. The hash layout is RedisCache's (<c>absexp</c>, <c>sldexp</c>, <c>data</c>) plus a

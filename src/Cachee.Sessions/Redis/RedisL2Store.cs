@@ -1,8 +1,9 @@
 using System.Globalization;
 using Cachee.Sessions.Invalidation;
+using Cachee.Sessions.L2;
 using StackExchange.Redis;
 
-namespace Cachee.Sessions.L2;
+namespace Cachee.Sessions.Redis;
 
 /// <summary>The L2 store on Redis, in RedisCache's hash format (see <see cref="RedisScripts"/>).</summary>
 internal sealed class RedisL2Store : IL2Store
