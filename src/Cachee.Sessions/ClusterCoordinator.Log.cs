@@ -22,6 +22,9 @@ internal sealed partial class ClusterCoordinator
         [LoggerMessage(104, LogLevel.Warning, "Cachee: renewing the sliding expiration of {Key} in Redis failed; it will be retried on the next hit.", EventName = "RefreshFailed")]
         public static partial void RefreshFailed(ILogger logger, RedactedKey key, Exception exception);
 
+        [LoggerMessage(106, LogLevel.Warning, "Cachee: L1 is off for this cache. {Reason}", EventName = "CoherenceUnavailable")]
+        public static partial void CoherenceUnavailable(ILogger logger, string reason);
+
         [LoggerMessage(105, LogLevel.Debug, "Cachee: swept {Count} expired entries out of L1.", EventName = "Swept")]
         public static partial void Swept(ILogger logger, int count);
     }

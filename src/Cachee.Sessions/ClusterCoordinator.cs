@@ -33,6 +33,7 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
     private Task _background = Task.CompletedTask;
     private int _started;
     private int _disposed;
+    private bool _coherenceUnavailable;
 
     internal ClusterCoordinator(
         L1Store l1, IL2Store l2, IInvalidationBus bus, CacheeMetrics metrics, TimeProvider time, ILogger logger,
@@ -53,6 +54,12 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
 
     /// <summary>True while invalidations are heard and L1 is served.</summary>
     public bool IsSubscribed => _l1.ServingEpoch != 0;
+
+    /// <summary>
+    /// True when the bus found that this deployment cannot be kept coherent (a Redis Cluster, for now): L1 stays off for good
+    /// and writes wait for no acknowledgement (no instance holds a copy).
+    /// </summary>
+    public bool IsCoherenceUnavailable => Volatile.Read(ref _coherenceUnavailable);
 
     /// <summary>Makes the subscription and starts the background upkeep, without waiting for Redis.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
@@ -269,6 +276,13 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
     {
         _l1.Suspend();
         Log.SubscriptionLost(_logger);
+    }
+
+    void IInvalidationListener.OnCoherenceUnavailable(string reason)
+    {
+        _l1.Suspend();
+        Volatile.Write(ref _coherenceUnavailable, true);
+        Log.CoherenceUnavailable(_logger, reason);
     }
 
     void IInvalidationListener.OnSubscriptionEstablished()

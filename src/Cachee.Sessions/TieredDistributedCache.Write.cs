@@ -72,7 +72,7 @@ public sealed partial class TieredDistributedCache
         Coordinator.EnsureStarted();
         var knownVersion = _l1.TryPeek(key, out var known) ? known.Version : 0;
         var ticket = _l1.BeginWrite(key);
-        using var ack = _ackTimeout > TimeSpan.Zero ? Coordinator.Acks.Register() : null;
+        using var ack = AsksForAcknowledgements ? Coordinator.Acks.Register() : null;
         L2WriteResult written;
         try
         {
@@ -99,7 +99,7 @@ public sealed partial class TieredDistributedCache
     {
         Coordinator.EnsureStarted();
         var ticket = _l1.BeginWrite(key);
-        using var ack = _ackTimeout > TimeSpan.Zero ? Coordinator.Acks.Register() : null;
+        using var ack = AsksForAcknowledgements ? Coordinator.Acks.Register() : null;
         L2WriteResult removed;
         try
         {
@@ -114,6 +114,9 @@ public sealed partial class TieredDistributedCache
 
         await AwaitAcknowledgementsAsync(key, ack, removed, sync).ConfigureAwait(false);
     }
+
+    // No acknowledgements when they are off, or when no instance can hold a copy (L1 off on a deployment it cannot cover).
+    private bool AsksForAcknowledgements => _ackTimeout > TimeSpan.Zero && !Coordinator.IsCoherenceUnavailable;
 
     /// <summary>
     /// Waits, within <see cref="CacheeOptions.InvalidationAckTimeout"/>, until every other instance that heard the invalidation

@@ -68,6 +68,10 @@ public sealed class AcknowledgementTests
 
     private sealed class DeafListener : IInvalidationListener
     {
+        public void OnCoherenceUnavailable(string reason)
+        {
+        }
+
         public List<ParsedMessage> Heard { get; } = [];
 
         public void OnMessage(in ParsedMessage message) => Heard.Add(message);

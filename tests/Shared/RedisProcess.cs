@@ -153,7 +153,8 @@ internal sealed class RedisProcess : IDisposable
             .FirstOrDefault(File.Exists);
     }
 
-    private static int FreePort()
+    /// <summary>A TCP port free on the loopback interface now.</summary>
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

@@ -11,4 +11,10 @@ internal interface IInvalidationListener
 
     /// <summary>The subscription is proven live (a probe went round): from now on every message is heard.</summary>
     void OnSubscriptionEstablished();
+
+    /// <summary>
+    /// The bus cannot guarantee that this instance hears every change on this Redis deployment (<paramref name="reason"/>
+    /// says why), so it did not subscribe: L1 must stay off, and no acknowledgement can be waited for.
+    /// </summary>
+    void OnCoherenceUnavailable(string reason);
 }

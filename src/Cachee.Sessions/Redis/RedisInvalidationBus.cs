@@ -30,6 +30,16 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
     {
         _listener = listener;
         var multiplexer = await connection.GetAsync(sync: false, token).ConfigureAwait(false);
+        if (multiplexer.GetServers().Any(server => server.ServerType == ServerType.Cluster))
+        {
+            // Classic pub/sub on a cluster reaches every node, but a PUBLISH reports only the subscribers of the node that ran
+            // it, so a writer cannot know whom to wait for: copies elsewhere could be served after a write returned.
+            listener.OnCoherenceUnavailable(
+                "Redis Cluster: invalidations cannot yet be confirmed across shards, so L1 is off and every read goes to Redis "
+                + "(correct, with RedisCache's cost); the cluster protocol is tracked in issue #16.");
+            return;
+        }
+
         if (_multiplexer is null)
         {
             _multiplexer = multiplexer;
