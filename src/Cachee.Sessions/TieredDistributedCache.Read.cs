@@ -167,7 +167,11 @@ public sealed partial class TieredDistributedCache
         }
     }
 
-    /// <summary>Reads a key from Redis and installs it in L1 unless the read raced with a change.</summary>
+    /// <summary>
+    /// Reads a key from Redis and installs it in L1 unless the read raced with a change. <paramref name="refreshSliding"/>
+    /// is true for an access (a caller's read), false for a fetch ahead of demand, which neither renews a sliding entry nor
+    /// counts as a use of the copy.
+    /// </summary>
     private async ValueTask<byte[]?> FetchAsync(
         string key, bool refreshSliding, bool sync, CancellationToken token, Acknowledgement? acknowledge = null)
     {
@@ -193,7 +197,7 @@ public sealed partial class TieredDistributedCache
         }
 
         _metrics.L2Hits.Increment();
-        _copies.InstallRead(ticket, hit, now);
+        _copies.InstallRead(ticket, hit, now, used: refreshSliding);
         return hit.Data;
     }
 

@@ -137,12 +137,24 @@ internal sealed class L1Store
     /// Drops a key because another instance changed it to <paramref name="version"/>. A copy already at that version or newer
     /// is kept: channel order is change order, so such a copy was read after the change.
     /// </summary>
-    /// <returns>True when a copy was dropped (the key was in use here).</returns>
-    public bool Invalidate(string key, long version)
+    /// <returns>What was dropped: nothing, a copy nobody used since it was fetched ahead of demand, or a used copy.</returns>
+    public DroppedCopy Invalidate(string key, long version)
     {
         var hash = Hash(key);
         _ = Interlocked.Increment(ref _conflicts[ConflictSlot(hash)]);
-        return RemoveIf(key, hash, slot => slot.Version < version);
+        var stripe = StripeOf(hash);
+        lock (stripe.Gate)
+        {
+            var index = stripe.Find(key, hash);
+            if (index < 0 || stripe.At(index).Version >= version)
+            {
+                return DroppedCopy.None;
+            }
+
+            var used = stripe.At(index).Used != 0;
+            Removed(stripe.RemoveAt(index, hash));
+            return used ? DroppedCopy.Used : DroppedCopy.Unused;
+        }
     }
 
     /// <summary>Drops the key's copy if it is still at <paramref name="version"/> (for example after its renewal found it gone).</summary>
@@ -362,6 +374,7 @@ internal sealed class L1Store
         if (slot.Accessed == 0)
         {
             slot.Accessed = 1;
+            slot.Used = 1;
         }
 
         if (IsRenewalDue(lead, slot.RefreshQueued, validUntil, now))
@@ -502,3 +515,4 @@ internal sealed class L1Store
 
     private static int ConflictSlot(ulong hash) => (int)((hash >> 48) & (ConflictSlots - 1));
 }
+
