@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Cachee.Sessions.Diagnostics;
 using Cachee.Sessions.Invalidation;
 using Cachee.Sessions.L1;
@@ -28,7 +27,7 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
     private readonly TimeSpan _scanInterval;
     private readonly bool _runLoops;
     private readonly Func<string, bool, Acknowledgement?, bool> _invalidated;
-    private readonly Channel<(string Key, long Version)> _refreshes = Channel.CreateUnbounded<(string Key, long Version)>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly RenewalRequests _renewals;
     private readonly CancellationTokenSource _stopping = new();
     private Task _background = Task.CompletedTask;
     private int _started;
@@ -36,9 +35,10 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
     private bool _coherenceUnavailable;
 
     internal ClusterCoordinator(
-        L1Store l1, IL2Store l2, IInvalidationBus bus, CacheeMetrics metrics, TimeProvider time, ILogger logger,
+        L1Store l1, RenewalRequests renewals, IL2Store l2, IInvalidationBus bus, CacheeMetrics metrics, TimeProvider time, ILogger logger,
         string instanceId, TimeSpan scanInterval, bool runLoops, Func<string, bool, Acknowledgement?, bool> invalidated)
     {
+        _renewals = renewals;
         _invalidated = invalidated;
         _l1 = l1;
         _l2 = l2;
@@ -49,7 +49,6 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
         _instanceId = instanceId;
         _scanInterval = scanInterval;
         _runLoops = runLoops;
-        _l1.RefreshDue = ScheduleRefresh;
     }
 
     /// <summary>True while invalidations are heard and L1 is served.</summary>
@@ -105,7 +104,7 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
         }
 
         _stopping.Cancel();
-        _ = _refreshes.Writer.TryComplete();
+        _renewals.Complete();
         _bus.Dispose();
     }
 
@@ -123,14 +122,11 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
         _background = Task.Run(RunAsync);
     }
 
-    /// <summary>Queues a background renewal of a sliding entry served from L1 (L1 asks at most once per copy until it is done).</summary>
-    internal void ScheduleRefresh(string key, long version) => _ = _refreshes.Writer.TryWrite((key, version));
-
     /// <summary>Sends every queued renewal now (pipelined) and waits for the replies.</summary>
     internal async Task FlushRefreshesAsync(CancellationToken token)
     {
         var pending = new List<Task>();
-        while (_refreshes.Reader.TryRead(out var due))
+        while (_renewals.Reader.TryRead(out var due))
         {
             pending.Add(RefreshAsync(due.Key, due.Version, token));
         }
@@ -188,7 +184,7 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
 
     private async Task RefreshLoopAsync(CancellationToken token)
     {
-        while (await _refreshes.Reader.WaitToReadAsync(token).ConfigureAwait(false))
+        while (await _renewals.Reader.WaitToReadAsync(token).ConfigureAwait(false))
         {
             await FlushRefreshesAsync(token).ConfigureAwait(false);
         }
@@ -213,17 +209,17 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
             var utcSentAt = _time.GetUtcNow().UtcTicks;
             var renewal = await _l2.RefreshAsync(key, version, utcSentAt, sync: false, token).ConfigureAwait(false);
             _metrics.L2Refreshes.Increment();
-            if (!renewal.Found)
+            if (renewal.Status != RenewalStatus.Renewed)
             {
                 _l1.Remove(key, version);
                 return;
             }
 
             // Redis caps the renewed window by the absolute expiration, so its expiry is the copy's new end.
-            var ttl = renewal.TtlMilliseconds;
-            validUntil = ttl == RefreshOutcome.NoExpiry
+            var ttl = renewal.Ttl;
+            validUntil = ttl.IsNone
                 ? long.MaxValue
-                : _l1.Clock.ValidUntil(utcSentAt + (ttl * TimeSpan.TicksPerMillisecond), utcSentAt, sentAt);
+                : _l1.Clock.ValidUntil(utcSentAt + (ttl.Milliseconds * TimeSpan.TicksPerMillisecond), utcSentAt, sentAt);
             final = renewal.ReachedAbsoluteExpiration;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)

@@ -23,7 +23,7 @@ internal sealed class L1Copies(L1Store l1, TimeProvider time, TimeSpan? slidingT
     /// </summary>
     public void InstallRead(in L1Ticket ticket, L2Entry found, Moment now, bool used)
     {
-        if (Make(ticket, found.Data, found.Version, found.Expiration, found.TtlMilliseconds, now) is { } entry)
+        if (Make(ticket, found.Data, found.Version, found.Expiration, found.Ttl, now) is { } entry)
         {
             _ = l1.TryInstallRead(ticket, entry with { Used = used });
         }
@@ -33,23 +33,29 @@ internal sealed class L1Copies(L1Store l1, TimeProvider time, TimeSpan? slidingT
     /// Completes a local write in L1: the new copy when it may be kept, otherwise no copy at all (<paramref name="value"/> null:
     /// a remove, or a write that did not happen).
     /// </summary>
+    /// <param name="ticket">Taken before the write.</param>
+    /// <param name="value">The value written, or null.</param>
+    /// <param name="version">The version Redis gave it.</param>
+    /// <param name="expiration">Its expiration settings.</param>
+    /// <param name="ttlMilliseconds">The time to live it was written with (-1: none, as <see cref="EntryExpiration.TtlMilliseconds"/> gives).</param>
+    /// <param name="now">The moment taken before the write.</param>
     public void CompleteWrite(in L1Ticket ticket, byte[]? value, long version, EntryExpiration expiration, long ttlMilliseconds, Moment now) =>
-        _ = l1.CompleteWrite(ticket, value is null ? null : Make(ticket, value, version, expiration, ttlMilliseconds, now));
+        _ = l1.CompleteWrite(ticket, value is null ? null : Make(ticket, value, version, expiration, RedisTtl.FromPttl(ttlMilliseconds), now));
 
     /// <summary>Completes a local write that left no copy (a remove, or a write that failed).</summary>
     public void CompleteWithoutCopy(in L1Ticket ticket) => _ = l1.CompleteWrite(ticket, null);
 
     // Null when the copy may not be kept: L1 was not trusted when the ticket was taken, the value is too large, Redis' expiry
     // is unknown, or the copy would already have ended.
-    private L1Entry? Make(in L1Ticket ticket, byte[] value, long version, EntryExpiration expiration, long ttlMilliseconds, Moment now)
+    private L1Entry? Make(in L1Ticket ticket, byte[] value, long version, EntryExpiration expiration, RedisTtl ttl, Moment now)
     {
-        if (!ticket.CanInstall || value.Length > l1.MaxEntryBytes || ttlMilliseconds < RefreshOutcome.NoExpiry)
+        if (!ticket.CanInstall || value.Length > l1.MaxEntryBytes || !ttl.IsKnown)
         {
             return null;
         }
 
         var absolute = expiration.HasAbsolute ? expiration.AbsoluteTicks : long.MaxValue;
-        var redisExpiry = ttlMilliseconds < 0 ? long.MaxValue : now.Utc + (ttlMilliseconds * TimeSpan.TicksPerMillisecond);
+        var redisExpiry = ttl.IsNone ? long.MaxValue : now.Utc + (ttl.Milliseconds * TimeSpan.TicksPerMillisecond);
         var validUntil = l1.Clock.ValidUntil(Math.Min(absolute, redisExpiry), now.Utc, now.L1);
         if (validUntil <= now.L1)
         {

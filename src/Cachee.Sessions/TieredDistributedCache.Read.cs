@@ -210,6 +210,6 @@ public sealed partial class TieredDistributedCache
         }
 
         Coordinator.EnsureStarted();
-        _ = await _l2.RefreshAsync(key, expectedVersion: -1, _copies.UtcNow(), sync, token).ConfigureAwait(false);
+        _ = await _l2.RefreshAsync(key, expectedVersion: null, _copies.UtcNow(), sync, token).ConfigureAwait(false);
     }
 }

@@ -78,13 +78,14 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
 
         _metrics = new CacheeMetrics(meterFactory, instanceId, options.CountL1Hits);
         _l1Hits = _metrics.L1Hits;
-        _l1 = new L1Store(options.L1MaxBytes, options.L1MaxEntries, options.L1MaxEntryBytes, _metrics.L1Evictions.Increment, new L1Clock(time));
+        var renewals = new RenewalRequests();
+        _l1 = new L1Store(options.L1MaxBytes, options.L1MaxEntries, options.L1MaxEntryBytes, _metrics.L1Evictions.Increment, new L1Clock(time), renewals);
         _copies = new L1Copies(_l1, time, options.SlidingRefreshTolerance);
         var breaker = new CircuitBreaker(options.CircuitBreakerFailureThreshold, options.CircuitBreakerBreakDuration, time);
         var guarded = new GuardedL2Store(store, options.L2OperationTimeout, breaker, time, _metrics, logs.CreateLogger<GuardedL2Store>());
         _l2 = guarded;
         Coordinator = new ClusterCoordinator(
-            _l1, guarded, bus, _metrics, time, logs.CreateLogger<ClusterCoordinator>(), instanceId, options.ExpirationScanInterval, runLoops, OnInvalidated);
+            _l1, renewals, guarded, bus, _metrics, time, logs.CreateLogger<ClusterCoordinator>(), instanceId, options.ExpirationScanInterval, runLoops, OnInvalidated);
         _replay = new WriteReplayer(
             options.WriteFailureMode == WriteFailureMode.Replay ? new ReplayQueue(options.ReplayQueueCapacity) : null,
             _l1, _copies, guarded, _metrics, time, options.CircuitBreakerBreakDuration, logs.CreateLogger<WriteReplayer>());

@@ -37,12 +37,14 @@ internal sealed class L1Store
     private readonly int[] _conflicts = new int[ConflictSlots];
     private readonly L1Occupancy _occupancy;
     private readonly L1EvictionPolicy _policy;
+    private readonly RenewalRequests? _renewals;
     private int _servingEpoch;
     private int _lastEpoch;
     private readonly Lock _epochGate = new();
 
-    public L1Store(long maxBytes, int maxEntries, int maxEntryBytes, Action onEvicted, L1Clock? clock = null)
+    public L1Store(long maxBytes, int maxEntries, int maxEntryBytes, Action onEvicted, L1Clock? clock = null, RenewalRequests? renewals = null)
     {
+        _renewals = renewals;
         MaxEntryBytes = maxEntryBytes;
         Clock = clock ?? new L1Clock(TimeProvider.System);
         var stripes = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, Environment.ProcessorCount * 8));
@@ -67,9 +69,6 @@ internal sealed class L1Store
 
     /// <summary>The epoch entries must carry to be served; 0 while the subscription is not live.</summary>
     public int ServingEpoch => Volatile.Read(ref _servingEpoch);
-
-    /// <summary>Told (key, version) when a hit finds a sliding copy due for renewal in Redis; at most once until <see cref="CompleteRefresh"/>.</summary>
-    public Action<string, long>? RefreshDue { get; set; }
 
     /// <summary>A hit: the bytes, if this instance may serve the key from L1 now.</summary>
     public bool TryServe(string key, out byte[] value)
@@ -419,7 +418,7 @@ internal sealed class L1Store
             return;
         }
 
-        RefreshDue?.Invoke(key, version);
+        _renewals?.Ask(key, version);
     }
 
     private static Task<byte[]?> AsTask(ref L1Slot slot, object? found)

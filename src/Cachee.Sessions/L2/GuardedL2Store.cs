@@ -35,7 +35,7 @@ internal sealed partial class GuardedL2Store(
     public ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token) =>
         RunAsync(() => inner.RemoveAsync(key, ackId, sync, token), sync, token);
 
-    public ValueTask<Renewal> RefreshAsync(string key, long expectedVersion, long nowTicks, bool sync, CancellationToken token) =>
+    public ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, long nowTicks, bool sync, CancellationToken token) =>
         RunAsync(() => inner.RefreshAsync(key, expectedVersion, nowTicks, sync, token), sync, token);
 
     public ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token) =>

@@ -35,40 +35,41 @@ internal interface IL2Store
     ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token);
 
     /// <summary>
-    /// Renews a sliding entry's expiry. With <paramref name="expectedVersion"/> ≥ 0 nothing is done unless the stored version matches.
+    /// Renews a sliding entry's expiry; with <paramref name="expectedVersion"/>, only if the entry is still at that version.
     /// </summary>
-    /// <returns>The new time to live, and whether the renewal reached the absolute expiration.</returns>
-    ValueTask<Renewal> RefreshAsync(string key, long expectedVersion, long nowTicks, bool sync, CancellationToken token);
+    /// <returns>Whether it was renewed, its time to live after, and whether that reached the absolute expiration.</returns>
+    ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, long nowTicks, bool sync, CancellationToken token);
 }
 
-/// <summary>Codes returned by <see cref="IL2Store.RefreshAsync"/> besides a time to live.</summary>
-internal static class RefreshOutcome
+/// <summary>What a renewal of an entry's expiry found.</summary>
+internal enum RenewalStatus
 {
-    /// <summary>The entry has no expiry.</summary>
-    public const long NoExpiry = -1;
+    /// <summary>The entry is there (at the expected version) and its expiry was renewed if it has a sliding window.</summary>
+    Renewed,
 
-    /// <summary>There is no such entry.</summary>
-    public const long Missing = -2;
+    /// <summary>There is no such entry (or it just passed its absolute expiration).</summary>
+    Missing,
 
     /// <summary>The entry was rewritten since the expected version.</summary>
-    public const long VersionChanged = -3;
+    VersionChanged,
 }
 
 /// <summary>What a renewal of an entry's expiry did.</summary>
-/// <param name="TtlMilliseconds">The time to live after it in milliseconds (-1: no expiry), or a <see cref="RefreshOutcome"/> code below -1.</param>
+/// <param name="Status">Whether the entry was there to renew.</param>
+/// <param name="Ttl">Its time to live after the renewal (<see cref="RedisTtl.Unknown"/> unless renewed).</param>
 /// <param name="ReachedAbsoluteExpiration">
 /// True when the renewed expiry is the entry's absolute expiration: no later renewal can move it, so none need be sent.
 /// </param>
-internal readonly record struct Renewal(long TtlMilliseconds, bool ReachedAbsoluteExpiration)
+internal readonly record struct Renewal(RenewalStatus Status, RedisTtl Ttl, bool ReachedAbsoluteExpiration)
 {
-    /// <summary>There is no such entry (or it just passed its absolute expiration).</summary>
-    public static Renewal Missing => new(RefreshOutcome.Missing, false);
+    /// <summary>There is no such entry.</summary>
+    public static Renewal Missing => new(RenewalStatus.Missing, RedisTtl.Unknown, false);
 
     /// <summary>The entry was rewritten since the expected version.</summary>
-    public static Renewal VersionChanged => new(RefreshOutcome.VersionChanged, false);
+    public static Renewal VersionChanged => new(RenewalStatus.VersionChanged, RedisTtl.Unknown, false);
 
-    /// <summary>True when the entry is still there at the expected version.</summary>
-    public bool Found => TtlMilliseconds >= RefreshOutcome.NoExpiry;
+    /// <summary>Renewed, with this time to live after.</summary>
+    public static Renewal Renewed(RedisTtl ttl, bool reachedAbsoluteExpiration) => new(RenewalStatus.Renewed, ttl, reachedAbsoluteExpiration);
 }
 
 /// <summary>What a write or remove did in the L2 store.</summary>

@@ -42,7 +42,7 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
                 return null;
             }
 
-            return new L2Entry(stored.Data, stored.Expiration, stored.Version, Pttl(stored));
+            return new L2Entry(stored.Data, stored.Expiration, stored.Version, RedisTtl.FromPttl(Pttl(stored)));
         }
     }
 
@@ -88,7 +88,7 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
         return new L2WriteResult(version, Publish(messagePrefix, version, messageSuffix));
     }
 
-    public Renewal Refresh(string key, long expectedVersion, long nowTicks)
+    public Renewal Refresh(string key, long? expectedVersion, long nowTicks)
     {
         lock (_gate)
         {
@@ -98,13 +98,13 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
                 return Renewal.Missing;
             }
 
-            if (expectedVersion >= 0 && stored.Version != expectedVersion)
+            if (expectedVersion is { } expected && stored.Version != expected)
             {
                 return Renewal.VersionChanged;
             }
 
             return Renew(key, stored, nowTicks)
-                ? new Renewal(Pttl(stored), stored.Expiration.RenewalReachesAbsolute(nowTicks))
+                ? Renewal.Renewed(RedisTtl.FromPttl(Pttl(stored)), stored.Expiration.RenewalReachesAbsolute(nowTicks))
                 : Renewal.Missing;
         }
     }

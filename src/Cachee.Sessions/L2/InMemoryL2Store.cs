@@ -35,7 +35,7 @@ internal sealed class InMemoryL2Store(InMemoryL2Server server, string origin) : 
             write.Key, write.BaseVersion, write.Value, write.Expiration, ttlMilliseconds, _messagePrefix,
             InvalidationMessage.InvalidationSuffix(0, write.Key)), token);
 
-    public ValueTask<Renewal> RefreshAsync(string key, long expectedVersion, long nowTicks, bool sync, CancellationToken token) =>
+    public ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, long nowTicks, bool sync, CancellationToken token) =>
         RunAsync(() => server.Refresh(key, expectedVersion, nowTicks), token);
 
 

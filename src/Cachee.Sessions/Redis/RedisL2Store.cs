@@ -95,7 +95,7 @@ internal sealed class RedisL2Store : IL2Store
             return null;
         }
 
-        var entry = Entry(fields[0], fields[1], fields[2], Version(fields[3]), ttl < RefreshOutcome.NoExpiry ? RefreshOutcome.Missing : ttl);
+        var entry = Entry(fields[0], fields[1], fields[2], Version(fields[3]), RedisTtl.FromPttl(ttl));
         return refreshSliding && entry.Expiration.HasSliding
             ? await RenewIfDueAsync(key, entry, nowTicks, sync, token).ConfigureAwait(false)
             : entry;
@@ -112,16 +112,16 @@ internal sealed class RedisL2Store : IL2Store
         }
 
         var toleranceMs = EntryExpiration.ToleranceTicks(entry.Expiration.SlidingTicks, _slidingTolerance) / TimeSpan.TicksPerMillisecond;
-        if (entry.TtlMilliseconds >= 0 && window - entry.TtlMilliseconds <= toleranceMs)
+        if (entry.Ttl is { IsKnown: true, IsNone: false } ttl && window - ttl.Milliseconds <= toleranceMs)
         {
             return entry;
         }
 
         var renewed = await RefreshAsync(key, entry.Version, nowTicks, sync, token).ConfigureAwait(false);
-        return entry with { TtlMilliseconds = renewed.Found ? renewed.TtlMilliseconds : RefreshOutcome.Missing };
+        return entry with { Ttl = renewed.Status == RenewalStatus.Renewed ? renewed.Ttl : RedisTtl.Unknown };
     }
 
-    private static L2Entry Entry(RedisValue absolute, RedisValue sliding, RedisValue data, long version, long ttl) => new(
+    private static L2Entry Entry(RedisValue absolute, RedisValue sliding, RedisValue data, long version, RedisTtl ttl) => new(
         (byte[]?)data ?? throw new L2PayloadException("The data field is missing."),
         new EntryExpiration(ParseTicks(absolute, "absexp"), ParseTicks(sliding, "sldexp")),
         version,
@@ -204,12 +204,21 @@ internal sealed class RedisL2Store : IL2Store
 
     private static long LocalMilliseconds() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
-    public async ValueTask<Renewal> RefreshAsync(string key, long expectedVersion, long nowTicks, bool sync, CancellationToken token)
+    public async ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, long nowTicks, bool sync, CancellationToken token)
     {
-        RedisValue expected = expectedVersion >= 0 ? expectedVersion.ToString(CultureInfo.InvariantCulture) : string.Empty;
+        RedisValue expected = expectedVersion is { } version ? version.ToString(CultureInfo.InvariantCulture) : string.Empty;
         var reply = (RedisResult[])(await EvaluateAsync(RedisScripts.Refresh, key, [nowTicks, expected], sync, token).ConfigureAwait(false))!;
-        return new Renewal((long)reply[0], (long)reply[1] == 1);
+        return (long)reply[0] switch
+        {
+            RefreshMissingCode => Renewal.Missing,
+            RefreshVersionChangedCode => Renewal.VersionChanged,
+            var pttl => Renewal.Renewed(RedisTtl.FromPttl(pttl), (long)reply[1] == 1),
+        };
     }
+
+    // The Refresh script's codes besides a PTTL (see RedisScripts.Refresh).
+    private const long RefreshMissingCode = -2;
+    private const long RefreshVersionChangedCode = -3;
 
 
     // Sends EVALSHA (the script's hash, not its text); a server that does not know the script yet (first use, restart,
