@@ -77,9 +77,7 @@ public sealed class CacheeOptions
     /// When true (the default), an instance that drops an L1 copy because another instance changed the entry fetches the new
     /// value from Redis right away, in the background. A user whose requests bounce between instances then finds the new value
     /// in L1 on the next one (or joins that fetch), instead of paying a blocking Redis read of its own in the request.
-    /// Only copies that were of use here are fetched again: loaded for a read, or read since they were fetched ahead; a copy
-    /// fetched ahead that nobody read is dropped and not fetched again. A fetch does not count as an access for sliding
-    /// expiration.
+    /// Only keys this instance held are fetched; a fetch does not count as an access for sliding expiration.
     /// </summary>
     public bool PrefetchOnInvalidation { get; set; } = true;
 

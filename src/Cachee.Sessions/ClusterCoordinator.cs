@@ -245,11 +245,11 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
         {
             case MessageKind.Invalidation when message.Origin != _instanceId:
                 _metrics.InvalidationsReceived.Increment();
-                var usedCopy = _l1.Invalidate(message.KeyOrToken, message.Version) == DroppedCopy.Used;
+                var hadCopy = _l1.Invalidate(message.KeyOrToken, message.Version);
                 var ack = message.AckId > 0 ? new Acknowledgement(message.Origin, message.AckId) : (Acknowledgement?)null;
 
                 // The stale copy is gone: the writer may return. A prefetch of the new value acknowledges with its read.
-                if (!_invalidated(message.KeyOrToken, usedCopy, ack) && ack is { } pending)
+                if (!_invalidated(message.KeyOrToken, hadCopy, ack) && ack is { } pending)
                 {
                     Acknowledge(pending);
                 }

@@ -17,15 +17,12 @@ internal sealed class L1Copies(L1Store l1, TimeProvider time, TimeSpan? slidingT
     /// <summary>Now in UTC ticks, as Redis entries store times.</summary>
     public long UtcNow() => time.GetUtcNow().UtcTicks;
 
-    /// <summary>
-    /// Installs what a read from Redis found, unless the read raced with a change of the key or L1 was not trusted;
-    /// <paramref name="used"/> is false for a fetch ahead of demand (nobody has read the copy yet).
-    /// </summary>
-    public void InstallRead(in L1Ticket ticket, L2Entry found, Moment now, bool used)
+    /// <summary>Installs what a read from Redis found, unless the read raced with a change of the key or L1 was not trusted.</summary>
+    public void InstallRead(in L1Ticket ticket, L2Entry found, Moment now)
     {
         if (Make(ticket, found.Data, found.Version, found.Expiration, found.Ttl, now) is { } entry)
         {
-            _ = l1.TryInstallRead(ticket, entry with { Used = used });
+            _ = l1.TryInstallRead(ticket, entry);
         }
     }
 

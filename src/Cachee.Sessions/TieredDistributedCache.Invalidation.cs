@@ -4,20 +4,19 @@ using Cachee.Sessions.L2;
 namespace Cachee.Sessions;
 
 // When another instance changed a key: the coordinator has dropped the old copy; here fetches begun before the change stop
-// being joinable, and a copy that was of use here (read since it was loaded) is fetched again at once. A copy fetched ahead
-// of demand that nobody read is not fetched again, so holding a key once does not cost a read on every later change.
+// being joinable, and a key this instance held is fetched again at once.
 public sealed partial class TieredDistributedCache
 {
     /// <summary>
     /// Called by the coordinator when another instance changed <paramref name="key"/>: fetches begun before the change may no
-    /// longer be joined, and a copy that was used here is fetched again at once (when prefetching is on), registered as the
+    /// longer be joined, and a key this instance held is fetched again at once (when prefetching is on), registered as the
     /// fetch to join, so that the user's next request here finds the new value without a blocking Redis read of its own.
     /// </summary>
     /// <returns>True when the prefetch took the writer's acknowledgement over (it publishes it with its read).</returns>
-    private bool OnInvalidated(string key, bool usedCopy, Acknowledgement? ack)
+    private bool OnInvalidated(string key, bool hadCopy, Acknowledgement? ack)
     {
         _ = _fetches.TryRemove(key, out _);
-        if (!usedCopy || !_prefetch)
+        if (!hadCopy || !_prefetch)
         {
             return false;
         }

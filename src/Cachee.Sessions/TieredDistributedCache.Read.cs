@@ -167,11 +167,7 @@ public sealed partial class TieredDistributedCache
         }
     }
 
-    /// <summary>
-    /// Reads a key from Redis and installs it in L1 unless the read raced with a change. <paramref name="refreshSliding"/>
-    /// is true for an access (a caller's read), false for a fetch ahead of demand, which neither renews a sliding entry nor
-    /// counts as a use of the copy.
-    /// </summary>
+    /// <summary>Reads a key from Redis and installs it in L1 unless the read raced with a change.</summary>
     private async ValueTask<byte[]?> FetchAsync(
         string key, bool refreshSliding, bool sync, CancellationToken token, Acknowledgement? acknowledge = null)
     {
@@ -197,7 +193,7 @@ public sealed partial class TieredDistributedCache
         }
 
         _metrics.L2Hits.Increment();
-        _copies.InstallRead(ticket, hit, now, used: refreshSliding);
+        _copies.InstallRead(ticket, hit, now);
         return hit.Data;
     }
 

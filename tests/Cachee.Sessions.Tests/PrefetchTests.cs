@@ -26,49 +26,6 @@ public sealed class PrefetchTests
     }
 
     [Fact]
-    public async Task ACopyFetchedAheadThatNobodyRead_IsNotFetchedAgain_UntilItIsReadOnceMore()
-    {
-        await using var fleet = new Fleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
-        var a = await fleet.AddAsync();
-        var b = await fleet.AddAsync();
-        var sliding = new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(20) };
-        await a.SetAsync("k", [1], sliding);
-        Assert.Equal([1], await b.GetAsync("k")); // loaded for a read: used
-
-        await a.SetAsync("k", [2], sliding);
-        await Eventually.TrueAsync(() => b.L1.TryPeek("k", out var copy) && copy.Version == 2, "b fetched v2 ahead of demand");
-
-        // Nobody on b read v2: the next change drops it and fetches nothing.
-        await a.SetAsync("k", [3], sliding);
-        Assert.False(b.L1.TryPeek("k", out _));
-        Assert.Equal(1, b.GetStatistics().Prefetches);
-
-        // Read once more (a miss, then a hit), the key is of use again and the next change is fetched ahead.
-        Assert.Equal([3], await b.GetAsync("k"));
-        Assert.Equal([3], await b.GetAsync("k"));
-        await a.SetAsync("k", [4], sliding);
-        await Eventually.TrueAsync(() => b.L1.TryPeek("k", out var copy) && copy.Version == 4, "b fetched v4 ahead of demand");
-        Assert.Equal(2, b.GetStatistics().Prefetches);
-    }
-
-    [Fact]
-    public async Task AHitOnAPrefetchedCopy_MakesItWorthFetchingAgain()
-    {
-        await using var fleet = new Fleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
-        var a = await fleet.AddAsync();
-        var b = await fleet.AddAsync();
-        await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
-        Assert.Equal([1], await b.GetAsync("k"));
-        await a.SetAsync("k", [2], new DistributedCacheEntryOptions());
-        await Eventually.TrueAsync(() => b.L1.TryPeek("k", out var copy) && copy.Version == 2, "b fetched v2 ahead of demand");
-        Assert.Equal([2], b.Get("k")); // a hit on the prefetched copy
-
-        await a.SetAsync("k", [3], new DistributedCacheEntryOptions());
-        await Eventually.TrueAsync(() => b.L1.TryPeek("k", out var copy) && copy.Version == 3, "b fetched v3 ahead of demand");
-        Assert.Equal(2, b.GetStatistics().Prefetches);
-    }
-
-    [Fact]
     public async Task ReadsDuringAFetch_JoinIt()
     {
         await using var fleet = new Fleet();

@@ -10,8 +10,7 @@ namespace Cachee.Sessions.L1;
 /// For a sliding entry: how long (in ticks) before <paramref name="ValidUntil"/> a hit queues a background renewal in Redis
 /// (the window less the tolerance); 0 for none.
 /// </param>
-/// <param name="Used">True when a caller asked for it (a read's result, a write); false for a copy fetched ahead of demand.</param>
-internal readonly record struct L1Entry(string Key, byte[] Value, long Version, int Epoch, long ValidUntil, long RefreshLead = 0, bool Used = true)
+internal readonly record struct L1Entry(string Key, byte[] Value, long Version, int Epoch, long ValidUntil, long RefreshLead = 0)
 {
     public long Size => Value.Length;
 }

@@ -51,13 +51,6 @@ internal struct L1Slot
     /// <summary>1 while a background renewal of this copy is queued.</summary>
     public byte RefreshQueued;
 
-    /// <summary>
-    /// 1 once the copy was of use: loaded for a read that asked for it, or hit since it was installed (a hit sets it with
-    /// <see cref="Accessed"/>, which the eviction hand clears and this keeps). A copy fetched ahead of demand after an
-    /// invalidation starts at 0; only used copies are fetched again when their key changes.
-    /// </summary>
-    public byte Used;
-
     /// <summary>Starts a lock-free read of <paramref name="slot"/>: the sequence number to hand to <see cref="ReadEnd"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int ReadBegin(ref L1Slot slot) => Volatile.Read(ref slot.Seq);

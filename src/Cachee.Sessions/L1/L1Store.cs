@@ -136,24 +136,12 @@ internal sealed class L1Store
     /// Drops a key because another instance changed it to <paramref name="version"/>. A copy already at that version or newer
     /// is kept: channel order is change order, so such a copy was read after the change.
     /// </summary>
-    /// <returns>What was dropped: nothing, a copy nobody used since it was fetched ahead of demand, or a used copy.</returns>
-    public DroppedCopy Invalidate(string key, long version)
+    /// <returns>True when a copy was dropped (the key was in use here).</returns>
+    public bool Invalidate(string key, long version)
     {
         var hash = Hash(key);
         _ = Interlocked.Increment(ref _conflicts[ConflictSlot(hash)]);
-        var stripe = StripeOf(hash);
-        lock (stripe.Gate)
-        {
-            var index = stripe.Find(key, hash);
-            if (index < 0 || stripe.At(index).Version >= version)
-            {
-                return DroppedCopy.None;
-            }
-
-            var used = stripe.At(index).Used != 0;
-            Removed(stripe.RemoveAt(index, hash));
-            return used ? DroppedCopy.Used : DroppedCopy.Unused;
-        }
+        return RemoveIf(key, hash, slot => slot.Version < version);
     }
 
     /// <summary>Drops the key's copy if it is still at <paramref name="version"/> (for example after its renewal found it gone).</summary>
@@ -373,7 +361,6 @@ internal sealed class L1Store
         if (slot.Accessed == 0)
         {
             slot.Accessed = 1;
-            slot.Used = 1;
         }
 
         if (IsRenewalDue(lead, slot.RefreshQueued, validUntil, now))
@@ -514,4 +501,3 @@ internal sealed class L1Store
 
     private static int ConflictSlot(ulong hash) => (int)((hash >> 48) & (ConflictSlots - 1));
 }
-

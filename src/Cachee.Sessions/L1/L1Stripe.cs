@@ -190,7 +190,6 @@ internal sealed class L1Stripe
         Volatile.Write(ref slot.RefreshLeadMs, LeadMilliseconds(entry.RefreshLead));
         Volatile.Write(ref slot.Epoch, (ushort)entry.Epoch);
         Volatile.Write(ref slot.Accessed, (byte)0);
-        Volatile.Write(ref slot.Used, entry.Used ? (byte)1 : (byte)0);
         Volatile.Write(ref slot.RefreshQueued, (byte)0);
         L1Slot.WriteEnd(ref slot, seq);
     }
