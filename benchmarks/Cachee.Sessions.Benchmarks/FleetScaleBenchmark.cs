@@ -1,0 +1,209 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using Cachee.Sessions.Testing;
+using Microsoft.Extensions.Caching.Distributed;
+using Microsoft.Extensions.Caching.StackExchangeRedis;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace Cachee.Sessions.Benchmarks;
+
+/// <summary>
+/// Issue #16: what a fleet of N instances costs Redis per request. 64 sessions of 2 KB on one loopback Redis; each request
+/// goes to a random instance (as a round-robin balancer would send one user's requests) and to a random session, one request
+/// at a time, so every read must see the last write. A read is what the session middleware does for an unmodified session
+/// (<c>Get</c>, then <c>RefreshAsync</c>); a write is <c>SetAsync</c> with a 20-minute sliding window. One operation is
+/// <see cref="RequestsPerOperation"/> requests. Columns: Redis commands and Redis CPU per request (<c>INFO commandstats</c>,
+/// <c>INFO cpu</c>), read and write p50/p99, and reads that returned anything but the last value written (stale reads).
+/// </summary>
+[Config(typeof(Config))]
+public class FleetScaleBenchmark
+{
+    private const int RequestsPerOperation = 2_000;
+    private const int Sessions = 64;
+    private const int SessionBytes = 2 * 1024;
+    private static readonly DistributedCacheEntryOptions Sliding = new() { SlidingExpiration = TimeSpan.FromMinutes(20) };
+    private static readonly ConcurrentDictionary<string, FleetResult> Results = new();
+    private readonly LatencyRecorder _reads = new();
+    private readonly LatencyRecorder _writes = new();
+    private readonly Random _random = new(16);
+    private readonly byte[][] _lastWritten = new byte[Sessions][];
+    private RedisProcess? _redis;
+    private ConnectionMultiplexer? _admin;
+    private List<IDistributedCache> _fleet = [];
+    private long _requests;
+    private long _staleReads;
+    private double _redisCpuAtStart;
+
+    /// <summary>Instances in the fleet.</summary>
+    [Params(2, 8, 32)]
+    public int Instances { get; set; }
+
+    /// <summary>Share of requests that only read the session, in percent.</summary>
+    [Params(90, 99)]
+    public int ReadPercent { get; set; }
+
+    [GlobalSetup(Target = nameof(RedisCache))]
+    public void SetupRedisCache() => Setup(prefix => new RedisCache(Options.Create(new RedisCacheOptions { Configuration = _redis!.Endpoint, InstanceName = prefix })));
+
+    [GlobalSetup(Target = nameof(Cachee))]
+    public void SetupCachee() => Setup(prefix =>
+    {
+        var cache = new TieredDistributedCache(Options.Create(new CacheeOptions { Configuration = _redis!.Endpoint, InstanceName = prefix }));
+        cache.Coordinator.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
+        var started = Stopwatch.StartNew();
+        while (!cache.Coordinator.IsSubscribed && started.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            Thread.Yield();
+        }
+
+        return cache;
+    });
+
+    [Benchmark(Baseline = true, Description = "RedisCache")]
+    public Task RedisCache() => RunAsync();
+
+    [Benchmark(Description = "Cachee")]
+    public Task Cachee() => RunAsync();
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        var commands = Commands();
+        var redisCpu = (RedisCpuSeconds() - _redisCpuAtStart) * 1e6;
+        Results[Describe()] = new FleetResult(
+            (double)commands / _requests, redisCpu / _requests, _reads.Percentile(50), _reads.Percentile(99),
+            _writes.Percentile(50), _writes.Percentile(99), _staleReads);
+        foreach (var cache in _fleet)
+        {
+            (cache as IDisposable)?.Dispose();
+        }
+
+        _admin?.Dispose();
+        _redis?.Dispose();
+    }
+
+    private string Describe() =>
+        string.Create(CultureInfo.InvariantCulture, $"{_fleet.FirstOrDefault()?.GetType().Name}|{Instances}|{ReadPercent}");
+
+    private void Setup(Func<string, IDistributedCache> create)
+    {
+        ThreadPool.GetMinThreads(out var workers, out var io);
+        _ = ThreadPool.SetMinThreads(Math.Max(workers, 64), Math.Max(io, 64));
+        _redis = RedisProcess.Start();
+        var options = ConfigurationOptions.Parse(_redis.Endpoint);
+        options.AllowAdmin = true;
+        _admin = ConnectionMultiplexer.Connect(options);
+        var prefix = $"fleet-{Guid.NewGuid():N}:";
+        _fleet = [.. Enumerable.Range(0, Instances).Select(_ => create(prefix))];
+        for (var session = 0; session < Sessions; session++)
+        {
+            _lastWritten[session] = Payload();
+            _fleet[0].Set(Key(session), _lastWritten[session], Sliding);
+        }
+
+        // Warm the code and every instance's copies before anything is counted.
+        var warming = Stopwatch.StartNew();
+        while (warming.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            RunAsync().GetAwaiter().GetResult();
+        }
+
+        _requests = 0;
+        _staleReads = 0;
+        _admin.GetServers().Single().ConfigResetStatistics();
+        _redisCpuAtStart = RedisCpuSeconds();
+    }
+
+    private async Task RunAsync()
+    {
+        for (var i = 0; i < RequestsPerOperation; i++)
+        {
+            var cache = _fleet[_random.Next(_fleet.Count)];
+            var session = _random.Next(Sessions);
+            var started = Stopwatch.GetTimestamp();
+            if (_random.Next(100) < ReadPercent)
+            {
+                var value = await cache.GetAsync(Key(session)).ConfigureAwait(false);
+                await cache.RefreshAsync(Key(session)).ConfigureAwait(false);
+                _reads.Record(Stopwatch.GetElapsedTime(started));
+                if (value is null || !value.AsSpan().SequenceEqual(_lastWritten[session]))
+                {
+                    _staleReads++;
+                }
+            }
+            else
+            {
+                var value = Payload();
+                await cache.SetAsync(Key(session), value, Sliding).ConfigureAwait(false);
+                _writes.Record(Stopwatch.GetElapsedTime(started));
+                _lastWritten[session] = value;
+            }
+        }
+
+        _requests += RequestsPerOperation;
+    }
+
+    private byte[] Payload()
+    {
+        var value = new byte[SessionBytes];
+        _random.NextBytes(value);
+        return value;
+    }
+
+    private static string Key(int session) => $"session-{session:D3}-7f4b0c2e9a8d4e1f";
+
+    private double RedisCpuSeconds()
+    {
+        var cpu = _admin!.GetServers().Single().Info("cpu").SelectMany(group => group)
+            .ToDictionary(pair => pair.Key, pair => double.Parse(pair.Value, CultureInfo.InvariantCulture));
+        return cpu["used_cpu_sys"] + cpu["used_cpu_user"];
+    }
+
+    private long Commands() =>
+        _admin!.GetServers().Single().Info("commandstats").SelectMany(group => group)
+            .Where(pair => pair.Key is not "cmdstat_info" and not "cmdstat_config")
+            .Sum(pair => long.Parse(pair.Value.Split(',')[0].Split('=')[1], CultureInfo.InvariantCulture));
+
+    private sealed record FleetResult(
+        double CommandsPerRequest, double RedisCpuMicroseconds, double ReadP50, double ReadP99, double WriteP50, double WriteP99, long StaleReads);
+
+    private sealed class Config : ManualConfig
+    {
+        public Config()
+        {
+            _ = AddJob(Job.Default
+                .WithToolchain(InProcessEmitToolchain.Instance)
+                .WithInvocationCount(1)
+                .WithUnrollFactor(1)
+                .WithWarmupCount(2)
+                .WithIterationCount(8)
+                .WithLaunchCount(1)
+                .WithGcForce(false));
+            _ = AddColumn(
+                new ResultColumn("Redis cmds/req", "Redis commands per request (INFO commandstats)", (_, c) => For(c).CommandsPerRequest.ToString("N2", CultureInfo.InvariantCulture)),
+                new ResultColumn("Redis CPU/req", "CPU time of redis-server per request (INFO cpu)", (_, c) => Micro(For(c).RedisCpuMicroseconds)),
+                new ResultColumn("Read p50", "Median read request (Get + RefreshAsync)", (_, c) => Micro(For(c).ReadP50)),
+                new ResultColumn("Read p99", "99th percentile read request", (_, c) => Micro(For(c).ReadP99)),
+                new ResultColumn("Write p50", "Median write request (SetAsync)", (_, c) => Micro(For(c).WriteP50)),
+                new ResultColumn("Write p99", "99th percentile write request", (_, c) => Micro(For(c).WriteP99)),
+                new ResultColumn("Stale reads", "Reads that did not return the last value written", (_, c) => For(c).StaleReads.ToString(CultureInfo.InvariantCulture)));
+        }
+
+        private static FleetResult For(BenchmarkCase benchmarkCase)
+        {
+            var store = benchmarkCase.Descriptor.WorkloadMethod.Name == nameof(Cachee) ? nameof(TieredDistributedCache) : nameof(Microsoft.Extensions.Caching.StackExchangeRedis.RedisCache);
+            var instances = benchmarkCase.Parameters["Instances"];
+            var reads = benchmarkCase.Parameters["ReadPercent"];
+            return Results[string.Create(CultureInfo.InvariantCulture, $"{store}|{instances}|{reads}")];
+        }
+
+        private static string Micro(double microseconds) => $"{microseconds:N1} μs";
+    }
+}
