@@ -41,7 +41,6 @@ internal sealed partial class GuardedL2Store(
     public ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token) =>
         RunAsync(() => inner.ReplayAsync(write, ttlMilliseconds, sync, token), sync, token);
 
-
     /// <summary>
     /// True for the failures that mean "Redis could not be asked", as opposed to an answer (even an error). Besides timeouts
     /// and connection failures this includes the I/O and state errors StackExchange.Redis may raise while a connection is

@@ -38,7 +38,6 @@ internal sealed class InMemoryL2Store(InMemoryL2Server server, string origin) : 
     public ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, long nowTicks, bool sync, CancellationToken token) =>
         RunAsync(() => server.Refresh(key, expectedVersion, nowTicks), token);
 
-
     private ValueTask<T> RunAsync<T>(Func<T> command, CancellationToken token)
     {
         token.ThrowIfCancellationRequested();

@@ -220,7 +220,6 @@ internal sealed class RedisL2Store : IL2Store
     private const long RefreshMissingCode = -2;
     private const long RefreshVersionChangedCode = -3;
 
-
     // Sends EVALSHA (the script's hash, not its text); a server that does not know the script yet (first use, restart,
     // failover) answers NOSCRIPT, and the script is then sent once with EVAL, which also caches it there.
     private async ValueTask<RedisResult> EvaluateAsync(string script, string key, RedisValue[] args, bool sync, CancellationToken token)
