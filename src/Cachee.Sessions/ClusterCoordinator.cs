@@ -103,6 +103,7 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
             return;
         }
 
+        _l1.Suspend(); // no longer hears invalidations: nothing more is served from L1
         _stopping.Cancel();
         _renewals.Complete();
         _bus.Dispose();

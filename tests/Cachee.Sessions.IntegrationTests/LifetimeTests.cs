@@ -51,6 +51,29 @@ public sealed class LifetimeTests(RedisServer redis)
             () => $"threads {threads} -> {after.Threads}, memory {memory:N0} -> {after.Memory:N0} B, caches alive: {alive.Count(r => r.IsAlive)}");
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ADisposedCache_ServesNothingFromL1_AndSaysItIsDisposed(bool sync)
+    {
+        await using var instances = new Instances(redis);
+        var cache = await instances.StartAsync();
+        await cache.SetAsync("k", [1], Sliding);
+        Assert.NotNull(cache.Get("k")); // an L1 hit
+        if (sync)
+        {
+            cache.Dispose();
+        }
+        else
+        {
+            await cache.DisposeAsync();
+        }
+
+        Assert.Throws<ObjectDisposedException>(() => cache.Get("k"));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => cache.GetAsync("k"));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => cache.SetAsync("k", [2], Sliding));
+    }
+
     [Fact]
     public async Task Dispose_DoesNotWaitForAPausedRedis()
     {
