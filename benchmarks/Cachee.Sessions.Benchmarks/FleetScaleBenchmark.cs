@@ -159,17 +159,9 @@ public class FleetScaleBenchmark
 
     private static string Key(int session) => $"session-{session:D3}-7f4b0c2e9a8d4e1f";
 
-    private double RedisCpuSeconds()
-    {
-        var cpu = _admin!.GetServers().Single().Info("cpu").SelectMany(group => group)
-            .ToDictionary(pair => pair.Key, pair => double.Parse(pair.Value, CultureInfo.InvariantCulture));
-        return cpu["used_cpu_sys"] + cpu["used_cpu_user"];
-    }
+    private double RedisCpuSeconds() => RedisServerStats.CpuSeconds(_admin!.GetServers().Single());
 
-    private long Commands() =>
-        _admin!.GetServers().Single().Info("commandstats").SelectMany(group => group)
-            .Where(pair => pair.Key is not "cmdstat_info" and not "cmdstat_config")
-            .Sum(pair => long.Parse(pair.Value.Split(',')[0].Split('=')[1], CultureInfo.InvariantCulture));
+    private long Commands() => RedisServerStats.Commands(_admin!.GetServers().Single());
 
     private sealed record FleetResult(
         double CommandsPerRequest, double RedisCpuMicroseconds, double ReadP50, double ReadP99, double WriteP50, double WriteP99, long StaleReads);

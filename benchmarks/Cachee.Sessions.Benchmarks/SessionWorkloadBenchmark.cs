@@ -127,17 +127,9 @@ public class SessionWorkloadBenchmark
     // CPU of this whole process: the three instances, the users' clients and the benchmark itself.
     private static TimeSpan ProcessCpu() => Process.GetCurrentProcess().TotalProcessorTime;
 
-    private double RedisCpuSeconds()
-    {
-        var cpu = _admin!.GetServers().Single().Info("cpu").SelectMany(group => group)
-            .ToDictionary(pair => pair.Key, pair => double.Parse(pair.Value, CultureInfo.InvariantCulture));
-        return cpu["used_cpu_sys"] + cpu["used_cpu_user"];
-    }
+    private double RedisCpuSeconds() => RedisServerStats.CpuSeconds(_admin!.GetServers().Single());
 
-    private long Commands() =>
-        _admin!.GetServers().Single().Info("commandstats").SelectMany(group => group)
-            .Where(pair => pair.Key is not "cmdstat_info" and not "cmdstat_config")
-            .Sum(pair => long.Parse(pair.Value.Split(',')[0].Split('=')[1], CultureInfo.InvariantCulture));
+    private long Commands() => RedisServerStats.Commands(_admin!.GetServers().Single());
 
     private static string Describe(SessionStore store) => store switch
     {
