@@ -34,13 +34,22 @@ internal sealed class Fleet : IAsyncDisposable
         return cache;
     }
 
+    /// <summary>Adds an instance whose bus reports that it cannot keep L1 coherent (as on a Redis Cluster), started.</summary>
+    public async Task<TieredDistributedCache> AddWithoutCoherenceAsync()
+    {
+        var cache = AddUnstarted(coherenceUnavailable: "played by the test");
+        await cache.Coordinator.StartAsync(CancellationToken.None);
+        await Eventually.TrueAsync(() => cache.Coordinator.IsCoherenceUnavailable, "the bus reports it");
+        return cache;
+    }
+
     /// <summary>Adds an instance nobody has started.</summary>
-    public TieredDistributedCache AddUnstarted()
+    public TieredDistributedCache AddUnstarted(string? coherenceUnavailable = null)
     {
         var options = new CacheeOptions { Configuration = "in-memory", CountL1Hits = true }; // tests read the hit counts
         Configure?.Invoke(options);
         var id = $"instance-{_caches.Count}-{Guid.NewGuid():N}";
-        var bus = new InMemoryInvalidationBus(Server.Hub, id);
+        var bus = new InMemoryInvalidationBus(Server.Hub, id, coherenceUnavailable);
         var cache = new TieredDistributedCache(options, new InMemoryL2Store(Server, id), bus, id, Time, runLoops: false);
         _caches.Add(cache);
         _buses[cache] = bus;

@@ -1,7 +1,10 @@
 namespace Cachee.Sessions.Invalidation;
 
-/// <summary>One instance's subscription to an <see cref="InMemoryInvalidationHub"/>.</summary>
-internal sealed class InMemoryInvalidationBus(InMemoryInvalidationHub hub, string origin) : IInvalidationBus
+/// <summary>
+/// One instance's subscription to an <see cref="InMemoryInvalidationHub"/>. With <paramref name="coherenceUnavailable"/> it
+/// plays a deployment it cannot cover (as the Redis bus does on a Redis Cluster): it reports that reason and never subscribes.
+/// </summary>
+internal sealed class InMemoryInvalidationBus(InMemoryInvalidationHub hub, string origin, string? coherenceUnavailable = null) : IInvalidationBus
 {
     private IInvalidationListener? _listener;
 
@@ -10,6 +13,12 @@ internal sealed class InMemoryInvalidationBus(InMemoryInvalidationHub hub, strin
     public Task StartAsync(IInvalidationListener listener, CancellationToken token)
     {
         _listener = listener;
+        if (coherenceUnavailable is not null)
+        {
+            listener.OnCoherenceUnavailable(coherenceUnavailable);
+            return Task.CompletedTask;
+        }
+
         hub.Connect(this);
         listener.OnSubscriptionEstablished();
         return Task.CompletedTask;
