@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using StackExchange.Redis;
 using Microsoft.Extensions.Logging;
 using Cachee.Sessions.L2;
@@ -107,5 +108,29 @@ public sealed class ReplayOnRedisTests(RedisServer redis)
         Assert.Equal((1L, 0L), (a.GetStatistics().ReplayApplied, a.GetStatistics().ReplaySuperseded));
         using var admin = await ConnectionMultiplexer.ConnectAsync(server.Endpoint);
         Assert.Equal("v2", (string?)await admin.GetDatabase().HashGetAsync(instances.Prefix + "session", "data"));
+    }
+
+    [Fact]
+    public async Task AWriteWhoseClockMeasurementWasHeldUpByAPausedRedis_IsStillRejectedPastItsDeadline()
+    {
+        using var server = RedisProcess.Start();
+        var options = new CacheeOptions { Configuration = server.Endpoint, InstanceName = $"t{Guid.NewGuid():N}:" };
+        using var connection = new RedisConnection(options);
+        var store = new RedisL2Store(connection, options.InstanceName, "deadline-test", "origin", TimeSpan.FromSeconds(1));
+        _ = await (await connection.GetAsync(sync: false, CancellationToken.None)).GetDatabase().PingAsync();
+        var expiration = new EntryExpiration(EntryExpiration.None, TimeSpan.FromMinutes(20).Ticks);
+
+        // The store's first write measures Redis' clock (TIME) before it sends the script; Redis is frozen for longer than
+        // the write's window (0.75 s), as a caller would have given up by then.
+        server.Pause();
+        var write = store.SetAsync("k", [1], expiration, expiration.TtlMilliseconds(DateTime.UtcNow.Ticks), 0, sync: false, CancellationToken.None).AsTask();
+        var frozen = Stopwatch.StartNew();
+        await Eventually.TrueAsync(() => frozen.Elapsed > TimeSpan.FromSeconds(1.5), "the server stays frozen past the write's window");
+        server.Resume();
+
+        // Before, the deadline was taken when TIME came back, after the resume, and the write landed.
+        await Assert.ThrowsAsync<TimeoutException>(() => write);
+        using var admin = await ConnectionMultiplexer.ConnectAsync(server.Endpoint);
+        Assert.False(await admin.GetDatabase().KeyExistsAsync(options.InstanceName + "k"));
     }
 }

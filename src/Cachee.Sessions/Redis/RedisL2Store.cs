@@ -183,8 +183,12 @@ internal sealed class RedisL2Store : IL2Store
 
     // The deadline of a write sent now, in Unix milliseconds by Redis' clock (whose offset from ours is measured with TIME
     // on the first write, and again after a rejected one).
+    // The deadline counts from the moment the write was asked for, not from the end of a clock measurement: a TIME held up by
+    // a paused server completes long after the caller gave up, and a deadline taken then would let the write land late.
+    // A measurement whose round trip was slow says little about the clocks and is not kept (the next write measures again).
     private async ValueTask<long> DeadlineAsync(bool sync, CancellationToken token)
     {
+        var askedAt = LocalMilliseconds();
         if (Volatile.Read(ref _clockMeasured) == 0)
         {
             var multiplexer = await _connection.GetAsync(sync, token).ConfigureAwait(false);
@@ -192,14 +196,19 @@ internal sealed class RedisL2Store : IL2Store
             var before = LocalMilliseconds();
             var time = (RedisResult[])(sync ? database.Execute("TIME") : await database.ExecuteAsync("TIME").ConfigureAwait(false))!;
             var after = LocalMilliseconds();
-            var redisMilliseconds = (long.Parse((string)time[0]!, CultureInfo.InvariantCulture) * 1000)
-                + (long.Parse((string)time[1]!, CultureInfo.InvariantCulture) / 1000);
-            Volatile.Write(ref _clockOffsetMs, redisMilliseconds - ((before + after) / 2));
-            Volatile.Write(ref _clockMeasured, 1);
+            if (after - before <= MaxClockProbeMilliseconds)
+            {
+                var redisMilliseconds = (long.Parse((string)time[0]!, CultureInfo.InvariantCulture) * 1000)
+                    + (long.Parse((string)time[1]!, CultureInfo.InvariantCulture) / 1000);
+                Volatile.Write(ref _clockOffsetMs, redisMilliseconds - ((before + after) / 2));
+                Volatile.Write(ref _clockMeasured, 1);
+            }
         }
 
-        return LocalMilliseconds() + Volatile.Read(ref _clockOffsetMs) + _writeWindowMs;
+        return askedAt + Volatile.Read(ref _clockOffsetMs) + _writeWindowMs;
     }
+
+    private const long MaxClockProbeMilliseconds = 100;
 
     private static long LocalMilliseconds() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
