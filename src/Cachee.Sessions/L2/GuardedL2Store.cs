@@ -28,26 +28,18 @@ internal sealed partial class GuardedL2Store(
         string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null) =>
         RunAsync(() => inner.GetAsync(key, refreshSliding, nowTicks, sync, token, acknowledge), sync, token);
 
-    /// <summary>
-    /// How long before a caller's deadline a write must reach Redis to be applied (a quarter of the operation timeout, at most
-    /// 250 ms): Redis rejects a write that arrives later (see <c>RedisScripts</c>), so that a write the caller was told failed
-    /// never lands afterwards. The same span is the write's grace below.
-    /// </summary>
-    public static TimeSpan WriteMargin(TimeSpan operationTimeout) =>
-        TimeSpan.FromTicks(Math.Min(operationTimeout.Ticks / 4, TimeSpan.FromMilliseconds(250).Ticks));
-
     public ValueTask<L2WriteResult> SetAsync(
         string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token) =>
-        RunAsync(() => inner.SetAsync(key, value, expiration, ttlMilliseconds, ackId, sync, token), sync, token, WriteMargin(timeout));
+        RunAsync(() => inner.SetAsync(key, value, expiration, ttlMilliseconds, ackId, sync, token), sync, token);
 
     public ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token) =>
-        RunAsync(() => inner.RemoveAsync(key, ackId, sync, token), sync, token, WriteMargin(timeout));
+        RunAsync(() => inner.RemoveAsync(key, ackId, sync, token), sync, token);
 
     public ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, long nowTicks, bool sync, CancellationToken token) =>
         RunAsync(() => inner.RefreshAsync(key, expectedVersion, nowTicks, sync, token), sync, token);
 
     public ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token) =>
-        RunAsync(() => inner.ReplayAsync(write, ttlMilliseconds, sync, token), sync, token, WriteMargin(timeout));
+        RunAsync(() => inner.ReplayAsync(write, ttlMilliseconds, sync, token), sync, token);
 
     /// <summary>
     /// True for the failures that mean "Redis could not be asked", as opposed to an answer (even an error). Besides timeouts
@@ -67,8 +59,7 @@ internal sealed partial class GuardedL2Store(
         _ => false,
     };
 
-    // grace: for a write, how long past the timeout a reply is still awaited before the write is reported failed (see WaitAsync).
-    private async ValueTask<T> RunAsync<T>(Func<ValueTask<T>> operation, bool sync, CancellationToken token, TimeSpan grace = default)
+    private async ValueTask<T> RunAsync<T>(Func<ValueTask<T>> operation, bool sync, CancellationToken token)
     {
         breaker.Enter();
         try
@@ -85,7 +76,7 @@ internal sealed partial class GuardedL2Store(
                 // An abandoned call may still fail later; observe it so that it is not reported as unobserved.
                 var task = pending.AsTask();
                 _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
-                result = sync ? WaitBlocking(task, token) : await WaitAsync(task, grace, token).ConfigureAwait(false);
+                result = sync ? WaitBlocking(task, token) : await WaitAsync(task, token).ConfigureAwait(false);
             }
 
             NoteRedisAnswered();
@@ -121,11 +112,7 @@ internal sealed partial class GuardedL2Store(
 
     // A reply that StackExchange.Redis had already read when the wait timed out counts: only its continuation was late (a busy
     // thread pool). Reporting a write that Redis applied as failed would be a lie; reporting it applied is always true.
-    // A write also gets a grace: Redis applies it only up to WriteMargin before the timeout, so a reply still missing then
-    // is one Redis sent before that point and this process has not read yet (it was starved of CPU), or one that will say
-    // "too late". Waiting for it a little longer keeps "reported failed" meaning "not applied" on a busy host; a paused
-    // Redis costs a failing write the grace on top of the timeout.
-    private async Task<T> WaitAsync<T>(Task<T> task, TimeSpan grace, CancellationToken token)
+    private async Task<T> WaitAsync<T>(Task<T> task, CancellationToken token)
     {
         try
         {
@@ -134,10 +121,6 @@ internal sealed partial class GuardedL2Store(
         catch (TimeoutException) when (task.IsCompletedSuccessfully)
         {
             return task.Result;
-        }
-        catch (TimeoutException) when (grace > TimeSpan.Zero)
-        {
-            return await task.WaitAsync(grace, time, token).ConfigureAwait(false);
         }
     }
 

@@ -43,7 +43,8 @@ internal sealed class RedisL2Store : IL2Store
     /// How long after it was sent Redis still applies a write: the operation timeout minus a margin (a quarter of it, at most
     /// 250 ms) left for the reply to travel back before the caller gives up.
     /// </summary>
-    public static TimeSpan WriteWindow(TimeSpan operationTimeout) => operationTimeout - GuardedL2Store.WriteMargin(operationTimeout);
+    public static TimeSpan WriteWindow(TimeSpan operationTimeout) =>
+        operationTimeout - TimeSpan.FromTicks(Math.Min(operationTimeout.Ticks / 4, TimeSpan.FromMilliseconds(250).Ticks));
 
     /// <summary>
     /// One round trip of plain commands, sent together: the acknowledgement's <c>PUBLISH</c> (for a prefetch), <c>HMGET</c> of
