@@ -114,7 +114,9 @@ public sealed class ReplayOnRedisTests(RedisServer redis)
     public async Task AWriteWhoseClockMeasurementWasHeldUpByAPausedRedis_IsStillRejectedPastItsDeadline()
     {
         using var server = RedisProcess.Start();
-        var options = new CacheeOptions { Configuration = server.Endpoint, InstanceName = $"t{Guid.NewGuid():N}:" };
+        // The connection itself waits long (StackExchange.Redis would otherwise time the TIME out at 1 s); the store's writes
+        // have the window of a 1 s operation timeout.
+        var options = new CacheeOptions { Configuration = server.Endpoint, InstanceName = $"t{Guid.NewGuid():N}:", L2OperationTimeout = TimeSpan.FromSeconds(20) };
         using var connection = new RedisConnection(options);
         var store = new RedisL2Store(connection, options.InstanceName, "deadline-test", "origin", TimeSpan.FromSeconds(1));
         _ = await (await connection.GetAsync(sync: false, CancellationToken.None)).GetDatabase().PingAsync();
