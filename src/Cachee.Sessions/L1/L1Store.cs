@@ -325,8 +325,10 @@ internal sealed class L1Store
 
             if (consistent && ReferenceEquals(Volatile.Read(ref published), slots))
             {
-                value = null!;
-                return false;
+                // Not found without a lock. That is not proof of absence: a slot of the chain may have been freed and reused
+                // in another bucket between two reads (each read consistent in itself), cutting the walk short. A miss costs
+                // a Redis round trip anyway, so the stripe lock settles it.
+                break;
             }
         }
 
