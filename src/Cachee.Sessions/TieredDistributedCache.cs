@@ -101,9 +101,6 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     /// <summary>The L1 tier (tests and benchmarks look inside).</summary>
     internal L1Store L1 => _l1;
 
-    /// <summary>The replay of writes accepted while Redis was unreachable (tests drive it).</summary>
-    internal WriteReplayer Replay => _replay;
-
     /// <summary>A snapshot of this instance's counters.</summary>
     public CacheeStatistics GetStatistics() => _metrics.Snapshot();
 

@@ -102,7 +102,7 @@ internal sealed partial class WriteReplayer(
     }
 
     /// <summary>Replays one queued write; false when Redis is still unreachable (it stays queued).</summary>
-    internal async Task<bool> ReplayOneAsync(ReplayedWrite write)
+    private async Task<bool> ReplayOneAsync(ReplayedWrite write)
     {
         var now = copies.Now();
         var ttl = write.Expiration.TtlMilliseconds(now.Utc);

@@ -20,6 +20,6 @@ public sealed class RedisTtlTests
     {
         Assert.Throws<InvalidOperationException>(() => RedisTtl.None.Milliseconds);
         Assert.Throws<InvalidOperationException>(() => RedisTtl.Unknown.Milliseconds);
-        Assert.Equal(("none", "unknown", "5 ms"), (RedisTtl.None.ToString(), RedisTtl.Unknown.ToString(), RedisTtl.In(5).ToString()));
+        Assert.Equal(("none", "unknown", "5 ms"), (RedisTtl.None.ToString(), RedisTtl.Unknown.ToString(), RedisTtl.FromPttl(5).ToString()));
     }
 }

@@ -24,9 +24,6 @@ internal readonly record struct RedisTtl
     /// <summary>The milliseconds left; only for a known time to live that is not <see cref="None"/>.</summary>
     public long Milliseconds => _milliseconds >= 0 ? _milliseconds : throw new InvalidOperationException($"No time to live in milliseconds: {this}.");
 
-    /// <summary>So many milliseconds left (at least 0).</summary>
-    public static RedisTtl In(long milliseconds) => new(Math.Max(0, milliseconds));
-
     /// <summary>From Redis' <c>PTTL</c> reply (or a script's): -1 none, -2 or any other negative value unknown.</summary>
     public static RedisTtl FromPttl(long pttl) => pttl >= 0 ? new(pttl) : pttl == NoneCode ? None : Unknown;
 
