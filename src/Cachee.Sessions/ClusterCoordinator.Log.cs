@@ -25,6 +25,12 @@ internal sealed partial class ClusterCoordinator
         [LoggerMessage(106, LogLevel.Warning, "Cachee: L1 is off for this cache. {Reason}", EventName = "CoherenceUnavailable")]
         public static partial void CoherenceUnavailable(ILogger logger, string reason);
 
+        [LoggerMessage(107, LogLevel.Information, "Cachee: Redis reported that every key may have changed (a flush, or its tracking table overflowed); L1 dropped every copy and serves in epoch {Epoch}.", EventName = "AllRevoked")]
+        public static partial void AllRevoked(ILogger logger, int epoch);
+
+        [LoggerMessage(108, LogLevel.Warning, "Cachee: Redis cannot report changes made by other clients to this instance ({Reason}). L1 stays coherent with Cachee writers, but a DEL, a RedisCache write or an eviction by Redis is not seen until the copy ends.", EventName = "RevocationUnavailable")]
+        public static partial void RevocationUnavailable(ILogger logger, string reason);
+
         [LoggerMessage(105, LogLevel.Debug, "Cachee: swept {Count} expired entries out of L1.", EventName = "Swept")]
         public static partial void Swept(ILogger logger, int count);
     }

@@ -28,6 +28,11 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
     private readonly bool _runLoops;
     private readonly Func<string, bool, Acknowledgement?, bool> _invalidated;
     private readonly RenewalRequests _renewals;
+
+    // Keys whose copy, in use here, was revoked by Redis' tracking, with when (L1 clock): the writer's invalidation that
+    // usually follows at once prefetches them. Forgotten by the sweep after a second (a change by another client has no
+    // such follower); at most one per copy L1 held.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _revokedWhileHot = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
     private Task _background = Task.CompletedTask;
     private int _started;
@@ -138,7 +143,16 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
     /// <summary>Removes expired entries from L1 now.</summary>
     internal int SweepExpired()
     {
-        var removed = _l1.RemoveExpired(_l1.Clock.Now());
+        var now = _l1.Clock.Now();
+        foreach (var (key, at) in _revokedWhileHot)
+        {
+            if (now - at > TimeSpan.TicksPerSecond)
+            {
+                _ = _revokedWhileHot.TryRemove(KeyValuePair.Create(key, at));
+            }
+        }
+
+        var removed = _l1.RemoveExpired(now);
         if (removed > 0)
         {
             Log.Swept(_logger, removed);
@@ -208,7 +222,7 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
         try
         {
             var utcSentAt = _time.GetUtcNow().UtcTicks;
-            var renewal = await _l2.RefreshAsync(key, version, utcSentAt, sync: false, token).ConfigureAwait(false);
+            var renewal = await _l2.RefreshAsync(key, version, register: true, utcSentAt, sync: false, token).ConfigureAwait(false);
             _metrics.L2Refreshes.Increment();
             if (renewal.Status != RenewalStatus.Renewed)
             {
@@ -216,11 +230,12 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
                 return;
             }
 
-            // Redis caps the renewed window by the absolute expiration, so its expiry is the copy's new end.
+            // Redis caps the renewed window by the absolute expiration, so its expiry is the copy's new end, unless the holder
+            // registration the renewal made again ends first.
             var ttl = renewal.Ttl;
-            validUntil = ttl.IsNone
-                ? long.MaxValue
-                : _l1.Clock.ValidUntil(utcSentAt + (ttl.Milliseconds * TimeSpan.TicksPerMillisecond), utcSentAt, sentAt);
+            var registeredUntil = utcSentAt + HolderRegistry.Lifetime.Ticks;
+            var end = ttl.IsNone ? registeredUntil : Math.Min(registeredUntil, utcSentAt + (ttl.Milliseconds * TimeSpan.TicksPerMillisecond));
+            validUntil = _l1.Clock.ValidUntil(end, utcSentAt, sentAt);
             final = renewal.ReachedAbsoluteExpiration;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
@@ -246,15 +261,27 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
         {
             case MessageKind.Invalidation when message.Origin != _instanceId:
                 _metrics.InvalidationsReceived.Increment();
-                var hadCopy = _l1.Invalidate(message.KeyOrToken, message.Version);
+                var wasHot = _l1.Invalidate(message.KeyOrToken, message.Version) | _revokedWhileHot.TryRemove(message.KeyOrToken, out _);
                 var ack = message.AckId > 0 ? new Acknowledgement(message.Origin, message.AckId) : (Acknowledgement?)null;
 
                 // The stale copy is gone: the writer may return. A prefetch of the new value acknowledges with its read.
-                if (!_invalidated(message.KeyOrToken, hadCopy, ack) && ack is { } pending)
+                if (!_invalidated(message.KeyOrToken, wasHot, ack) && ack is { } pending)
                 {
                     Acknowledge(pending);
                 }
 
+                break;
+            case MessageKind.Revoked:
+                // Changed by some client: drop the copy, whatever its version, and let no fetch begun before be joined or
+                // installed. For a Cachee write, Redis reports this before the writer's own invalidation arrives; that one
+                // prefetches (and acknowledges with the read) if the copy dropped here was in use, so that is remembered.
+                _metrics.Revocations.Increment();
+                if (_l1.Invalidate(message.KeyOrToken, long.MaxValue))
+                {
+                    _revokedWhileHot[message.KeyOrToken] = _l1.Clock.Now();
+                }
+
+                _ = _invalidated(message.KeyOrToken, false, null);
                 break;
             case MessageKind.Ack:
                 Acks.Acknowledge(message.AckId, message.Origin);
@@ -268,6 +295,16 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
                 break;
         }
     }
+
+    void IInvalidationListener.OnAllRevoked()
+    {
+        // A new epoch drops every copy, and no read begun before can install.
+        _l1.Suspend();
+        var epoch = _l1.Resume();
+        Log.AllRevoked(_logger, epoch);
+    }
+
+    void IInvalidationListener.OnRevocationUnavailable(string reason) => Log.RevocationUnavailable(_logger, reason);
 
     void IInvalidationListener.OnSubscriptionLost()
     {

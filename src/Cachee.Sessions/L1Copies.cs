@@ -4,8 +4,9 @@ using Cachee.Sessions.L2;
 namespace Cachee.Sessions;
 
 /// <summary>
-/// Makes and installs the L1 copies of values this instance read or wrote. A copy is valid until the earlier of its absolute
-/// expiration and Redis' expiry (both known at the moment taken before Redis was asked), less the L1 clock's margin; a
+/// Makes and installs the L1 copies of values this instance read or wrote. A copy is valid until the earliest of its absolute
+/// expiration, Redis' expiry and the end of this instance's holder registration (all known at the moment taken before Redis
+/// was asked), less the L1 clock's margin; a
 /// sliding copy carries the lead at which a hit asks for its renewal in Redis. Every path that puts a value in L1 (a read, a
 /// write, a write queued for replay, a replay) goes through here.
 /// </summary>
@@ -53,17 +54,19 @@ internal sealed class L1Copies(L1Store l1, TimeProvider time, TimeSpan? slidingT
 
         var absolute = expiration.HasAbsolute ? expiration.AbsoluteTicks : long.MaxValue;
         var redisExpiry = ttl.IsNone ? long.MaxValue : now.Utc + (ttl.Milliseconds * TimeSpan.TicksPerMillisecond);
-        var validUntil = l1.Clock.ValidUntil(Math.Min(absolute, redisExpiry), now.Utc, now.L1);
+        var registeredUntil = now.Utc + HolderRegistry.Lifetime.Ticks; // the holder registration the read or write made
+        var validUntil = l1.Clock.ValidUntil(Math.Min(Math.Min(absolute, redisExpiry), registeredUntil), now.Utc, now.L1);
         if (validUntil <= now.L1)
         {
             return null;
         }
 
-        // A sliding copy asks for its renewal a window less the tolerance before its end (that is, a tolerance after Redis'
-        // expiry was last set), as long as a renewal can still move Redis' expiry: not once it sits at the absolute expiration.
+        // A sliding copy asks for its renewal a tolerance after Redis' expiry was last set (its end less the shorter of the
+        // window and the registration, less the tolerance), as long as a renewal can still move Redis' expiry: not once it
+        // sits at the absolute expiration. The renewal also renews the registration.
         var sliding = expiration.HasSliding ? expiration.SlidingTicks : 0;
         var lead = sliding > 0 && redisExpiry < absolute
-            ? sliding - EntryExpiration.ToleranceTicks(sliding, slidingTolerance) + l1.Clock.Margin
+            ? Math.Max(0, Math.Min(sliding, HolderRegistry.Lifetime.Ticks) - EntryExpiration.ToleranceTicks(sliding, slidingTolerance)) + l1.Clock.Margin
             : 0;
         return new L1Entry(ticket.Key, value, version, ticket.Epoch, validUntil, lead);
     }

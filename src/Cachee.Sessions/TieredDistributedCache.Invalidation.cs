@@ -3,20 +3,21 @@ using Cachee.Sessions.L2;
 
 namespace Cachee.Sessions;
 
-// When another instance changed a key: the coordinator has dropped the old copy; here fetches begun before the change stop
-// being joinable, and a key this instance held is fetched again at once.
+// When a key changed: the coordinator has dropped the old copy; here fetches begun before the change stop being joinable,
+// and a copy in use here is fetched again at once.
 public sealed partial class TieredDistributedCache
 {
     /// <summary>
-    /// Called by the coordinator when another instance changed <paramref name="key"/>: fetches begun before the change may no
-    /// longer be joined, and a key this instance held is fetched again at once (when prefetching is on), registered as the
-    /// fetch to join, so that the user's next request here finds the new value without a blocking Redis read of its own.
+    /// Called by the coordinator when <paramref name="key"/> changed: fetches begun before the change may no longer be joined,
+    /// and a copy that was hit since it was loaded here (<paramref name="wasHot"/>) is fetched again at once (when prefetching
+    /// is on), registered as the fetch to join, so that the user's next request here finds the new value without a blocking
+    /// Redis read of its own. A copy nobody read is just dropped: this instance leaves the key's holders until it reads it again.
     /// </summary>
     /// <returns>True when the prefetch took the writer's acknowledgement over (it publishes it with its read).</returns>
-    private bool OnInvalidated(string key, bool hadCopy, Acknowledgement? ack)
+    private bool OnInvalidated(string key, bool wasHot, Acknowledgement? ack)
     {
         _ = _fetches.TryRemove(key, out _);
-        if (!hadCopy || !_prefetch)
+        if (!wasHot || !_prefetch)
         {
             return false;
         }

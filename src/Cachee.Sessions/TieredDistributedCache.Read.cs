@@ -176,7 +176,8 @@ public sealed partial class TieredDistributedCache
         L2Entry? found;
         try
         {
-            found = await _l2.GetAsync(key, refreshSliding, now.Utc, sync, token, acknowledge).ConfigureAwait(false);
+            // Registered as a holder only when the copy may be kept: then every later change is sent here.
+            found = await _l2.GetAsync(key, ticket.CanInstall, refreshSliding, now.Utc, sync, token, acknowledge).ConfigureAwait(false);
         }
         catch (L2PayloadException ex)
         {
@@ -206,6 +207,6 @@ public sealed partial class TieredDistributedCache
         }
 
         Coordinator.EnsureStarted();
-        _ = await _l2.RefreshAsync(key, expectedVersion: null, _copies.UtcNow(), sync, token).ConfigureAwait(false);
+        _ = await _l2.RefreshAsync(key, expectedVersion: null, register: false, _copies.UtcNow(), sync, token).ConfigureAwait(false);
     }
 }

@@ -6,8 +6,8 @@ using Microsoft.Extensions.Caching.Distributed;
 
 namespace Cachee.Sessions;
 
-// Writes and removes: one script in Redis changes the entry and publishes its invalidation; L1 then keeps the new copy (or
-// none), and the writer waits, within the acknowledgement timeout, until every other instance dropped its old copy.
+// Writes and removes: one script in Redis changes the entry and sends its invalidation to the key's holders; L1 then keeps
+// the new copy (or none), and the writer waits, within the acknowledgement timeout, until every holder dropped its old copy.
 public sealed partial class TieredDistributedCache
 {
     /// <inheritdoc/>
@@ -119,12 +119,12 @@ public sealed partial class TieredDistributedCache
     private bool AsksForAcknowledgements => _ackTimeout > TimeSpan.Zero && !Coordinator.IsCoherenceUnavailable;
 
     /// <summary>
-    /// Waits, within <see cref="CacheeOptions.InvalidationAckTimeout"/>, until every other instance that heard the invalidation
-    /// has dropped its copy, so that the caller's next request reads this change wherever it lands.
+    /// Waits, within <see cref="CacheeOptions.InvalidationAckTimeout"/>, until every holder that heard the invalidation has
+    /// dropped its copy, so that the caller's next request reads this change wherever it lands.
     /// </summary>
     private async ValueTask AwaitAcknowledgementsAsync(string key, AckTracker.Waiter? ack, L2WriteResult result, bool sync)
     {
-        var others = result.Receivers - (Coordinator.IsSubscribed ? 1 : 0);
+        var others = result.Receivers;
         if (ack is null || others <= 0)
         {
             return;

@@ -171,10 +171,10 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
 
     private static (IL2Store, IInvalidationBus) OnRedis(CacheeOptions options, string instanceId, out RedisConnection connection)
     {
-        connection = new RedisConnection(options);
+        connection = new RedisConnection(options, RedisInvalidationBus.ClientNameFor(instanceId));
         var channel = ChannelName(options);
         var store = new RedisL2Store(connection, options.InstanceName, channel, instanceId, options.L2OperationTimeout, options.SlidingRefreshTolerance);
-        var bus = new RedisInvalidationBus(connection, channel, instanceId, probeTimeout: TimeSpan.FromSeconds(5));
+        var bus = new RedisInvalidationBus(connection, channel, instanceId, options.InstanceName, probeTimeout: TimeSpan.FromSeconds(5));
         return (store, bus);
     }
 }

@@ -88,7 +88,8 @@ public sealed class CoherenceAcrossInstancesTests(RedisServer redis) : IAsyncLif
         var a = await _instances.StartAsync();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
         Assert.Equal([1], await a.GetAsync("k"));
-        var channel = RedisChannel.Literal(TieredDistributedCache.ChannelName(new CacheeOptions { InstanceName = _instances.Prefix }));
+        var channel = RedisChannel.Literal(Invalidation.InvalidationMessage.InboxChannel(
+            TieredDistributedCache.ChannelName(new CacheeOptions { InstanceName = _instances.Prefix }), a.InstanceId));
         _ = await redis.Admin.GetSubscriber().PublishAsync(channel, "not a cachee message");
         await Eventually.TrueAsync(() => a.GetStatistics().InvalidationsMalformed == 1, "the message is counted");
         Assert.Equal([1], await a.GetAsync("k"));

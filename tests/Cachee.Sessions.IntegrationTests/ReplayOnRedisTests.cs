@@ -17,7 +17,7 @@ public sealed class ReplayOnRedisTests(RedisServer redis)
     public async Task ReplayScript_AppliesOnlyOnTheVersionItWasBasedOn()
     {
         var options = new CacheeOptions { Configuration = redis.Endpoint, InstanceName = $"t{Guid.NewGuid():N}:" };
-        using var connection = new RedisConnection(options);
+        using var connection = new RedisConnection(options, "cachee-test");
         var store = new RedisL2Store(connection, options.InstanceName, "replay-test", "origin", TimeSpan.FromSeconds(1));
         var expiration = new EntryExpiration(EntryExpiration.None, TimeSpan.FromMinutes(20).Ticks);
         var ttl = expiration.TtlMilliseconds(DateTime.UtcNow.Ticks);
@@ -28,7 +28,7 @@ public sealed class ReplayOnRedisTests(RedisServer redis)
         var replayed = await store.ReplayAsync(new ReplayedWrite("k", [3], expiration, written.Version), ttl, sync: false, CancellationToken.None);
         Assert.Equal(written.Version + 1, replayed?.Version);
 
-        var entry = await store.GetAsync("k", refreshSliding: false, DateTime.UtcNow.Ticks, sync: false, CancellationToken.None);
+        var entry = await store.GetAsync("k", register: false, refreshSliding: false, DateTime.UtcNow.Ticks, sync: false, CancellationToken.None);
         Assert.Equal([3], entry?.Data);
     }
 
@@ -117,7 +117,7 @@ public sealed class ReplayOnRedisTests(RedisServer redis)
         // The connection itself waits long (StackExchange.Redis would otherwise time the TIME out at 1 s); the store's writes
         // have the window of a 1 s operation timeout.
         var options = new CacheeOptions { Configuration = server.Endpoint, InstanceName = $"t{Guid.NewGuid():N}:", L2OperationTimeout = TimeSpan.FromSeconds(20) };
-        using var connection = new RedisConnection(options);
+        using var connection = new RedisConnection(options, "cachee-test");
         var store = new RedisL2Store(connection, options.InstanceName, "deadline-test", "origin", TimeSpan.FromSeconds(1));
         _ = await (await connection.GetAsync(sync: false, CancellationToken.None)).GetDatabase().PingAsync();
         var expiration = new EntryExpiration(EntryExpiration.None, TimeSpan.FromMinutes(20).Ticks);

@@ -92,7 +92,7 @@ public sealed class ContractTests : IAsyncLifetime
         await _cache.RemoveAsync("b");
         Assert.Null(_cache.Get("a"));
         Assert.Null(await _cache.GetAsync("b"));
-        Assert.Null(_fleet.Server.Get("a", refreshSliding: false, _fleet.Time.GetUtcNow().UtcTicks));
+        Assert.Null(_fleet.Server.Get("a", "observer", register: false, refreshSliding: false, _fleet.Time.GetUtcNow().UtcTicks));
     }
 
     [Fact]

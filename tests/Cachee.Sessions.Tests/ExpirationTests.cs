@@ -47,7 +47,7 @@ public sealed class ExpirationTests : IAsyncLifetime
         await _cache.SetAsync("k", [1], new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(20) });
         for (var i = 0; i < 10; i++)
         {
-            _fleet.Time.Advance(TimeSpan.FromMinutes(15));
+            _fleet.Time.Advance(TimeSpan.FromMinutes(9)); // idle, but within the holder registration the last renewal made
             Assert.NotNull(await _cache.GetAsync("k"));
             await _cache.Coordinator.FlushRefreshesAsync(CancellationToken.None);
         }
@@ -111,17 +111,35 @@ public sealed class ExpirationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task L1Copy_NeverOutlivesItsHolderRegistration()
+    {
+        var other = await _fleet.AddAsync();
+        await _cache.SetAsync("k", [1], new DistributedCacheEntryOptions { AbsoluteExpirationRelativeToNow = TimeSpan.FromHours(2) });
+        Assert.NotNull(await other.GetAsync("k"));
+
+        // Past its registration, a writer would no longer be told about this copy: it is not served, and the next read
+        // registers again.
+        var margin = TimeSpan.FromTicks(other.L1.Clock.Margin);
+        _fleet.Time.Advance(L2.HolderRegistry.Lifetime - margin - TimeSpan.FromTicks(1));
+        Assert.NotNull(await other.GetAsync("k"));
+        Assert.Equal(1, other.GetStatistics().L1Hits);
+        _fleet.Time.Advance(TimeSpan.FromTicks(1));
+        Assert.NotNull(await other.GetAsync("k"));
+        Assert.Equal((1, 2L), (other.GetStatistics().L1Hits, other.GetStatistics().L2Hits));
+    }
+
+    [Fact]
     public async Task L1Copy_NeverOutlivesRedisEntry()
     {
         var other = await _fleet.AddAsync();
-        await _cache.SetAsync("k", [1], new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(20) });
+        await _cache.SetAsync("k", [1], new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(5) });
         Assert.NotNull(await other.GetAsync("k"));
 
-        // Redis loses the entry behind everyone's back (eviction under memory pressure, FLUSHDB...) without an invalidation:
-        // the L1 copies may be served until the L1 clock's margin before Redis would have expired the entry, and not one tick longer.
+        // Redis loses the entry and its report is lost too: the L1 copies may be served until the L1 clock's margin before
+        // Redis would have expired the entry, and not one tick longer.
         _fleet.Server.DropSilently("k");
         var margin = TimeSpan.FromTicks(other.L1.Clock.Margin);
-        _fleet.Time.Advance(TimeSpan.FromMinutes(20) - margin - TimeSpan.FromTicks(1));
+        _fleet.Time.Advance(TimeSpan.FromMinutes(5) - margin - TimeSpan.FromTicks(1));
         Assert.NotNull(await other.GetAsync("k"));
         _fleet.Time.Advance(TimeSpan.FromTicks(1));
         Assert.Null(await other.GetAsync("k"));

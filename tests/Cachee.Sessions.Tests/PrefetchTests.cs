@@ -13,6 +13,7 @@ public sealed class PrefetchTests
         var b = await fleet.AddAsync();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(20) });
         Assert.Equal([1], await b.GetAsync("k"));
+        Assert.Equal([1], await b.GetAsync("k")); // hit since it was loaded: in use here
 
         await a.SetAsync("k", [2], new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(20) });
         await Eventually.TrueAsync(() => b.L1.TryPeek("k", out var copy) && copy.Version == 2, "b fetched the new value");
@@ -21,8 +22,30 @@ public sealed class PrefetchTests
 
         Assert.Equal([2], await b.GetAsync("k"));
         Assert.Equal(commands, fleet.Server.Commands);
-        Assert.Equal((1L, 1L), (b.GetStatistics().Prefetches, b.GetStatistics().L1Hits));
+        Assert.Equal((1L, 2L), (b.GetStatistics().Prefetches, b.GetStatistics().L1Hits));
         Assert.Equal(ttl, fleet.Server.Pttl("k")); // the fetch did not count as an access (the fake clock did not move)
+    }
+
+    [Fact]
+    public async Task CopyNotHitSinceItWasLoaded_IsDroppedNotFetched_AndItsHolderLeavesTheRegistry()
+    {
+        await using var fleet = new Fleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
+        var a = await fleet.AddAsync();
+        var b = await fleet.AddAsync();
+        await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
+        Assert.Equal([1], await b.GetAsync("k"));
+        Assert.Equal(2, fleet.Server.HolderCount("k"));
+
+        await a.SetAsync("k", [2], new DistributedCacheEntryOptions());
+        Assert.Equal(0, b.GetStatistics().Prefetches);
+        Assert.False(b.L1.TryPeek("k", out _));
+        Assert.Equal(1, fleet.Server.HolderCount("k")); // the writer only
+
+        // The next change is not sent to b at all.
+        var heard = b.GetStatistics().InvalidationsReceived;
+        await a.SetAsync("k", [3], new DistributedCacheEntryOptions());
+        Assert.Equal(heard, b.GetStatistics().InvalidationsReceived);
+        Assert.Equal([3], await b.GetAsync("k"));
     }
 
     [Fact]

@@ -38,6 +38,7 @@ internal sealed class CacheeMetrics : IDisposable
         Observe("cachee.l2.misses", L2Misses, "Reads Redis had no entry for.");
         Observe("cachee.invalidations.sent", InvalidationsSent, "Invalidations published.");
         Observe("cachee.invalidations.received", InvalidationsReceived, "Invalidations heard from other instances.");
+        Observe("cachee.invalidations.revocations", Revocations, "Keys Redis reported changed by any client.");
         Observe("cachee.invalidations.malformed", InvalidationsMalformed, "Channel messages ignored as malformed.");
         Observe("cachee.l1.evictions", L1Evictions, "Entries evicted from L1.");
         Observe("cachee.l2.refreshes", L2Refreshes, "Background sliding renewals sent to Redis.");
@@ -80,6 +81,8 @@ internal sealed class CacheeMetrics : IDisposable
 
     public PerThreadCounter InvalidationsMalformed { get; } = new();
 
+    public PerThreadCounter Revocations { get; } = new();
+
     public PerThreadCounter L1Evictions { get; } = new();
 
     public PerThreadCounter L2Refreshes { get; } = new();
@@ -111,6 +114,7 @@ internal sealed class CacheeMetrics : IDisposable
         InvalidationsSent = InvalidationsSent.Value,
         InvalidationsReceived = InvalidationsReceived.Value,
         InvalidationsMalformed = InvalidationsMalformed.Value,
+        Revocations = Revocations.Value,
         L1Evictions = L1Evictions.Value,
         L2Refreshes = L2Refreshes.Value,
         UnreadablePayloads = UnreadablePayloads.Value,
@@ -139,8 +143,8 @@ internal sealed class CacheeMetrics : IDisposable
         L1Hits?.Dispose();
         foreach (var counter in new[]
         {
-            L1Misses, L2Hits, L2Misses, InvalidationsSent, InvalidationsReceived, InvalidationsMalformed, L1Evictions,
-            L2Refreshes, UnreadablePayloads, AckTimeouts, Prefetches, L2Failures, BreakerOpenings, StaleHits, ReplayQueued,
+            L1Misses, L2Hits, L2Misses, InvalidationsSent, InvalidationsReceived, InvalidationsMalformed, Revocations,
+            L1Evictions, L2Refreshes, UnreadablePayloads, AckTimeouts, Prefetches, L2Failures, BreakerOpenings, StaleHits, ReplayQueued,
             ReplayApplied, ReplaySuperseded,
         })
         {

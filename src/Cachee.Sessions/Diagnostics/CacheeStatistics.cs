@@ -27,6 +27,9 @@ public sealed class CacheeStatistics
     /// <summary>Invalidations from other instances this instance heard.</summary>
     public long InvalidationsReceived { get; init; }
 
+    /// <summary>Keys Redis reported as changed by any client (server-assisted tracking), whose copies were dropped.</summary>
+    public long Revocations { get; init; }
+
     /// <summary>Messages on the channel that were not understood and were ignored.</summary>
     public long InvalidationsMalformed { get; init; }
 

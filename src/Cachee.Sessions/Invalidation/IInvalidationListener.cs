@@ -6,6 +6,15 @@ internal interface IInvalidationListener
     /// <summary>A message arrived on the invalidation channel (in publication order) or on this instance's acknowledgement channel.</summary>
     void OnMessage(in ParsedMessage message);
 
+    /// <summary>Redis reported that every key may have changed (a flush, or its tracking table overflowed): drop every copy.</summary>
+    void OnAllRevoked();
+
+    /// <summary>
+    /// Redis cannot report changes made by other clients to this instance (<paramref name="reason"/> says why): copies stay
+    /// coherent with Cachee writers only. Reported once.
+    /// </summary>
+    void OnRevocationUnavailable(string reason);
+
     /// <summary>The subscription was lost: messages may be missed from now on.</summary>
     void OnSubscriptionLost();
 

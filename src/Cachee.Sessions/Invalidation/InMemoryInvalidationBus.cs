@@ -24,7 +24,7 @@ internal sealed class InMemoryInvalidationBus(InMemoryInvalidationHub hub, strin
         return Task.CompletedTask;
     }
 
-    public void PublishAck(string writerOrigin, long ackId) => hub.PublishAck(writerOrigin, InvalidationMessage.FormatAck(ackId, origin));
+    public void PublishAck(string writerOrigin, long ackId) => _ = hub.Send(writerOrigin, InvalidationMessage.FormatAck(ackId, origin));
 
     /// <summary>Plays a lost subscription: messages published from now on are not heard.</summary>
     public void Cut()
@@ -41,7 +41,13 @@ internal sealed class InMemoryInvalidationBus(InMemoryInvalidationHub hub, strin
     }
 
     /// <summary>Delivers a message as if it came through the channel (tests use it to play a rogue or foreign publisher).</summary>
-    public void Deliver(string? message) => _listener?.OnMessage(InvalidationMessage.Parse(message));
+    public void Deliver(string? message) => Deliver(InvalidationMessage.Parse(message));
+
+    /// <summary>Delivers a parsed message (a tracking report, or one from the channel).</summary>
+    public void Deliver(in ParsedMessage message) => _listener?.OnMessage(message);
+
+    /// <summary>Plays Redis reporting that every key may have changed (FLUSHALL, or its tracking table overflowed).</summary>
+    public void RevokeAll() => _listener?.OnAllRevoked();
 
     public void Dispose() => hub.Disconnect(this);
 }

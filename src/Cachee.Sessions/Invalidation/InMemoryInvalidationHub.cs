@@ -1,41 +1,32 @@
 namespace Cachee.Sessions.Invalidation;
 
 /// <summary>
-/// An in-process stand-in for a Redis pub/sub channel: delivers every published message, synchronously and in order,
-/// to every connected bus. Tests cut and restore a bus' subscription to play a network gap.
+/// An in-process stand-in for Redis pub/sub and tracking: delivers each message, synchronously and in order, to the connected
+/// bus of the instance it is meant for. Tests cut and restore a bus' subscription to play a network gap.
 /// </summary>
 internal sealed class InMemoryInvalidationHub
 {
     private readonly Lock _gate = new();
     private readonly List<InMemoryInvalidationBus> _connected = [];
 
-    /// <summary>Delivers a message to every connected bus; returns how many there were, as Redis' PUBLISH does.</summary>
-    public long Publish(string message)
+    /// <summary>Delivers a message to the connected bus of <paramref name="origin"/>; returns 1 if there is one, else 0, as Redis' PUBLISH counts.</summary>
+    public long Send(string origin, string message)
     {
-        InMemoryInvalidationBus[] targets;
-        lock (_gate)
-        {
-            targets = [.. _connected];
-        }
-
-        foreach (var bus in targets)
-        {
-            bus.Deliver(message);
-        }
-
-        return targets.Length;
+        var target = Find(origin);
+        target?.Deliver(message);
+        return target is null ? 0 : 1;
     }
 
-    /// <summary>Delivers an acknowledgement to the connected bus of <paramref name="origin"/>, if any.</summary>
-    public void PublishAck(string origin, string message)
+    /// <summary>Tells the connected bus of <paramref name="origin"/>, if any, that a key it read changed (as tracking does).</summary>
+    public void Revoke(string origin, string key) =>
+        Find(origin)?.Deliver(new ParsedMessage(MessageKind.Revoked, string.Empty, 0, 0, key));
+
+    private InMemoryInvalidationBus? Find(string origin)
     {
-        InMemoryInvalidationBus? target;
         lock (_gate)
         {
-            target = _connected.Find(bus => bus.Origin == origin);
+            return _connected.Find(bus => bus.Origin == origin);
         }
-
-        target?.Deliver(message);
     }
 
     internal void Connect(InMemoryInvalidationBus bus)

@@ -4,13 +4,14 @@ namespace Cachee.Sessions.Invalidation;
 
 /// <summary>
 /// The text format of the messages between instances. None carries a value, so a forged message can at worst cause a miss
-/// (or, for an acknowledgement, end a writer's wait early).
+/// (or, for an acknowledgement, end a writer's wait early). All of them travel on the receiving instance's own channel
+/// (<see cref="InboxChannel"/>).
 /// <list type="bullet">
-/// <item><c>i1|{origin}|{version}|{ack}|{key}</c> on the invalidation channel: the entry <c>key</c> changed to
+/// <item><c>i1|{origin}|{version}|{ack}|{key}</c>, to the holders of a copy: the entry <c>key</c> changed to
 /// <c>version</c> on instance <c>origin</c>, which waits for acknowledgement <c>ack</c> (0: no acknowledgement wanted).
 /// The key comes last and may itself contain '|'.</item>
-/// <item><c>p1|{origin}|{token}</c> on the invalidation channel: a probe an instance sends itself to prove its subscription is live.</item>
-/// <item><c>a1|{ack}|{origin}</c> on the writer's acknowledgement channel: instance <c>origin</c> has dropped its copy.</item>
+/// <item><c>p1|{origin}|{token}</c>: a probe an instance sends itself to prove its subscription is live.</item>
+/// <item><c>a1|{ack}|{origin}</c>, to a writer: instance <c>origin</c> has dropped its copy.</item>
 /// </list>
 /// </summary>
 internal static class InvalidationMessage
@@ -33,8 +34,11 @@ internal static class InvalidationMessage
 
     public static string FormatAck(long ackId, string acker) => string.Concat(AckTag, ackId.ToString(CultureInfo.InvariantCulture), "|", acker);
 
-    /// <summary>The channel on which an instance hears the acknowledgements of its own writes.</summary>
-    public static string AckChannel(string invalidationChannel, string origin) => invalidationChannel + ":acks:" + origin;
+    /// <summary>
+    /// An instance's own channel, the only one it listens on: the invalidations of keys it holds, the acknowledgements of its
+    /// own writes, and its probes.
+    /// </summary>
+    public static string InboxChannel(string channelBase, string origin) => channelBase + ":inbox:" + origin;
 
     /// <summary>Parses a message; anything that is not one of the forms above is <see cref="MessageKind.Malformed"/>.</summary>
     public static ParsedMessage Parse(string? message)
@@ -104,6 +108,9 @@ internal enum MessageKind
     Invalidation,
     Probe,
     Ack,
+
+    /// <summary>Redis' tracking reported that the key changed, by whichever client (no version, no origin).</summary>
+    Revoked,
 }
 
 /// <summary>A parsed message; <c>KeyOrToken</c> is the key of an invalidation or the token of a probe.</summary>

@@ -133,15 +133,22 @@ internal sealed class L1Store
     public bool CompleteWrite(in L1Ticket ticket, L1Entry? entry) => Install(ticket, entry, isWrite: true);
 
     /// <summary>
-    /// Drops a key because another instance changed it to <paramref name="version"/>. A copy already at that version or newer
-    /// is kept: channel order is change order, so such a copy was read after the change.
+    /// Drops a key because it changed to <paramref name="version"/> (<see cref="long.MaxValue"/>: to an unknown version, so
+    /// whatever copy is here). A copy already at that version or newer is kept: each holder hears a key's changes in change
+    /// order, so such a copy was read after the change.
     /// </summary>
-    /// <returns>True when a copy was dropped (the key was in use here).</returns>
+    /// <returns>True when the copy dropped had been hit since it was loaded (the key is in use here).</returns>
     public bool Invalidate(string key, long version)
     {
         var hash = Hash(key);
         _ = Interlocked.Increment(ref _conflicts[ConflictSlot(hash)]);
-        return RemoveIf(key, hash, slot => slot.Version < version);
+        var wasHot = false;
+        _ = RemoveIf(key, hash, slot =>
+        {
+            wasHot = slot.Accessed != 0;
+            return slot.Version < version;
+        });
+        return wasHot;
     }
 
     /// <summary>Drops the key's copy if it is still at <paramref name="version"/> (for example after its renewal found it gone).</summary>

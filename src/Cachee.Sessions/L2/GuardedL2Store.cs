@@ -25,8 +25,8 @@ internal sealed partial class GuardedL2Store(
     }
 
     public ValueTask<L2Entry?> GetAsync(
-        string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null) =>
-        RunAsync(() => inner.GetAsync(key, refreshSliding, nowTicks, sync, token, acknowledge), sync, token);
+        string key, bool register, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null) =>
+        RunAsync(() => inner.GetAsync(key, register, refreshSliding, nowTicks, sync, token, acknowledge), sync, token);
 
     public ValueTask<L2WriteResult> SetAsync(
         string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token) =>
@@ -35,8 +35,8 @@ internal sealed partial class GuardedL2Store(
     public ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token) =>
         RunAsync(() => inner.RemoveAsync(key, ackId, sync, token), sync, token);
 
-    public ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, long nowTicks, bool sync, CancellationToken token) =>
-        RunAsync(() => inner.RefreshAsync(key, expectedVersion, nowTicks, sync, token), sync, token);
+    public ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, bool register, long nowTicks, bool sync, CancellationToken token) =>
+        RunAsync(() => inner.RefreshAsync(key, expectedVersion, register, nowTicks, sync, token), sync, token);
 
     public ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token) =>
         RunAsync(() => inner.ReplayAsync(write, ttlMilliseconds, sync, token), sync, token);

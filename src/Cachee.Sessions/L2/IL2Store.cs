@@ -1,25 +1,30 @@
 namespace Cachee.Sessions.L2;
 
 /// <summary>
-/// The shared tier. Every write and remove publishes its invalidation atomically with the change, so that the order of
-/// invalidations on the channel is the order of the changes in the store.
+/// The shared tier. Beside each entry it keeps a registry of its holders: the instances that read the entry since its last
+/// change (a read that registers is added before the entry is read, so no change can slip between the two). Every write and
+/// remove sends its invalidation to those holders only, atomically with the change, so that each holder hears a key's
+/// changes in change order, and empties the registry; the writer is its first new member.
+/// A registration lasts <see cref="HolderRegistry.Lifetime"/> from when it was asked for (reads, writes and renewals renew
+/// it), so no copy may be served longer than that after the step that registered it.
 /// Each method completes synchronously when <c>sync</c> is true: one implementation serves the sync and async APIs.
 /// </summary>
 internal interface IL2Store
 {
     /// <summary>
-    /// Reads an entry; when <paramref name="refreshSliding"/> is set, a sliding entry's expiry is renewed in the same step.
+    /// Reads an entry; when <paramref name="register"/> is set, this instance is registered as a holder first (it may keep a
+    /// copy); when <paramref name="refreshSliding"/> is set, a sliding entry's expiry is renewed in the same step.
     /// When <paramref name="acknowledge"/> is given, the writer's acknowledgement is published in the same step too (a prefetch
     /// after an invalidation acknowledges with the read that fetched the new value: one command instead of two).
     /// </summary>
     /// <returns>The entry, or null when there is none.</returns>
     /// <exception cref="L2PayloadException">The stored payload is not a readable entry.</exception>
     ValueTask<L2Entry?> GetAsync(
-        string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null);
+        string key, bool register, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null);
 
     /// <summary>
-    /// Writes an entry and publishes its invalidation (asking for acknowledgement <paramref name="ackId"/>, 0 for none);
-    /// returns the version the store assigned and how many subscribers the invalidation reached.
+    /// Writes an entry and sends its invalidation to the entry's holders (asking for acknowledgement <paramref name="ackId"/>,
+    /// 0 for none); returns the version the store assigned and how many holders heard the invalidation.
     /// </summary>
     ValueTask<L2WriteResult> SetAsync(
         string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token);
@@ -36,9 +41,10 @@ internal interface IL2Store
 
     /// <summary>
     /// Renews a sliding entry's expiry; with <paramref name="expectedVersion"/>, only if the entry is still at that version.
+    /// With <paramref name="register"/>, a renewal also renews this instance's registration as a holder (it keeps its copy).
     /// </summary>
     /// <returns>Whether it was renewed, its time to live after, and whether that reached the absolute expiration.</returns>
-    ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, long nowTicks, bool sync, CancellationToken token);
+    ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, bool register, long nowTicks, bool sync, CancellationToken token);
 }
 
 /// <summary>What a renewal of an entry's expiry found.</summary>
@@ -74,7 +80,7 @@ internal readonly record struct Renewal(RenewalStatus Status, RedisTtl Ttl, bool
 
 /// <summary>What a write or remove did in the L2 store.</summary>
 /// <param name="Version">The version the change was published with.</param>
-/// <param name="Receivers">How many subscribers the invalidation reached, this instance included when it listens.</param>
+/// <param name="Receivers">How many other instances heard the invalidation: the live holders, whose acknowledgements the writer waits for.</param>
 internal readonly record struct L2WriteResult(long Version, long Receivers);
 
 /// <summary>The acknowledgement a writer asked for: which instance, and which of its writes.</summary>
@@ -86,3 +92,14 @@ internal readonly record struct Acknowledgement(string WriterOrigin, long AckId)
 /// <param name="Expiration">Its expiration settings; the time to live is computed again when it is replayed.</param>
 /// <param name="BaseVersion">The version of the entry this instance knew when the write was made (0: none).</param>
 internal sealed record ReplayedWrite(string Key, byte[] Value, EntryExpiration Expiration, long BaseVersion);
+
+/// <summary>How long a holder's registration beside an entry lasts.</summary>
+internal static class HolderRegistry
+{
+    /// <summary>
+    /// A registration lasts this long after the read, write or renewal that made it (each of them makes it again), so an L1
+    /// copy is served at most this long after the last of them. Long enough to cost nothing noticeable (a hot copy is renewed
+    /// far more often), short enough that registries of entries gone from Redis do not linger.
+    /// </summary>
+    public static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(10);
+}

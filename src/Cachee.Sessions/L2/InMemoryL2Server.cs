@@ -4,12 +4,17 @@ namespace Cachee.Sessions.L2;
 
 /// <summary>
 /// An in-process stand-in for the Redis server shared by several instances: the same entry semantics as the Lua scripts
-/// in <c>Redis/RedisScripts.cs</c>, expiry on a <see cref="TimeProvider"/>, and invalidations published to a hub.
+/// in <c>Redis/RedisScripts.cs</c>, expiry on a <see cref="TimeProvider"/>, the holder registries (a change is sent to the
+/// holders only), and server-assisted tracking (every change, by whichever client, is reported to the instances that read the
+/// key since its last change, except the one that made it). Registrations do not expire here. Unlike Redis, a renewal of an
+/// entry's expiry is not reported to trackers.
 /// </summary>
 internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHub hub)
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Stored> _entries = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HashSet<string>> _holders = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, HashSet<string>> _trackers = new(StringComparer.Ordinal);
 
     public InMemoryInvalidationHub Hub => hub;
 
@@ -22,13 +27,25 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
     /// <summary>When set, every command waits for this task first (plays a paused server); commands run once it completes.</summary>
     public Task? Pause { get; set; }
 
-    public L2Entry? Get(string key, bool refreshSliding, long nowTicks)
+    /// <summary>Reads an entry for <paramref name="origin"/>, registering it as a holder first when <paramref name="register"/>.</summary>
+    public L2Entry? Get(string key, string origin, bool register, bool refreshSliding, long nowTicks)
     {
         lock (_gate)
         {
             Enter();
+            if (register)
+            {
+                Members(_holders, key).Add(origin);
+            }
+
+            Members(_trackers, key).Add(origin);
             if (!TryGetLive(key, out var stored))
             {
+                if (register)
+                {
+                    _ = Members(_holders, key).Remove(origin);
+                }
+
                 return null;
             }
 
@@ -46,22 +63,24 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
         }
     }
 
-    public L2WriteResult Set(string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, string messagePrefix, string messageSuffix)
+    public L2WriteResult Set(string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, string origin, string messagePrefix, string messageSuffix)
     {
-        long version;
         lock (_gate)
         {
             Enter();
-            version = (TryGetLive(key, out var old) ? old.Version : 0) + 1;
+            var version = (TryGetLive(key, out var old) ? old.Version : 0) + 1;
             _entries[key] = new Stored(value, expiration, version, Expiry(ttlMilliseconds));
+            Revoke(key, origin);
+            var notified = NotifyHolders(key, origin, messagePrefix, version, messageSuffix);
+            Members(_holders, key).Add(origin);
+            Members(_trackers, key).Add(origin); // the script reads the version back
+            return new L2WriteResult(version, notified);
         }
-
-        return new L2WriteResult(version, Publish(messagePrefix, version, messageSuffix));
     }
 
     /// <summary>Writes only if the entry's version is <paramref name="baseVersion"/> (0: no entry); null when it is not.</summary>
     public L2WriteResult? Replay(
-        string key, long baseVersion, byte[] value, EntryExpiration expiration, long ttlMilliseconds, string messagePrefix, string messageSuffix)
+        string key, long baseVersion, byte[] value, EntryExpiration expiration, long ttlMilliseconds, string origin, string messagePrefix, string messageSuffix)
     {
         lock (_gate)
         {
@@ -70,29 +89,80 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
             {
                 return null;
             }
-        }
 
-        return Set(key, value, expiration, ttlMilliseconds, messagePrefix, messageSuffix);
+            return Set(key, value, expiration, ttlMilliseconds, origin, messagePrefix, messageSuffix);
+        }
     }
 
-    public L2WriteResult Remove(string key, string messagePrefix, string messageSuffix)
-    {
-        long version;
-        lock (_gate)
-        {
-            Enter();
-            version = (TryGetLive(key, out var old) ? old.Version : 0) + 1;
-            _ = _entries.Remove(key);
-        }
-
-        return new L2WriteResult(version, Publish(messagePrefix, version, messageSuffix));
-    }
-
-    public Renewal Refresh(string key, long? expectedVersion, long nowTicks)
+    public L2WriteResult Remove(string key, string origin, string messagePrefix, string messageSuffix)
     {
         lock (_gate)
         {
             Enter();
+            var version = (TryGetLive(key, out var old) ? old.Version : 0) + 1;
+            if (_entries.Remove(key))
+            {
+                Revoke(key, origin);
+            }
+
+            return new L2WriteResult(version, NotifyHolders(key, origin, messagePrefix, version, messageSuffix));
+        }
+    }
+
+    /// <summary>Writes an entry as another client would (a RedisCache instance, or <c>HSET</c> from redis-cli): no version change, no holder notified; trackers are told.</summary>
+    public void ForeignSet(string key, byte[] value)
+    {
+        lock (_gate)
+        {
+            var version = TryGetLive(key, out var old) ? old.Version : 0;
+            _entries[key] = new Stored(value, old?.Expiration ?? new EntryExpiration(EntryExpiration.None, EntryExpiration.None), version, old?.ExpiresAtTicks ?? long.MaxValue);
+            Revoke(key, except: null);
+        }
+    }
+
+    /// <summary>Deletes a key as another client (a <c>DEL</c> from redis-cli), Redis' eviction or its expiry would: trackers are told.</summary>
+    public void ForeignDelete(string key)
+    {
+        lock (_gate)
+        {
+            if (_entries.Remove(key))
+            {
+                Revoke(key, except: null);
+            }
+        }
+    }
+
+    /// <summary>Expires, as Redis' active expiry cycle does, every entry whose time has come: trackers are told.</summary>
+    public void ExpireDue()
+    {
+        lock (_gate)
+        {
+            foreach (var key in _entries.Keys.ToArray())
+            {
+                _ = TryGetLive(key, out _);
+            }
+        }
+    }
+
+    /// <summary>How many instances are registered as holders of <paramref name="key"/>.</summary>
+    public int HolderCount(string key)
+    {
+        lock (_gate)
+        {
+            return _holders.TryGetValue(key, out var holders) ? holders.Count : 0;
+        }
+    }
+
+    public Renewal Refresh(string key, long? expectedVersion, string? holder, long nowTicks)
+    {
+        lock (_gate)
+        {
+            Enter();
+            if (holder is not null && _entries.ContainsKey(key))
+            {
+                Members(_holders, key).Add(holder);
+            }
+
             if (!TryGetLive(key, out var stored) || stored.Corrupt)
             {
                 return Renewal.Missing;
@@ -118,7 +188,7 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
         }
     }
 
-    /// <summary>Deletes a key without publishing anything, as Redis' own eviction or a FLUSHDB would.</summary>
+    /// <summary>Deletes a key without telling anyone (plays a change whose report was lost).</summary>
     public void DropSilently(string key)
     {
         lock (_gate)
@@ -136,8 +206,40 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
         }
     }
 
-    private long Publish(string prefix, long version, string suffix) =>
-        hub.Publish(string.Concat(prefix, version.ToString(System.Globalization.CultureInfo.InvariantCulture), suffix));
+    // As the scripts do: the registry is emptied, and each holder but the writer is sent the invalidation.
+    private long NotifyHolders(string key, string writer, string prefix, long version, string suffix)
+    {
+        if (!_holders.Remove(key, out var holders))
+        {
+            return 0;
+        }
+
+        var message = string.Concat(prefix, version.ToString(System.Globalization.CultureInfo.InvariantCulture), suffix);
+        return holders.Where(holder => holder != writer).Sum(holder => hub.Send(holder, message));
+    }
+
+    // As tracking does: every instance that read the key since its last change is told (but the one that changed it, NOLOOP).
+    private void Revoke(string key, string? except)
+    {
+        if (_trackers.Remove(key, out var trackers))
+        {
+            foreach (var tracker in trackers.Where(tracker => tracker != except))
+            {
+                hub.Revoke(tracker, key);
+            }
+        }
+    }
+
+    private static HashSet<string> Members(Dictionary<string, HashSet<string>> sets, string key)
+    {
+        if (!sets.TryGetValue(key, out var members))
+        {
+            members = new HashSet<string>(StringComparer.Ordinal);
+            sets[key] = members;
+        }
+
+        return members;
+    }
 
     private void Enter()
     {
@@ -153,6 +255,7 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
         if (_entries.TryGetValue(key, out stored!) && stored.ExpiresAtTicks <= time.GetUtcNow().UtcTicks)
         {
             _ = _entries.Remove(key);
+            Revoke(key, except: null);
             stored = null!;
         }
 

@@ -11,32 +11,31 @@ internal sealed class InMemoryL2Store(InMemoryL2Server server, string origin) : 
     private readonly string _messagePrefix = InvalidationMessage.InvalidationPrefix(origin);
 
     public ValueTask<L2Entry?> GetAsync(
-        string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null) =>
+        string key, bool register, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null) =>
         RunAsync(() =>
         {
-            var entry = server.Get(key, refreshSliding, nowTicks);
             if (acknowledge is { } ack)
             {
-                server.Hub.PublishAck(ack.WriterOrigin, InvalidationMessage.FormatAck(ack.AckId, origin));
+                _ = server.Hub.Send(ack.WriterOrigin, InvalidationMessage.FormatAck(ack.AckId, origin));
             }
 
-            return entry;
+            return server.Get(key, origin, register, refreshSliding, nowTicks);
         }, token);
 
     public ValueTask<L2WriteResult> SetAsync(
         string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token) =>
-        RunAsync(() => server.Set(key, value, expiration, ttlMilliseconds, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key)), token);
+        RunAsync(() => server.Set(key, value, expiration, ttlMilliseconds, origin, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key)), token);
 
     public ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token) =>
-        RunAsync(() => server.Remove(key, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key)), token);
+        RunAsync(() => server.Remove(key, origin, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key)), token);
 
     public ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token) =>
         RunAsync(() => server.Replay(
-            write.Key, write.BaseVersion, write.Value, write.Expiration, ttlMilliseconds, _messagePrefix,
+            write.Key, write.BaseVersion, write.Value, write.Expiration, ttlMilliseconds, origin, _messagePrefix,
             InvalidationMessage.InvalidationSuffix(0, write.Key)), token);
 
-    public ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, long nowTicks, bool sync, CancellationToken token) =>
-        RunAsync(() => server.Refresh(key, expectedVersion, nowTicks), token);
+    public ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, bool register, long nowTicks, bool sync, CancellationToken token) =>
+        RunAsync(() => server.Refresh(key, expectedVersion, register ? origin : null, nowTicks), token);
 
     private ValueTask<T> RunAsync<T>(Func<T> command, CancellationToken token)
     {

@@ -4,9 +4,10 @@ namespace Cachee.Sessions.Redis;
 
 /// <summary>
 /// The one multiplexer of a cache, connected lazily on first use. <c>AbortOnConnectFail</c> is off so that a cache
-/// created while Redis is down connects as soon as Redis is back.
+/// created while Redis is down connects as soon as Redis is back. Its connections carry the client name
+/// <paramref name="clientName"/>, unique to the cache, by which the invalidation bus finds its subscriber connection.
 /// </summary>
-internal sealed class RedisConnection(CacheeOptions options) : IDisposable
+internal sealed class RedisConnection(CacheeOptions options, string clientName) : IDisposable
 {
     private readonly SemaphoreSlim _connectLock = new(1, 1);
     private volatile IConnectionMultiplexer? _multiplexer;
@@ -49,6 +50,7 @@ internal sealed class RedisConnection(CacheeOptions options) : IDisposable
             {
                 var configuration = options.ConfigurationOptions?.Clone() ?? ConfigurationOptions.Parse(options.Configuration!);
                 configuration.AbortOnConnectFail = false;
+                configuration.ClientName = clientName;
 
                 // Keys are bearer secrets (session ids): StackExchange.Redis must not put them in its exception messages.
                 configuration.IncludeDetailInExceptions = false;

@@ -1,30 +1,43 @@
 using Cachee.Sessions.Invalidation;
-using Cachee.Sessions.L2;
 using StackExchange.Redis;
 
 namespace Cachee.Sessions.Redis;
 
 /// <summary>
-/// Listens on the invalidation channel through the cache's multiplexer. A subscription counts as live only after a probe
-/// this instance published has come back through it: after a reconnect, StackExchange.Redis resubscribes in the
-/// background, and "connection restored" alone does not prove that messages are heard again.
+/// What an instance hears from Redis, through the cache's multiplexer:
+/// <list type="bullet">
+/// <item><b>Its own channel</b> (<see cref="InvalidationMessage.InboxChannel"/>): the invalidations Cachee writers send to
+/// the holders of a key, the acknowledgements of this instance's writes, and its probes.</item>
+/// <item><b>Server-assisted tracking</b> (<c>CLIENT TRACKING ON REDIRECT &lt;subscriber&gt; NOLOOP</c> on the connection that
+/// reads): Redis itself reports, on <c>__redis__:invalidate</c>, every key this instance read that anyone changed since
+/// (a <c>DEL</c> by an operator, a RedisCache write, an expiry or an eviction), and a flush of everything.</item>
+/// </list>
+/// Both live on connections that can drop. L1 is served only while both are proven: the subscription by a probe this instance
+/// published coming back through it, tracking by Redis accepting it for the subscriber's current client id. Losing either
+/// connection stops L1; once both are back, tracking is armed again and a probe starts a new epoch (copies from before the
+/// gap are dropped, since Redis forgot what they tracked).
 /// </summary>
-internal sealed class RedisInvalidationBus(RedisConnection connection, string channel, string origin, TimeSpan probeTimeout)
+internal sealed class RedisInvalidationBus(RedisConnection connection, string channel, string origin, string? keyPrefix, TimeSpan probeTimeout)
     : IInvalidationBus
 {
     private static readonly TimeSpan ReprobeBackoff = TimeSpan.FromMilliseconds(100);
-    private readonly RedisChannel _channel = RedisChannel.Literal(channel);
-    private readonly RedisChannel _ackChannel = RedisChannel.Literal(InvalidationMessage.AckChannel(channel, origin));
+    private static readonly RedisChannel TrackingChannel = RedisChannel.Literal("__redis__:invalidate");
+    private readonly RedisChannel _inbox = RedisChannel.Literal(InvalidationMessage.InboxChannel(channel, origin));
+    private readonly byte[] _keyPrefix = System.Text.Encoding.UTF8.GetBytes(keyPrefix ?? string.Empty);
     private readonly CancellationTokenSource _disposed = new();
     private IInvalidationListener? _listener;
     private IConnectionMultiplexer? _multiplexer;
     private ChannelMessageQueue? _queue;
-    private ChannelMessageQueue? _ackQueue;
+    private ChannelMessageQueue? _trackingQueue;
     private TaskCompletionSource? _probe;
     private string _probeToken = string.Empty;
     private readonly Lock _gate = new();
     private int _probing;
     private long _losses;
+    private int _trackingReported;
+
+    /// <summary>The client name the cache's own connections carry, so that the subscriber connection can be found in <c>CLIENT LIST</c>.</summary>
+    public static string ClientNameFor(string origin) => "cachee-" + origin;
 
     public async Task StartAsync(IInvalidationListener listener, CancellationToken token)
     {
@@ -32,11 +45,11 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
         var multiplexer = await connection.GetAsync(sync: false, token).ConfigureAwait(false);
         if (multiplexer.GetServers().Any(server => server.ServerType == ServerType.Cluster))
         {
-            // Classic pub/sub on a cluster reaches every node, but a PUBLISH reports only the subscribers of the node that ran
-            // it, so a writer cannot know whom to wait for: copies elsewhere could be served after a write returned.
+            // On a cluster the holders' channels and the tracking redirect would have to live on each key's shard; until
+            // then, L1 stays off there and every read goes to Redis.
             listener.OnCoherenceUnavailable(
                 "Redis Cluster: invalidations cannot yet be confirmed across shards, so L1 is off and every read goes to Redis "
-                + "(correct, with RedisCache's cost); the cluster protocol is tracked in issue #16.");
+                + "(correct, with RedisCache's cost); see the README's Redis Cluster section.");
             return;
         }
 
@@ -50,14 +63,14 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
         if (_queue is null)
         {
             // A queue delivers messages one at a time, in channel order, which the version checks rely on.
-            _queue = await multiplexer.GetSubscriber().SubscribeAsync(_channel).ConfigureAwait(false);
+            _queue = await multiplexer.GetSubscriber().SubscribeAsync(_inbox).ConfigureAwait(false);
             _queue.OnMessage(message => OnMessage(message.Message));
         }
 
-        if (_ackQueue is null)
+        if (_trackingQueue is null)
         {
-            _ackQueue = await multiplexer.GetSubscriber().SubscribeAsync(_ackChannel).ConfigureAwait(false);
-            _ackQueue.OnMessage(message => OnMessage(message.Message));
+            _trackingQueue = await multiplexer.GetSubscriber().SubscribeAsync(TrackingChannel).ConfigureAwait(false);
+            _trackingQueue.OnMessage(message => OnTracking(message.Message));
         }
 
         await ProbeAsync(token).ConfigureAwait(false);
@@ -67,8 +80,8 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
     {
         if (_multiplexer is { } multiplexer)
         {
-            var ackChannel = RedisChannel.Literal(InvalidationMessage.AckChannel(channel, writerOrigin));
-            _ = multiplexer.GetSubscriber().Publish(ackChannel, InvalidationMessage.FormatAck(ackId, origin), CommandFlags.FireAndForget);
+            var inbox = RedisChannel.Literal(InvalidationMessage.InboxChannel(channel, writerOrigin));
+            _ = multiplexer.GetSubscriber().Publish(inbox, InvalidationMessage.FormatAck(ackId, origin), CommandFlags.FireAndForget);
         }
     }
 
@@ -88,30 +101,119 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
         _listener?.OnMessage(message);
     }
 
+    // A key this instance read was changed by someone (Cachee writers included: their own invalidation follows), or, with no
+    // key, everything was (FLUSHALL, or Redis' tracking table overflowed).
+    private void OnTracking(RedisValue value)
+    {
+        if (value.IsNull)
+        {
+            _listener?.OnAllRevoked();
+            return;
+        }
+
+        var key = (byte[])value!;
+        if (key.AsSpan().StartsWith(_keyPrefix))
+        {
+            _listener?.OnMessage(new ParsedMessage(
+                MessageKind.Revoked, string.Empty, 0, 0, System.Text.Encoding.UTF8.GetString(key.AsSpan(_keyPrefix.Length))));
+        }
+    }
+
     private async Task ProbeAsync(CancellationToken token)
     {
         var losses = Interlocked.Read(ref _losses);
         var probe = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Volatile.Write(ref _probeToken, Guid.NewGuid().ToString("N"));
         Volatile.Write(ref _probe, probe);
+        await ArmTrackingAsync().ConfigureAwait(false);
         var subscriber = _multiplexer!.GetSubscriber();
-        _ = await subscriber.PublishAsync(_channel, InvalidationMessage.FormatProbe(origin, _probeToken)).ConfigureAwait(false);
+        _ = await subscriber.PublishAsync(_inbox, InvalidationMessage.FormatProbe(origin, _probeToken)).ConfigureAwait(false);
         await probe.Task.WaitAsync(probeTimeout, token).ConfigureAwait(false);
         lock (_gate)
         {
             // A loss reported while the probe was under way makes this probe worthless.
             if (losses != _losses)
             {
-                throw new TimeoutException("The invalidation subscription was lost while it was being probed.");
+                throw new TimeoutException("A connection was lost while the invalidation subscription was being proven.");
             }
 
             _listener?.OnSubscriptionEstablished();
         }
     }
 
+    // Points tracking of the reading connection at the subscriber connection's current client id. When that cannot be done
+    // (an older Redis, a user without the CLIENT command, a shared multiplexer whose subscriber cannot be told apart), L1 still
+    // serves, coherent among Cachee instances; changes by other clients are then not revoked, which is reported once.
+    private async Task ArmTrackingAsync()
+    {
+        var multiplexer = _multiplexer!;
+        try
+        {
+            var endpoint = multiplexer.GetSubscriber().SubscribedEndpoint(_inbox)
+                ?? throw new RedisException("The subscription has no server yet.");
+            var server = multiplexer.GetServer(endpoint);
+            if (server.IsReplica)
+            {
+                ReportTrackingUnavailable("the subscription is on a replica, not on the server that serves reads");
+                return;
+            }
+
+            // Sent as plain commands through the database (IServer's CLIENT methods need admin mode), which runs them on the
+            // master's interactive connection: the one every read of this cache goes through, so the one to track.
+            var database = multiplexer.GetDatabase();
+            var name = ClientNameFor(origin);
+            var list = (string?)await database.ExecuteAsync("CLIENT", "LIST", "TYPE", "pubsub").ConfigureAwait(false);
+            var mine = SubscriberIds(list, name);
+            if (multiplexer.ClientName != name)
+            {
+                ReportTrackingUnavailable(
+                    $"the multiplexer from ConnectionMultiplexerFactory is named '{multiplexer.ClientName}', not '{name}', so its subscriber connection cannot be found");
+                return;
+            }
+
+            if (mine.Count != 1)
+            {
+                // Our own connection, just reconnected: the old one may not have left the list yet. Try again shortly.
+                throw new RedisException($"{mine.Count} subscriber connections are named '{name}'.");
+            }
+
+            _ = await database.ExecuteAsync("CLIENT", "TRACKING", "ON", "REDIRECT", mine[0], "NOLOOP").ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisServerException or RedisCommandException)
+        {
+            ReportTrackingUnavailable(ex.Message);
+        }
+    }
+
+    // The ids of the lines of a CLIENT LIST reply whose name is exactly `name`.
+    private static List<string> SubscriberIds(string? clientList, string name)
+    {
+        var ids = new List<string>();
+        foreach (var line in (clientList ?? string.Empty).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var fields = line.Split(' ');
+            if (fields.Contains("name=" + name, StringComparer.Ordinal)
+                && fields.FirstOrDefault(field => field.StartsWith("id=", StringComparison.Ordinal)) is { } id)
+            {
+                ids.Add(id["id=".Length..]);
+            }
+        }
+
+        return ids;
+    }
+
+    private void ReportTrackingUnavailable(string reason)
+    {
+        if (Interlocked.Exchange(ref _trackingReported, 1) == 0)
+        {
+            _listener?.OnRevocationUnavailable(reason);
+        }
+    }
+
     private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
     {
-        if (e.ConnectionType == ConnectionType.Subscription)
+        // The subscription, or the tracking that lives on the reading connection: either way changes may go unheard.
+        if (e.ConnectionType is ConnectionType.Subscription or ConnectionType.Interactive)
         {
             lock (_gate)
             {
@@ -123,13 +225,13 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
-        if (e.ConnectionType == ConnectionType.Subscription && Interlocked.Exchange(ref _probing, 1) == 0)
+        if (e.ConnectionType is ConnectionType.Subscription or ConnectionType.Interactive && Interlocked.Exchange(ref _probing, 1) == 0)
         {
             _ = ReprobeUntilLiveAsync();
         }
     }
 
-    // After a reconnect: keep probing until a probe comes back (the resubscription may take a moment), or until disposal.
+    // After a reconnect: keep arming and probing until a probe comes back (the resubscription may take a moment), or until disposal.
     private async Task ReprobeUntilLiveAsync()
     {
         try
@@ -174,7 +276,7 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
             multiplexer.ConnectionRestored -= OnConnectionRestored;
         }
 
-        foreach (var queue in new[] { _queue, _ackQueue })
+        foreach (var queue in new[] { _queue, _trackingQueue })
         {
             try
             {

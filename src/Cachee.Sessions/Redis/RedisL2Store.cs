@@ -11,10 +11,12 @@ internal sealed class RedisL2Store : IL2Store
     private static readonly RedisValue[] EntryFields = ["absexp", "sldexp", "data", "ver"];
     private readonly RedisConnection _connection;
     private readonly RedisKey _prefix;
-    private readonly RedisValue _channel;
+    private readonly string? _instanceName;
     private readonly string _channelName;
     private readonly string _origin;
+    private readonly RedisValue _inboxPrefix;
     private readonly RedisValue _messagePrefix;
+    private readonly long _registrationMs = (long)HolderRegistry.Lifetime.TotalMilliseconds;
     private readonly long _writeWindowMs;
     private readonly TimeSpan? _slidingTolerance;
     private long _clockOffsetMs;
@@ -22,8 +24,8 @@ internal sealed class RedisL2Store : IL2Store
 
     /// <param name="connection">The cache's connection.</param>
     /// <param name="instanceName">The key prefix.</param>
-    /// <param name="channel">The invalidation channel.</param>
-    /// <param name="origin">This instance's id on the channel.</param>
+    /// <param name="channel">The base name of the instances' channels (see <see cref="InvalidationMessage.InboxChannel"/>).</param>
+    /// <param name="origin">This instance's id: its name in holder registries and in its channel's name.</param>
     /// <param name="operationTimeout">How long callers wait; writes must reach Redis well within it (see <see cref="WriteWindow"/>).</param>
     /// <param name="slidingTolerance">The configured <see cref="CacheeOptions.SlidingRefreshTolerance"/> (null: the default).</param>
     public RedisL2Store(
@@ -33,8 +35,9 @@ internal sealed class RedisL2Store : IL2Store
         _writeWindowMs = (long)WriteWindow(operationTimeout).TotalMilliseconds;
         _connection = connection;
         _prefix = string.IsNullOrEmpty(instanceName) ? default : new RedisKey(instanceName);
-        _channel = channel;
+        _instanceName = instanceName;
         _channelName = channel;
+        _inboxPrefix = InvalidationMessage.InboxChannel(channel, string.Empty);
         _origin = origin;
         _messagePrefix = InvalidationMessage.InvalidationPrefix(origin);
     }
@@ -47,8 +50,9 @@ internal sealed class RedisL2Store : IL2Store
         operationTimeout - TimeSpan.FromTicks(Math.Min(operationTimeout.Ticks / 4, TimeSpan.FromMilliseconds(250).Ticks));
 
     /// <summary>
-    /// One round trip of plain commands, sent together: the acknowledgement's <c>PUBLISH</c> (for a prefetch), <c>HMGET</c> of
-    /// the entry's fields, then <c>PTTL</c>. No script: a script's calls and its copy of the value through Lua cost Redis several
+    /// One round trip of plain commands, sent together: the acknowledgement's <c>PUBLISH</c> (for a prefetch), the holder
+    /// registration (<c>SADD</c> and <c>PEXPIRE</c> of the registry, before the entry is read), <c>HMGET</c> of the entry's
+    /// fields, then <c>PTTL</c>. No script: a script's calls and its copy of the value through Lua cost Redis several
     /// times what these commands cost. A sliding entry read with <paramref name="refreshSliding"/> whose time to live has
     /// fallen more than the sliding tolerance below its window is then renewed by the <see cref="RedisScripts.Refresh"/> script,
     /// only if it is still at the version read (a second round trip, at most once per tolerance for an entry read again and
@@ -57,15 +61,23 @@ internal sealed class RedisL2Store : IL2Store
     /// with the newer entry's expiry: the newer version's invalidation then drops that copy from L1.</para>
     /// </summary>
     public async ValueTask<L2Entry?> GetAsync(
-        string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null)
+        string key, bool register, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null)
     {
         token.ThrowIfCancellationRequested();
         var database = (await _connection.GetAsync(sync, token).ConfigureAwait(false)).GetDatabase();
         RedisKey redisKey = _prefix.Append(key);
+        var holders = HolderRegistryKey.For(_instanceName, key);
         if (acknowledge is { } ack)
         {
-            var ackChannel = RedisChannel.Literal(InvalidationMessage.AckChannel(_channelName, ack.WriterOrigin));
+            var ackChannel = RedisChannel.Literal(InvalidationMessage.InboxChannel(_channelName, ack.WriterOrigin));
             _ = database.Publish(ackChannel, InvalidationMessage.FormatAck(ack.AckId, _origin), CommandFlags.FireAndForget);
+        }
+
+        if (register)
+        {
+            // Sent before the read on the same connection, so Redis runs them first: a change after the read notifies us.
+            _ = database.SetAdd(holders, _origin, CommandFlags.FireAndForget);
+            _ = database.KeyExpire(holders, HolderRegistry.Lifetime, CommandFlags.FireAndForget);
         }
 
         var read = database.HashGetAsync(redisKey, EntryFields);
@@ -92,6 +104,12 @@ internal sealed class RedisL2Store : IL2Store
 
         if (fields[2].IsNull)
         {
+            if (register)
+            {
+                // Nothing to hold: leave the registry (an empty set is deleted by Redis).
+                _ = database.SetRemove(holders, _origin, CommandFlags.FireAndForget);
+            }
+
             return null;
         }
 
@@ -117,7 +135,7 @@ internal sealed class RedisL2Store : IL2Store
             return entry;
         }
 
-        var renewed = await RefreshAsync(key, entry.Version, nowTicks, sync, token).ConfigureAwait(false);
+        var renewed = await RefreshAsync(key, entry.Version, register: false, nowTicks, sync, token).ConfigureAwait(false);
         return entry with { Ttl = renewed.Status == RenewalStatus.Renewed ? renewed.Ttl : RedisTtl.Unknown };
     }
 
@@ -136,7 +154,7 @@ internal sealed class RedisL2Store : IL2Store
         RedisValue[] args =
         [
             deadline, expiration.AbsoluteTicks, expiration.SlidingTicks, value, ttlMilliseconds,
-            _channel, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key),
+            _origin, _inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key), _registrationMs,
         ];
         return ToWriteResult(await EvaluateAsync(RedisScripts.Set, key, args, sync, token).ConfigureAwait(false));
     }
@@ -144,7 +162,7 @@ internal sealed class RedisL2Store : IL2Store
     public async ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token)
     {
         var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
-        RedisValue[] args = [deadline, _channel, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key)];
+        RedisValue[] args = [deadline, _origin, _inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key)];
         return ToWriteResult(await EvaluateAsync(RedisScripts.Remove, key, args, sync, token).ConfigureAwait(false));
     }
 
@@ -154,7 +172,7 @@ internal sealed class RedisL2Store : IL2Store
         RedisValue[] args =
         [
             deadline, write.BaseVersion, write.Expiration.AbsoluteTicks, write.Expiration.SlidingTicks, write.Value, ttlMilliseconds,
-            _channel, _messagePrefix, InvalidationMessage.InvalidationSuffix(0, write.Key),
+            _origin, _inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(0, write.Key), _registrationMs,
         ];
         var result = await EvaluateAsync(RedisScripts.Replay, write.Key, args, sync, token).ConfigureAwait(false);
         return (long)Pair(result)[0] == SupersededCode ? null : ToWriteResult(result);
@@ -213,10 +231,11 @@ internal sealed class RedisL2Store : IL2Store
 
     private static long LocalMilliseconds() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
 
-    public async ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, long nowTicks, bool sync, CancellationToken token)
+    public async ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, bool register, long nowTicks, bool sync, CancellationToken token)
     {
         RedisValue expected = expectedVersion is { } version ? version.ToString(CultureInfo.InvariantCulture) : string.Empty;
-        var reply = (RedisResult[])(await EvaluateAsync(RedisScripts.Refresh, key, [nowTicks, expected], sync, token).ConfigureAwait(false))!;
+        RedisValue[] args = [nowTicks, expected, register ? _origin : string.Empty, _registrationMs];
+        var reply = (RedisResult[])(await EvaluateAsync(RedisScripts.Refresh, key, args, sync, token).ConfigureAwait(false))!;
         return (long)reply[0] switch
         {
             RefreshMissingCode => Renewal.Missing,
@@ -236,7 +255,7 @@ internal sealed class RedisL2Store : IL2Store
         token.ThrowIfCancellationRequested();
         var multiplexer = await _connection.GetAsync(sync, token).ConfigureAwait(false);
         var database = multiplexer.GetDatabase();
-        RedisKey[] keys = [_prefix.Append(key)];
+        RedisKey[] keys = [_prefix.Append(key), HolderRegistryKey.For(_instanceName, key)];
         var hash = RedisScripts.HashOf(script);
         try
         {

@@ -5,7 +5,9 @@ namespace Cachee.Sessions.Redis;
 /// <summary>
 /// The Lua scripts of the Redis store. The hash layout is RedisCache's (<c>absexp</c>, <c>sldexp</c>, <c>data</c>) plus a
 /// <c>ver</c> field of our own that Redis increments on every Cachee write, so versions never depend on instance clocks.
-/// Each change publishes its invalidation inside the same script, so channel order equals change order.
+/// Beside each entry, a set (its holder registry) names the instances that read it since its last change; each change
+/// publishes its invalidation to those instances only, inside the same script, so that each holder hears a key's changes
+/// in change order.
 /// Ticks are compared as Lua doubles: the precision lost (about 13 µs at today's dates) is far below Redis' 1 ms TTL unit.
 /// </summary>
 internal static class RedisScripts
@@ -57,58 +59,83 @@ internal static class RedisScripts
 
         """;
 
-    // Writes the entry (ARGV[a..a+3] = absexp, sldexp, data, ttl ms) and publishes ARGV[a+5] .. version .. ARGV[a+6] on
-    // ARGV[a+4]. Returns {new version, number of subscribers the invalidation reached}.
-    private const string WriteEntry = """
-        local function write(key, a)
-          local v = redis.call('HINCRBY', key, 'ver', 1)
-          redis.call('HSET', key, 'absexp', ARGV[a], 'sldexp', ARGV[a + 1], 'data', ARGV[a + 2])
+    // Tells the holders of a copy (the members of the registry KEYS[2], each added by its own read) that the entry changed:
+    // the registry is emptied (SPOP: a write command, so the writer's connection does not start tracking the registry) and
+    // msgPrefix .. version .. msgSuffix is published on each holder's own channel (chanPrefix .. holder id), except the
+    // writer's. Returns how many subscribers received it: the holders whose acknowledgement the writer waits for.
+    private const string NotifyHolders = """
+        local function notify(me, chanPrefix, msg)
+          local n = 0
+          for _, h in ipairs(redis.call('SPOP', KEYS[2], 1000000)) do
+            if h ~= me then n = n + redis.call('PUBLISH', chanPrefix .. h, msg) end
+          end
+          return n
+        end
+
+        """;
+
+    // Writes the entry (ARGV[a..a+3] = absexp, sldexp, data, ttl ms), notifies its holders (ARGV[a+4] = writer id,
+    // ARGV[a+5] = channel prefix, message = ARGV[a+6] .. version .. ARGV[a+7]) and registers the writer, which keeps a copy,
+    // as the first holder of the new version (ARGV[a+8] = registration lifetime, ms). The version is read back last, so that
+    // the writer's connection tracks the key (CLIENT TRACKING): a read before the change would be consumed by the change itself.
+    // Returns {new version, holders notified}.
+    private const string WriteEntry = NotifyHolders + """
+        local function write(a)
+          redis.call('HINCRBY', KEYS[1], 'ver', 1)
+          redis.call('HSET', KEYS[1], 'absexp', ARGV[a], 'sldexp', ARGV[a + 1], 'data', ARGV[a + 2])
           local ttl = tonumber(ARGV[a + 3])
-          if ttl > 0 then redis.call('PEXPIRE', key, ttl) else redis.call('PERSIST', key) end
-          local n = redis.call('PUBLISH', ARGV[a + 4], ARGV[a + 5] .. v .. ARGV[a + 6])
-          return {v, n}
+          if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
+          local v = redis.call('HGET', KEYS[1], 'ver')
+          local n = notify(ARGV[a + 4], ARGV[a + 5], ARGV[a + 6] .. v .. ARGV[a + 7])
+          redis.call('SADD', KEYS[2], ARGV[a + 4])
+          redis.call('PEXPIRE', KEYS[2], ARGV[a + 8])
+          return {tonumber(v), n}
         end
 
         """;
 
     /// <summary>
-    /// KEYS[1] = key; ARGV = deadline, absexp, sldexp, data, ttl ms (-1: none), channel, message prefix, message suffix.
-    /// Returns {new version, number of subscribers the invalidation reached}, or {-1, 0} when past the deadline.
+    /// KEYS[1] = key, KEYS[2] = its holder registry; ARGV = deadline, absexp, sldexp, data, ttl ms (-1: none), writer id,
+    /// channel prefix, message prefix, message suffix, registration lifetime ms.
+    /// Returns {new version, holders notified}, or {-1, 0} when past the deadline.
     /// </summary>
     public const string Set = CheckDeadline + WriteEntry + """
-        return write(KEYS[1], 2)
+        return write(2)
         """;
 
     /// <summary>
     /// A queued write replayed once Redis is back: applied only if the entry's version is still the one the write was based
     /// on (0: no entry), so that newer data is never overwritten, and only before its deadline, as <see cref="Set"/> is (an
     /// attempt the replayer gave up on must not land later and make its next attempt look superseded).
-    /// KEYS[1] = key; ARGV = deadline, base version, then as <see cref="Set"/> from absexp on. Returns as <see cref="Set"/>,
-    /// {-1, 0} when past the deadline, or {-2, 0} when Redis holds another version.
+    /// KEYS as <see cref="Set"/>; ARGV = deadline, base version, then as <see cref="Set"/> from absexp on. Returns as
+    /// <see cref="Set"/>, {-1, 0} when past the deadline, or {-2, 0} when Redis holds another version.
     /// </summary>
     public const string Replay = CheckDeadline + WriteEntry + """
         local cur = redis.pcall('HGET', KEYS[1], 'ver')
         if type(cur) ~= 'string' then cur = '0' end
         if cur ~= ARGV[2] then return {-2, 0} end
-        return write(KEYS[1], 3)
+        return write(3)
         """;
 
     /// <summary>
-    /// KEYS[1] = key; ARGV = deadline, channel, message prefix, message suffix. Returns {version published, subscribers reached},
-    /// or {-1, 0} when past the deadline.
+    /// KEYS as <see cref="Set"/>; ARGV = deadline, writer id, channel prefix, message prefix, message suffix. Deletes the
+    /// entry and its registry and notifies the holders. Returns {version published, holders notified}, or {-1, 0} when past
+    /// the deadline.
     /// </summary>
-    public const string Remove = CheckDeadline + """
+    public const string Remove = CheckDeadline + NotifyHolders + """
         local cur = redis.pcall('HGET', KEYS[1], 'ver')
         if type(cur) ~= 'string' then cur = '0' end
         local v = (tonumber(cur) or 0) + 1
         redis.call('DEL', KEYS[1])
-        local n = redis.call('PUBLISH', ARGV[2], ARGV[3] .. v .. ARGV[4])
+        local n = notify(ARGV[2], ARGV[3], ARGV[4] .. v .. ARGV[5])
         return {v, n}
         """;
 
     /// <summary>
-    /// KEYS[1] = key; ARGV[1] = now ticks, ARGV[2] = expected version or ''. Returns {new PTTL (-1: no expiry), 1 when that
-    /// is the absolute expiration or else 0}, {-2, 0} when missing, {-3, 0} when the version differs.
+    /// KEYS[1] = key, KEYS[2] = its holder registry; ARGV[1] = now ticks, ARGV[2] = expected version or '', ARGV[3] = the id
+    /// of a holder whose copy the renewal keeps (registered again, as a read registers it) or '', ARGV[4] = registration
+    /// lifetime ms. Returns {new PTTL (-1: no expiry), 1 when that is the absolute expiration or else 0}, {-2, 0} when
+    /// missing, {-3, 0} when the version differs.
     /// </summary>
     public const string Refresh = RenewSliding + """
         local r = redis.call('HMGET', KEYS[1], 'absexp', 'sldexp', 'ver')
@@ -116,6 +143,10 @@ internal static class RedisScripts
         if ARGV[2] ~= '' and (r[3] or '0') ~= ARGV[2] then return {-3, 0} end
         local renewed = renew(KEYS[1], r, tonumber(ARGV[1]))
         if renewed < 0 then return {-2, 0} end
+        if ARGV[3] ~= '' then
+          redis.call('SADD', KEYS[2], ARGV[3])
+          redis.call('PEXPIRE', KEYS[2], ARGV[4])
+        end
         return {redis.call('PTTL', KEYS[1]), renewed}
         """;
 }
