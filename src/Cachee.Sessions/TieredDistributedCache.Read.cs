@@ -200,9 +200,9 @@ public sealed partial class TieredDistributedCache
 
     private async ValueTask RefreshCoreAsync(string key, bool sync, CancellationToken token)
     {
-        if (_l1.TryServe(key, out _))
+        if (_l1.TryTouch(key))
         {
-            // Served from L1: the Redis renewal, if due, is queued with the coordinator.
+            // Held in L1: the Redis renewal, if due, is queued with the coordinator.
             return;
         }
 

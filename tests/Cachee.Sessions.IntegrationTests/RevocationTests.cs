@@ -153,17 +153,32 @@ public sealed class RevocationTests(RedisServer redis, ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task SharedMultiplexerWithAnotherName_ServesL1_AndWarnsThatOtherClientsAreNotSeen()
+    public async Task SharedMultiplexerWithAUniqueName_IsTrackedToo()
+    {
+        using var shared = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint + $",name=app-{Guid.NewGuid():N}");
+        var cache = await _instances.StartAsync(o => o.ConnectionMultiplexerFactory = () => Task.FromResult<IConnectionMultiplexer>(shared));
+        await cache.SetAsync("k", [1], new DistributedCacheEntryOptions());
+        Assert.Equal([1], await cache.GetAsync("k"));
+        Assert.Equal(1, cache.GetStatistics().L1Hits);
+        Assert.True(await redis.Admin.GetDatabase().KeyDeleteAsync(_instances.Prefix + "k"));
+        await Eventually.TrueAsync(() => !cache.L1.TryPeek("k", out _), "the DEL is revoked", Bound);
+    }
+
+    [Fact]
+    public async Task SharedMultiplexerWhoseNameIsNotUnique_ServesL1_AndWarnsThatOtherClientsAreNotSeen()
     {
         using var logs = new CapturingLoggerProvider();
         using var factory = LoggerFactory.Create(builder => builder.AddProvider(logs));
-        using var shared = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint + ",name=the-app");
+        var name = $"app-{Guid.NewGuid():N}";
+        using var shared = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint + ",name=" + name);
+        using var namesake = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint + ",name=" + name);
+        _ = await namesake.GetSubscriber().SubscribeAsync(RedisChannel.Literal("elsewhere"));
         await using var instances = new Instances(redis.Endpoint, factory);
         var cache = await instances.StartAsync(o => o.ConnectionMultiplexerFactory = () => Task.FromResult<IConnectionMultiplexer>(shared));
         await cache.SetAsync("k", [1], new DistributedCacheEntryOptions());
         Assert.Equal([1], await cache.GetAsync("k"));
         Assert.Equal(1, cache.GetStatistics().L1Hits);
-        Assert.Contains(logs.Lines, line => line.Contains("[RevocationUnavailable]", StringComparison.Ordinal) && line.Contains("the-app", StringComparison.Ordinal));
+        Assert.Contains(logs.Lines, line => line.Contains("[RevocationUnavailable]", StringComparison.Ordinal) && line.Contains(name, StringComparison.Ordinal));
     }
 
     private static async Task<long> PublishesAsync(IServer server) =>

@@ -45,7 +45,7 @@ internal struct L1Slot
     /// <summary>The low 16 bits of the subscription epoch the copy belongs to (never 0 for a live epoch).</summary>
     public ushort Epoch;
 
-    /// <summary>The CLOCK bit: set by hits (only when clear), cleared by the eviction hand.</summary>
+    /// <summary>The CLOCK bit: set by hits that read the value (only when clear; a touch by <c>Refresh</c> does not), cleared by the eviction hand; also tells whether the copy is in use here.</summary>
     public byte Accessed;
 
     /// <summary>1 while a background renewal of this copy is queued.</summary>

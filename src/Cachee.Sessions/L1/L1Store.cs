@@ -96,6 +96,13 @@ internal sealed class L1Store
         return false;
     }
 
+    /// <summary>
+    /// A touch of the key's copy without reading its value (<c>Refresh</c>): true if this instance may serve it now; asks for
+    /// its sliding renewal when due, as a hit does, but does not count as a use of the value (neither for CLOCK eviction nor
+    /// for the prefetch of its next version: the session middleware refreshes after every request, read or not).
+    /// </summary>
+    public bool TryTouch(string key) => TryHitSlow(key, Hash(key), asTask: false, markUsed: false, out _);
+
     /// <summary>A look at the key's copy whatever its epoch or validity (under the stripe lock).</summary>
     public bool TryPeek(string key, out L1Entry entry)
     {
@@ -266,7 +273,7 @@ internal sealed class L1Store
             }
         }
 
-        return TryHitSlow(key, hash, asTask, out value);
+        return TryHitSlow(key, hash, asTask, markUsed: true, out value);
     }
 
     // Valid for more than the clock's horizon, and no renewal to ask for (none wanted, one already queued, or not yet due).
@@ -285,7 +292,7 @@ internal sealed class L1Store
     private ref L1Slot[] PublishedFor(ulong hash) => ref _tables[(int)(hash & (ulong)(_tables.Length - 1))];
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool TryHitSlow(string key, ulong hash, bool asTask, out object value)
+    private bool TryHitSlow(string key, ulong hash, bool asTask, bool markUsed, out object value)
     {
         var epoch = (ushort)ServingEpoch;
         ref var published = ref PublishedFor(hash);
@@ -327,7 +334,7 @@ internal sealed class L1Store
                     break;
                 }
 
-                return Serve(ref slot, seq, key, found!, validUntil, slotEpoch == epoch, lead, asTask, out value);
+                return Serve(ref slot, seq, key, found!, validUntil, slotEpoch == epoch, lead, asTask, markUsed, out value);
             }
 
             if (consistent && ReferenceEquals(Volatile.Read(ref published), slots))
@@ -339,11 +346,11 @@ internal sealed class L1Store
             }
         }
 
-        return epoch != 0 ? TryHitLocked(key, hash, epoch, asTask, out value) : NoHit(out value);
+        return epoch != 0 ? TryHitLocked(key, hash, epoch, asTask, markUsed, out value) : NoHit(out value);
     }
 
     // Writers kept changing what the lock-free read walked through: read under the stripe lock rather than miss.
-    private bool TryHitLocked(string key, ulong hash, ushort epoch, bool asTask, out object value)
+    private bool TryHitLocked(string key, ulong hash, ushort epoch, bool asTask, bool markUsed, out object value)
     {
         var stripe = StripeOf(hash);
         lock (stripe.Gate)
@@ -355,19 +362,20 @@ internal sealed class L1Store
             }
 
             ref var slot = ref stripe.At(index);
-            return Serve(ref slot, L1Slot.ReadBegin(ref slot), key, slot.Value!, slot.ValidUntil, slot.Epoch == epoch, slot.RefreshLeadMs, asTask, out value);
+            return Serve(ref slot, L1Slot.ReadBegin(ref slot), key, slot.Value!, slot.ValidUntil, slot.Epoch == epoch, slot.RefreshLeadMs, asTask, markUsed, out value);
         }
     }
 
     // The checks of a hit on a consistent read of a slot, and what a hit does: the CLOCK bit, a renewal if due.
-    private bool Serve(ref L1Slot slot, int seq, string key, object found, long validUntil, bool sameEpoch, int lead, bool asTask, out object value)
+    private bool Serve(
+        ref L1Slot slot, int seq, string key, object found, long validUntil, bool sameEpoch, int lead, bool asTask, bool markUsed, out object value)
     {
         if (!sameEpoch || !IsValid(validUntil, out var now))
         {
             return NoHit(out value);
         }
 
-        if (slot.Accessed == 0)
+        if (markUsed && slot.Accessed == 0)
         {
             slot.Accessed = 1;
         }

@@ -141,9 +141,11 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
         }
     }
 
-    // Points tracking of the reading connection at the subscriber connection's current client id. When that cannot be done
-    // (an older Redis, a user without the CLIENT command, a shared multiplexer whose subscriber cannot be told apart), L1 still
-    // serves, coherent among Cachee instances; changes by other clients are then not revoked, which is reported once.
+    // Points tracking of the reading connection at the subscriber connection's current client id, found by the multiplexer's
+    // client name (Cachee names its own connections uniquely; a multiplexer from ConnectionMultiplexerFactory must carry a
+    // name no other subscriber connection has). When that cannot be done (an older Redis, a user without the CLIENT command,
+    // an ambiguous name), L1 still serves, coherent among Cachee instances; changes by other clients are then not revoked,
+    // which is reported once.
     private async Task ArmTrackingAsync()
     {
         var multiplexer = _multiplexer!;
@@ -161,13 +163,14 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
             // Sent as plain commands through the database (IServer's CLIENT methods need admin mode), which runs them on the
             // master's interactive connection: the one every read of this cache goes through, so the one to track.
             var database = multiplexer.GetDatabase();
-            var name = ClientNameFor(origin);
+            var name = multiplexer.ClientName;
             var list = (string?)await database.ExecuteAsync("CLIENT", "LIST", "TYPE", "pubsub").ConfigureAwait(false);
             var mine = SubscriberIds(list, name);
-            if (multiplexer.ClientName != name)
+            if (mine.Count != 1 && name != ClientNameFor(origin))
             {
+                // A multiplexer from ConnectionMultiplexerFactory whose name other subscriber connections share.
                 ReportTrackingUnavailable(
-                    $"the multiplexer from ConnectionMultiplexerFactory is named '{multiplexer.ClientName}', not '{name}', so its subscriber connection cannot be found");
+                    $"{mine.Count} subscriber connections are named '{name}'; give the multiplexer from ConnectionMultiplexerFactory a unique ClientName");
                 return;
             }
 
