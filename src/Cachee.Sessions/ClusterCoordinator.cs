@@ -26,7 +26,7 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
     private readonly string _instanceId;
     private readonly TimeSpan _scanInterval;
     private readonly bool _runLoops;
-    private readonly Func<string, bool, Acknowledgement?, bool> _invalidated;
+    private readonly Action<string, bool> _invalidated;
     private readonly RenewalRequests _renewals;
 
     // Keys whose copy, in use here, was revoked by Redis' tracking, with when (L1 clock): the writer's invalidation that
@@ -41,7 +41,7 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
 
     internal ClusterCoordinator(
         L1Store l1, RenewalRequests renewals, IL2Store l2, IInvalidationBus bus, CacheeMetrics metrics, TimeProvider time, ILogger logger,
-        string instanceId, TimeSpan scanInterval, bool runLoops, Func<string, bool, Acknowledgement?, bool> invalidated)
+        string instanceId, TimeSpan scanInterval, bool runLoops, Action<string, bool> invalidated)
     {
         _renewals = renewals;
         _invalidated = invalidated;
@@ -249,9 +249,6 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
         }
     }
 
-    /// <summary>Tells a writer that this instance dropped its copy (fire and forget).</summary>
-    internal void Acknowledge(Acknowledgement ack) => _bus.PublishAck(ack.WriterOrigin, ack.AckId);
-
     /// <summary>Counts the acknowledgements of this instance's writes.</summary>
     internal AckTracker Acks { get; } = new();
 
@@ -262,13 +259,14 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
             case MessageKind.Invalidation when message.Origin != _instanceId:
                 _metrics.InvalidationsReceived.Increment();
                 var wasHot = _l1.Invalidate(message.KeyOrToken, message.Version) | _revokedWhileHot.TryRemove(message.KeyOrToken, out _);
-                var ack = message.AckId > 0 ? new Acknowledgement(message.Origin, message.AckId) : (Acknowledgement?)null;
 
-                // The stale copy is gone: the writer may return. A prefetch of the new value acknowledges with its read.
-                if (!_invalidated(message.KeyOrToken, wasHot, ack) && ack is { } pending)
+                // The stale copy is gone: the writer may return, at once (fire and forget; a prefetch follows on its own).
+                if (message.AckId > 0)
                 {
-                    Acknowledge(pending);
+                    _bus.PublishAck(message.Origin, message.AckId);
                 }
+
+                _invalidated(message.KeyOrToken, wasHot);
 
                 break;
             case MessageKind.Revoked:
@@ -281,7 +279,7 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
                     _revokedWhileHot[message.KeyOrToken] = _l1.Clock.Now();
                 }
 
-                _ = _invalidated(message.KeyOrToken, false, null);
+                _invalidated(message.KeyOrToken, false);
                 break;
             case MessageKind.Ack:
                 Acks.Acknowledge(message.AckId, message.Origin);

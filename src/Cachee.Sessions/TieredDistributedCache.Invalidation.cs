@@ -1,55 +1,46 @@
 using Cachee.Sessions.Diagnostics;
-using Cachee.Sessions.L2;
 
 namespace Cachee.Sessions;
 
-// When a key changed: the coordinator has dropped the old copy; here fetches begun before the change stop being joinable,
-// and a copy in use here is fetched again at once.
+// When a key changed: the coordinator has dropped the old copy (and acknowledged to a Cachee writer); here fetches begun
+// before the change stop being joinable, and a copy in use here is fetched again at once.
 public sealed partial class TieredDistributedCache
 {
     /// <summary>
     /// Called by the coordinator when <paramref name="key"/> changed: fetches begun before the change may no longer be joined,
-    /// and a copy that was hit since it was loaded here (<paramref name="wasHot"/>) is fetched again at once (when prefetching
+    /// and a copy that was read since it was loaded here (<paramref name="wasHot"/>) is fetched again at once (when prefetching
     /// is on), registered as the fetch to join, so that the user's next request here finds the new value without a blocking
     /// Redis read of its own. A copy nobody read is just dropped: this instance leaves the key's holders until it reads it again.
     /// </summary>
-    /// <returns>True when the prefetch took the writer's acknowledgement over (it publishes it with its read).</returns>
-    private bool OnInvalidated(string key, bool wasHot, Acknowledgement? ack)
+    private void OnInvalidated(string key, bool wasHot)
     {
         _ = _fetches.TryRemove(key, out _);
         if (!wasHot || !_prefetch)
         {
-            return false;
+            return;
         }
 
         var fetch = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_fetches.TryAdd(key, fetch.Task))
+        if (_fetches.TryAdd(key, fetch.Task))
         {
-            return false;
+            _ = PrefetchAsync(key, fetch);
         }
-
-        _ = PrefetchAsync(key, fetch, ack);
-        return true;
     }
 
     // A prefetch is not an access: it does not renew a sliding entry in Redis.
-    private async Task PrefetchAsync(string key, TaskCompletionSource<byte[]?> fetch, Acknowledgement? ack)
+    private async Task PrefetchAsync(string key, TaskCompletionSource<byte[]?> fetch)
     {
         try
         {
             await Task.Yield(); // off the message loop before touching Redis
             _metrics.Prefetches.Increment();
-            fetch.SetResult(await FetchAsync(key, refreshSliding: false, sync: false, CancellationToken.None, ack).ConfigureAwait(false));
+            fetch.SetResult(await FetchAsync(key, refreshSliding: false, sync: false, CancellationToken.None).ConfigureAwait(false));
         }
         catch (Exception ex)
         {
             Log.PrefetchFailed(_logger, new RedactedKey(key), ex);
             fetch.SetException(ex);
             _ = fetch.Task.Exception;
-            if (ack is { } pending)
-            {
-                Coordinator.Acknowledge(pending); // the copy is gone all the same
-            }
         }
         finally
         {

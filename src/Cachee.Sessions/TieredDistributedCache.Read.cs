@@ -169,7 +169,7 @@ public sealed partial class TieredDistributedCache
 
     /// <summary>Reads a key from Redis and installs it in L1 unless the read raced with a change.</summary>
     private async ValueTask<byte[]?> FetchAsync(
-        string key, bool refreshSliding, bool sync, CancellationToken token, Acknowledgement? acknowledge = null)
+        string key, bool refreshSliding, bool sync, CancellationToken token)
     {
         var now = _copies.Now();
         var ticket = _l1.BeginRead(key);
@@ -177,7 +177,7 @@ public sealed partial class TieredDistributedCache
         try
         {
             // Registered as a holder only when the copy may be kept: then every later change is sent here.
-            found = await _l2.GetAsync(key, ticket.CanInstall, refreshSliding, now.Utc, sync, token, acknowledge).ConfigureAwait(false);
+            found = await _l2.GetAsync(key, ticket.CanInstall, refreshSliding, now.Utc, sync, token).ConfigureAwait(false);
         }
         catch (L2PayloadException ex)
         {

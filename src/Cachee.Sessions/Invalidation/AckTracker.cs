@@ -68,7 +68,7 @@ internal sealed class AckTracker
         {
             lock (_ackers)
             {
-                // An instance may acknowledge twice (its read published the acknowledgement, then failed on the way back).
+                // An instance acknowledges once; a forged or repeated acknowledgement must not count twice.
                 if (!_ackers.Add(acker))
                 {
                     return;

@@ -25,8 +25,8 @@ internal sealed partial class GuardedL2Store(
     }
 
     public ValueTask<L2Entry?> GetAsync(
-        string key, bool register, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null) =>
-        RunAsync(() => inner.GetAsync(key, register, refreshSliding, nowTicks, sync, token, acknowledge), sync, token);
+        string key, bool register, bool refreshSliding, long nowTicks, bool sync, CancellationToken token) =>
+        RunAsync(() => inner.GetAsync(key, register, refreshSliding, nowTicks, sync, token), sync, token);
 
     public ValueTask<L2WriteResult> SetAsync(
         string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token) =>

@@ -14,13 +14,11 @@ internal interface IL2Store
     /// <summary>
     /// Reads an entry; when <paramref name="register"/> is set, this instance is registered as a holder first (it may keep a
     /// copy); when <paramref name="refreshSliding"/> is set, a sliding entry's expiry is renewed in the same step.
-    /// When <paramref name="acknowledge"/> is given, the writer's acknowledgement is published in the same step too (a prefetch
-    /// after an invalidation acknowledges with the read that fetched the new value: one command instead of two).
     /// </summary>
     /// <returns>The entry, or null when there is none.</returns>
     /// <exception cref="L2PayloadException">The stored payload is not a readable entry.</exception>
     ValueTask<L2Entry?> GetAsync(
-        string key, bool register, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null);
+        string key, bool register, bool refreshSliding, long nowTicks, bool sync, CancellationToken token);
 
     /// <summary>
     /// Writes an entry and sends its invalidation to the entry's holders (asking for acknowledgement <paramref name="ackId"/>,
@@ -82,9 +80,6 @@ internal readonly record struct Renewal(RenewalStatus Status, RedisTtl Ttl, bool
 /// <param name="Version">The version the change was published with.</param>
 /// <param name="Receivers">How many other instances heard the invalidation: the live holders, whose acknowledgements the writer waits for.</param>
 internal readonly record struct L2WriteResult(long Version, long Receivers);
-
-/// <summary>The acknowledgement a writer asked for: which instance, and which of its writes.</summary>
-internal readonly record struct Acknowledgement(string WriterOrigin, long AckId);
 
 /// <summary>A write accepted while Redis was unreachable, waiting to be replayed.</summary>
 /// <param name="Key">The key.</param>

@@ -11,16 +11,8 @@ internal sealed class InMemoryL2Store(InMemoryL2Server server, string origin) : 
     private readonly string _messagePrefix = InvalidationMessage.InvalidationPrefix(origin);
 
     public ValueTask<L2Entry?> GetAsync(
-        string key, bool register, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null) =>
-        RunAsync(() =>
-        {
-            if (acknowledge is { } ack)
-            {
-                _ = server.Hub.Send(ack.WriterOrigin, InvalidationMessage.FormatAck(ack.AckId, origin));
-            }
-
-            return server.Get(key, origin, register, refreshSliding, nowTicks);
-        }, token);
+        string key, bool register, bool refreshSliding, long nowTicks, bool sync, CancellationToken token) =>
+        RunAsync(() => server.Get(key, origin, register, refreshSliding, nowTicks), token);
 
     public ValueTask<L2WriteResult> SetAsync(
         string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token) =>

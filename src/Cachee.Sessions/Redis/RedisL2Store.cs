@@ -50,8 +50,7 @@ internal sealed class RedisL2Store : IL2Store
         operationTimeout - TimeSpan.FromTicks(Math.Min(operationTimeout.Ticks / 4, TimeSpan.FromMilliseconds(250).Ticks));
 
     /// <summary>
-    /// One round trip of plain commands, sent together: the acknowledgement's <c>PUBLISH</c> (for a prefetch), the holder
-    /// registration (<c>SADD</c> and <c>PEXPIRE</c> of the registry, before the entry is read), <c>HMGET</c> of the entry's
+    /// One round trip of plain commands, sent together: the holder registration (<c>SADD</c> and <c>PEXPIRE</c> of the registry, before the entry is read), <c>HMGET</c> of the entry's
     /// fields, then <c>PTTL</c>. No script: a script's calls and its copy of the value through Lua cost Redis several
     /// times what these commands cost. A sliding entry read with <paramref name="refreshSliding"/> whose time to live has
     /// fallen more than the sliding tolerance below its window is then renewed by the <see cref="RedisScripts.Refresh"/> script,
@@ -61,18 +60,12 @@ internal sealed class RedisL2Store : IL2Store
     /// with the newer entry's expiry: the newer version's invalidation then drops that copy from L1.</para>
     /// </summary>
     public async ValueTask<L2Entry?> GetAsync(
-        string key, bool register, bool refreshSliding, long nowTicks, bool sync, CancellationToken token, Acknowledgement? acknowledge = null)
+        string key, bool register, bool refreshSliding, long nowTicks, bool sync, CancellationToken token)
     {
         token.ThrowIfCancellationRequested();
         var database = (await _connection.GetAsync(sync, token).ConfigureAwait(false)).GetDatabase();
         RedisKey redisKey = _prefix.Append(key);
         var holders = HolderRegistryKey.For(_instanceName, key);
-        if (acknowledge is { } ack)
-        {
-            var ackChannel = RedisChannel.Literal(InvalidationMessage.InboxChannel(_channelName, ack.WriterOrigin));
-            _ = database.Publish(ackChannel, InvalidationMessage.FormatAck(ack.AckId, _origin), CommandFlags.FireAndForget);
-        }
-
         if (register)
         {
             // Sent before the read on the same connection, so Redis runs them first: a change after the read notifies us.
