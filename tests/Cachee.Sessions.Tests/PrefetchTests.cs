@@ -49,6 +49,24 @@ public sealed class PrefetchTests
     }
 
     [Fact]
+    public async Task CopyOnlyRefreshedSinceItWasLoaded_IsNotFetched()
+    {
+        // The session middleware refreshes after every request: a Refresh keeps the copy alive but is no use of its value.
+        await using var fleet = new Fleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
+        var a = await fleet.AddAsync();
+        var b = await fleet.AddAsync();
+        await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
+        Assert.Equal([1], await b.GetAsync("k"));
+        await b.RefreshAsync("k");
+        b.Refresh("k");
+        var commands = fleet.Server.Commands;
+
+        await a.SetAsync("k", [2], new DistributedCacheEntryOptions());
+        Assert.Equal(1, fleet.Server.Commands - commands); // the write only
+        Assert.Equal(0, b.GetStatistics().Prefetches);
+    }
+
+    [Fact]
     public async Task ReadsDuringAFetch_JoinIt()
     {
         await using var fleet = new Fleet();
