@@ -59,10 +59,9 @@ public sealed class PrefetchTests
         Assert.Equal([1], await b.GetAsync("k"));
         await b.RefreshAsync("k");
         b.Refresh("k");
-        var commands = fleet.Server.Commands;
 
         await a.SetAsync("k", [2], new DistributedCacheEntryOptions());
-        Assert.Equal(1, fleet.Server.Commands - commands); // the write only
+        Assert.Equal([2], await b.GetAsync("k")); // a prefetch, had one started, would have run by the end of this read
         Assert.Equal(0, b.GetStatistics().Prefetches);
     }
 
