@@ -73,7 +73,7 @@ internal sealed class L1Store
     /// <summary>A hit: the bytes, if this instance may serve the key from L1 now.</summary>
     public bool TryServe(string key, out byte[] value)
     {
-        if (TryHit(key, KeyHash.OfInlined(key), asTask: false, out var found))
+        if (TryHit(key, KeyHash.OfInlined(key), asTask: false, markUsed: true, out var found))
         {
             value = L1Stripe.BytesOf(found);
             return true;
@@ -86,7 +86,7 @@ internal sealed class L1Store
     /// <summary>A hit for an asynchronous caller: a completed task, made on the first such hit of the copy and reused after.</summary>
     public bool TryServeTask(string key, out Task<byte[]?> task)
     {
-        if (TryHit(key, Hash(key), asTask: true, out var found))
+        if (TryHit(key, Hash(key), asTask: true, markUsed: true, out var found))
         {
             task = (Task<byte[]?>)found;
             return true;
@@ -101,7 +101,7 @@ internal sealed class L1Store
     /// its sliding renewal when due, as a hit does, but does not count as a use of the value (neither for CLOCK eviction nor
     /// for the prefetch of its next version: the session middleware refreshes after every request, read or not).
     /// </summary>
-    public bool TryTouch(string key) => TryHitSlow(key, Hash(key), asTask: false, markUsed: false, out _);
+    public bool TryTouch(string key) => TryHit(key, Hash(key), asTask: false, markUsed: false, out _);
 
     /// <summary>A look at the key's copy whatever its epoch or validity (under the stripe lock).</summary>
     public bool TryPeek(string key, out L1Entry entry)
@@ -247,7 +247,7 @@ internal sealed class L1Store
     // The common hit (the key first in its bucket, nothing changing it, far from its end, no renewal to ask for, already
     // marked as used) is settled here in a few loads; anything else goes the general way.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryHit(string key, ulong hash, bool asTask, out object value)
+    private bool TryHit(string key, ulong hash, bool asTask, bool markUsed, out object value)
     {
         ref var published = ref PublishedFor(hash);
         var slots = Volatile.Read(ref published);
@@ -264,7 +264,7 @@ internal sealed class L1Store
                 var lead = Volatile.Read(ref slot.RefreshLeadMs);
                 if (L1Slot.ReadEnd(ref slot, seq) && ReferenceEquals(Volatile.Read(ref published), slots)
                     && slotEpoch == (ushort)ServingEpoch
-                    && slot.Accessed != 0 && (!asTask || found!.GetType() == typeof(Task<byte[]?>))
+                    && (!markUsed || slot.Accessed != 0) && (!asTask || found!.GetType() == typeof(Task<byte[]?>))
                     && IsFarFromItsEnd(validUntil, lead, slot.RefreshQueued))
                 {
                     value = found!;
@@ -273,7 +273,7 @@ internal sealed class L1Store
             }
         }
 
-        return TryHitSlow(key, hash, asTask, markUsed: true, out value);
+        return TryHitSlow(key, hash, asTask, markUsed, out value);
     }
 
     // Valid for more than the clock's horizon, and no renewal to ask for (none wanted, one already queued, or not yet due).
