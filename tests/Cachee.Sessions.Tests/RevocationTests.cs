@@ -81,4 +81,27 @@ public sealed class RevocationTests
         Assert.False(a.L1.TryInstallRead(ticket, new L1.L1Entry("k", [1], 1, ticket.Epoch, long.MaxValue)));
         Assert.Equal([1], await a.GetAsync("k"));
     }
+
+    [Fact]
+    public async Task AForeignChangeOfACopyInUse_IsNotFetched_AndIsForgottenBeforeAWriteLongAfter()
+    {
+        await using var fleet = new Fleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
+        var a = await fleet.AddAsync();
+        var b = await fleet.AddAsync();
+        await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
+        Assert.Equal([1], await b.GetAsync("k"));
+        Assert.Equal([1], await b.GetAsync("k")); // in use on b
+
+        // Another client changes it: b drops its copy and fetches nothing (no Cachee writer follows).
+        fleet.Server.ForeignSet("k", [9]);
+        Assert.False(b.L1.TryPeek("k", out _));
+
+        // A second later the "in use" mark is forgotten: a Cachee write then finds no copy on b, and b fetches nothing.
+        fleet.Time.Advance(TimeSpan.FromSeconds(2));
+        _ = b.Coordinator.SweepExpired();
+        _ = fleet.Server.Get("k", b.InstanceId, register: true, refreshSliding: false, 0); // b is a holder again, with no copy
+        await a.SetAsync("k", [2], new DistributedCacheEntryOptions());
+        Assert.Equal([2], await b.GetAsync("k")); // a prefetch, had one started, would have run by the end of this read
+        Assert.Equal(0, b.GetStatistics().Prefetches);
+    }
 }
