@@ -159,6 +159,33 @@ public sealed class RevocationTests(RedisServer redis, ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task SubscriberConnectionKilled_TrackingFollowsItsNewClientId()
+    {
+        var reader = await _instances.StartAsync();
+        await reader.SetAsync("k", [1], new DistributedCacheEntryOptions());
+        var server = redis.Admin.GetServer(redis.Admin.GetEndPoints()[0]);
+        var before = await RedirectOfAsync(server, reader.InstanceId);
+
+        // Kill the pub/sub connections: the reader's subscriber comes back with another client id, which tracking must follow.
+        _ = await server.ExecuteAsync("CLIENT", "KILL", "TYPE", "pubsub");
+        await Eventually.TrueAsync(() => reader.Coordinator.IsSubscribed && reader.Get("k") is [1] && reader.L1.TryPeek("k", out _), "the reader serves from L1 again");
+        Assert.NotEqual(before, await RedirectOfAsync(server, reader.InstanceId));
+
+        Assert.True(await redis.Admin.GetDatabase().KeyDeleteAsync(_instances.Prefix + "k"));
+        await Eventually.TrueAsync(() => !reader.L1.TryPeek("k", out _), "the DEL after the reconnect is revoked", Bound);
+    }
+
+    // The client id the reader's data connection sends its tracking reports to (the "redir" field of CLIENT LIST).
+    private static async Task<string> RedirectOfAsync(IServer server, string instanceId)
+    {
+        var list = (string)(await server.ExecuteAsync("CLIENT", "LIST", "TYPE", "normal"))!;
+        return list.Split('\n').Select(line => line.Split(' '))
+            .Where(fields => fields.Contains("name=" + Redis.RedisInvalidationBus.ClientNameFor(instanceId)))
+            .Select(fields => fields.First(field => field.StartsWith("redir=", StringComparison.Ordinal)))
+            .Single(redirect => redirect != "redir=-1");
+    }
+
+    [Fact]
     public async Task SharedMultiplexerWithAUniqueName_IsTrackedToo()
     {
         using var shared = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint + $",name=app-{Guid.NewGuid():N}");
