@@ -12,9 +12,8 @@ internal sealed class RedisL2Store : IL2Store
     private readonly RedisConnection _connection;
     private readonly RedisKey _prefix;
     private readonly string? _instanceName;
-    private readonly string _channelName;
     private readonly string _origin;
-    private readonly RedisValue _inboxPrefix;
+    private readonly RedisInvalidationBus _inboxes;
     private readonly RedisValue _messagePrefix;
     private readonly long _registrationMs = (long)HolderRegistry.Lifetime.TotalMilliseconds;
     private readonly long _writeWindowMs;
@@ -24,20 +23,19 @@ internal sealed class RedisL2Store : IL2Store
 
     /// <param name="connection">The cache's connection.</param>
     /// <param name="instanceName">The key prefix.</param>
-    /// <param name="channel">The base name of the instances' channels (see <see cref="InvalidationMessage.InboxChannel"/>).</param>
+    /// <param name="inboxes">The instances' channels (this instance's own, made sure of before it registers or writes on a cluster).</param>
     /// <param name="origin">This instance's id: its name in holder registries and in its channel's name.</param>
     /// <param name="operationTimeout">How long callers wait; writes must reach Redis well within it (see <see cref="WriteWindow"/>).</param>
     /// <param name="slidingTolerance">The configured <see cref="CacheeOptions.SlidingRefreshTolerance"/> (null: the default).</param>
     public RedisL2Store(
-        RedisConnection connection, string? instanceName, string channel, string origin, TimeSpan operationTimeout, TimeSpan? slidingTolerance = null)
+        RedisConnection connection, string? instanceName, RedisInvalidationBus inboxes, string origin, TimeSpan operationTimeout, TimeSpan? slidingTolerance = null)
     {
         _slidingTolerance = slidingTolerance;
         _writeWindowMs = (long)WriteWindow(operationTimeout).TotalMilliseconds;
         _connection = connection;
         _prefix = string.IsNullOrEmpty(instanceName) ? default : new RedisKey(instanceName);
         _instanceName = instanceName;
-        _channelName = channel;
-        _inboxPrefix = InvalidationMessage.InboxChannel(channel, string.Empty);
+        _inboxes = inboxes;
         _origin = origin;
         _messagePrefix = InvalidationMessage.InvalidationPrefix(origin);
     }
@@ -68,6 +66,8 @@ internal sealed class RedisL2Store : IL2Store
         var holders = HolderRegistryKey.For(_instanceName, key);
         if (register)
         {
+            await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
+
             // Sent before the read on the same connection, so Redis runs them first: a change after the read notifies us.
             _ = database.SetAdd(holders, _origin, CommandFlags.FireAndForget);
             _ = database.KeyExpire(holders, HolderRegistry.Lifetime, CommandFlags.FireAndForget);
@@ -144,10 +144,12 @@ internal sealed class RedisL2Store : IL2Store
         string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token)
     {
         var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
+        await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
+        var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(key);
         RedisValue[] args =
         [
             deadline, expiration.AbsoluteTicks, expiration.SlidingTicks, value, ttlMilliseconds,
-            _origin, _inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key), _registrationMs,
+            _origin, inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key), _registrationMs, publish,
         ];
         return ToWriteResult(await EvaluateAsync(RedisScripts.Set, key, args, sync, token).ConfigureAwait(false));
     }
@@ -155,17 +157,21 @@ internal sealed class RedisL2Store : IL2Store
     public async ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token)
     {
         var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
-        RedisValue[] args = [deadline, _origin, _inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key)];
+        await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
+        var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(key);
+        RedisValue[] args = [deadline, _origin, inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key), publish];
         return ToWriteResult(await EvaluateAsync(RedisScripts.Remove, key, args, sync, token).ConfigureAwait(false));
     }
 
     public async ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token)
     {
         var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
+        await _inboxes.EnsureInboxAsync(write.Key).ConfigureAwait(false);
+        var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(write.Key);
         RedisValue[] args =
         [
             deadline, write.BaseVersion, write.Expiration.AbsoluteTicks, write.Expiration.SlidingTicks, write.Value, ttlMilliseconds,
-            _origin, _inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(0, write.Key), _registrationMs,
+            _origin, inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(0, write.Key), _registrationMs, publish,
         ];
         var result = await EvaluateAsync(RedisScripts.Replay, write.Key, args, sync, token).ConfigureAwait(false);
         return (long)Pair(result)[0] == SupersededCode ? null : ToWriteResult(result);
@@ -227,6 +233,11 @@ internal sealed class RedisL2Store : IL2Store
     public async ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, bool register, long nowTicks, bool sync, CancellationToken token)
     {
         RedisValue expected = expectedVersion is { } version ? version.ToString(CultureInfo.InvariantCulture) : string.Empty;
+        if (register)
+        {
+            await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
+        }
+
         RedisValue[] args = [nowTicks, expected, register ? _origin : string.Empty, _registrationMs];
         var reply = (RedisResult[])(await EvaluateAsync(RedisScripts.Refresh, key, args, sync, token).ConfigureAwait(false))!;
         return (long)reply[0] switch

@@ -62,12 +62,13 @@ internal static class RedisScripts
     // Tells the holders of a copy (the members of the registry KEYS[2], each added by its own read) that the entry changed:
     // the registry is emptied (SPOP: a write command, so the writer's connection does not start tracking the registry) and
     // msgPrefix .. version .. msgSuffix is published on each holder's own channel (chanPrefix .. holder id), except the
-    // writer's. Returns how many subscribers received it: the holders whose acknowledgement the writer waits for.
+    // writer's, with cmd: PUBLISH, or SPUBLISH on a cluster (the channel prefix then carries a tag of the key's slot).
+    // Returns how many subscribers received it: the holders whose acknowledgement the writer waits for.
     private const string NotifyHolders = """
-        local function notify(me, chanPrefix, msg)
+        local function notify(me, chanPrefix, msg, cmd)
           local n = 0
           for _, h in ipairs(redis.call('SPOP', KEYS[2], 1000000)) do
-            if h ~= me then n = n + redis.call('PUBLISH', chanPrefix .. h, msg) end
+            if h ~= me then n = n + redis.call(cmd, chanPrefix .. h, msg) end
           end
           return n
         end
@@ -76,7 +77,7 @@ internal static class RedisScripts
 
     // Writes the entry (ARGV[a..a+3] = absexp, sldexp, data, ttl ms), notifies its holders (ARGV[a+4] = writer id,
     // ARGV[a+5] = channel prefix, message = ARGV[a+6] .. version .. ARGV[a+7]) and registers the writer, which keeps a copy,
-    // as the first holder of the new version (ARGV[a+8] = registration lifetime, ms). The version is read back last, so that
+    // as the first holder of the new version (ARGV[a+8] = registration lifetime, ms; ARGV[a+9] = publish command). The version is read back last, so that
     // the writer's connection tracks the key (CLIENT TRACKING): a read before the change would be consumed by the change itself.
     // Returns {new version, holders notified}.
     private const string WriteEntry = NotifyHolders + """
@@ -86,7 +87,7 @@ internal static class RedisScripts
           local ttl = tonumber(ARGV[a + 3])
           if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
           local v = redis.call('HGET', KEYS[1], 'ver')
-          local n = notify(ARGV[a + 4], ARGV[a + 5], ARGV[a + 6] .. v .. ARGV[a + 7])
+          local n = notify(ARGV[a + 4], ARGV[a + 5], ARGV[a + 6] .. v .. ARGV[a + 7], ARGV[a + 9])
           redis.call('SADD', KEYS[2], ARGV[a + 4])
           redis.call('PEXPIRE', KEYS[2], ARGV[a + 8])
           return {tonumber(v), n}
@@ -96,7 +97,7 @@ internal static class RedisScripts
 
     /// <summary>
     /// KEYS[1] = key, KEYS[2] = its holder registry; ARGV = deadline, absexp, sldexp, data, ttl ms (-1: none), writer id,
-    /// channel prefix, message prefix, message suffix, registration lifetime ms.
+    /// channel prefix, message prefix, message suffix, registration lifetime ms, publish command.
     /// Returns {new version, holders notified}, or {-1, 0} when past the deadline.
     /// </summary>
     public const string Set = CheckDeadline + WriteEntry + """
@@ -118,7 +119,7 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// KEYS as <see cref="Set"/>; ARGV = deadline, writer id, channel prefix, message prefix, message suffix. Deletes the
+    /// KEYS as <see cref="Set"/>; ARGV = deadline, writer id, channel prefix, message prefix, message suffix, publish command. Deletes the
     /// entry and its registry and notifies the holders. Returns {version published, holders notified}, or {-1, 0} when past
     /// the deadline.
     /// </summary>
@@ -127,7 +128,7 @@ internal static class RedisScripts
         if type(cur) ~= 'string' then cur = '0' end
         local v = (tonumber(cur) or 0) + 1
         redis.call('DEL', KEYS[1])
-        local n = notify(ARGV[2], ARGV[3], ARGV[4] .. v .. ARGV[5])
+        local n = notify(ARGV[2], ARGV[3], ARGV[4] .. v .. ARGV[5], ARGV[6])
         return {v, n}
         """;
 
