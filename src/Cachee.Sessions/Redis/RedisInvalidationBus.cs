@@ -115,7 +115,40 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
     /// there as a holder or writes there (a write script publishes to the inboxes in the key's slot). Completes at once
     /// elsewhere, and once subscribed.
     /// </summary>
-    public ValueTask EnsureInboxAsync(string key) => IsCluster ? new(EnsureShardInboxAsync(SlotOf(key))) : ValueTask.CompletedTask;
+    public ValueTask EnsureInboxAsync(string key)
+    {
+        if (!IsCluster)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        var slot = SlotOf(key);
+        if (_shardInboxes.TryGetValue(slot, out var existing) && existing.Value.IsCompletedSuccessfully && !InboxServes(key))
+        {
+            // The slot moved (or the subscription was dropped): listen again where the slot is served now.
+            _ = _shardInboxes.TryRemove(KeyValuePair.Create(slot, existing));
+            existing.Value.Result.Unsubscribe(CommandFlags.FireAndForget);
+        }
+
+        return new(EnsureShardInboxAsync(slot));
+    }
+
+    /// <summary>
+    /// On a cluster: whether this instance's inbox for the slot of <paramref name="key"/> is subscribed on the node that serves
+    /// the slot now (as far as the multiplexer knows). A copy read or written while it is not must not be kept: that node's
+    /// writers would not reach this instance. Always true elsewhere.
+    /// </summary>
+    public bool InboxServes(string key)
+    {
+        if (!IsCluster || _multiplexer is not { } multiplexer)
+        {
+            return true;
+        }
+
+        var subscribed = multiplexer.GetSubscriber().SubscribedEndpoint(InboxOf(origin, SlotOf(key)));
+        var serving = multiplexer.GetServer(new RedisKey((keyPrefix ?? string.Empty) + key)).EndPoint;
+        return subscribed is not null && subscribed.Equals(serving);
+    }
 
     private Task EnsureShardInboxAsync(int slot)
     {

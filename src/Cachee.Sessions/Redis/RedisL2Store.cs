@@ -107,9 +107,13 @@ internal sealed class RedisL2Store : IL2Store
         }
 
         var entry = Entry(fields[0], fields[1], fields[2], Version(fields[3]), RedisTtl.FromPttl(ttl));
-        return refreshSliding && entry.Expiration.HasSliding
+        var result = refreshSliding && entry.Expiration.HasSliding
             ? await RenewIfDueAsync(key, entry, nowTicks, sync, token).ConfigureAwait(false)
             : entry;
+
+        // A copy is kept only if this instance's inbox listens where the key is served (a cluster slot may have moved
+        // meanwhile); an unknown time to live makes the read one that is not kept.
+        return result is { } found && register && !_inboxes.InboxServes(key) ? found with { Ttl = RedisTtl.Unknown } : result;
     }
 
     // A sliding entry just read: renewed when its time to live is more than the tolerance short of its window; null when it is
@@ -151,7 +155,7 @@ internal sealed class RedisL2Store : IL2Store
             deadline, expiration.AbsoluteTicks, expiration.SlidingTicks, value, ttlMilliseconds,
             _origin, inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key), _registrationMs, publish,
         ];
-        return ToWriteResult(await EvaluateAsync(RedisScripts.Set, key, args, sync, token).ConfigureAwait(false));
+        return ToWriteResult(await EvaluateAsync(RedisScripts.Set, key, args, sync, token).ConfigureAwait(false)) with { KeepCopy = _inboxes.InboxServes(key) };
     }
 
     public async ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token)
@@ -174,7 +178,7 @@ internal sealed class RedisL2Store : IL2Store
             _origin, inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(0, write.Key), _registrationMs, publish,
         ];
         var result = await EvaluateAsync(RedisScripts.Replay, write.Key, args, sync, token).ConfigureAwait(false);
-        return (long)Pair(result)[0] == SupersededCode ? null : ToWriteResult(result);
+        return (long)Pair(result)[0] == SupersededCode ? null : ToWriteResult(result) with { KeepCopy = _inboxes.InboxServes(write.Key) };
     }
 
     private const long LateCode = -1;
