@@ -79,8 +79,7 @@ internal readonly record struct Renewal(RenewalStatus Status, RedisTtl Ttl, bool
 /// <summary>What a write or remove did in the L2 store.</summary>
 /// <param name="Version">The version the change was published with.</param>
 /// <param name="Receivers">How many other instances heard the invalidation: the live holders, whose acknowledgements the writer waits for.</param>
-/// <param name="KeepCopy">False when the writer must not keep a copy (on a cluster, a slot that moved while the writer's channel still listens elsewhere).</param>
-internal readonly record struct L2WriteResult(long Version, long Receivers, bool KeepCopy = true);
+internal readonly record struct L2WriteResult(long Version, long Receivers);
 
 /// <summary>A write accepted while Redis was unreachable, waiting to be replayed.</summary>
 /// <param name="Key">The key.</param>

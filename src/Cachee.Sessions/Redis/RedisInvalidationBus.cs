@@ -92,11 +92,21 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
 
     public void PublishAck(string writerOrigin, long ackId, string key)
     {
-        if (_multiplexer is { } multiplexer)
+        if (_multiplexer is not { } multiplexer)
         {
-            var inbox = InboxOf(writerOrigin, IsCluster ? SlotOf(key) : null);
-            _ = multiplexer.GetSubscriber().Publish(inbox, InvalidationMessage.FormatAck(ackId, origin), CommandFlags.FireAndForget);
+            return;
         }
+
+        var message = InvalidationMessage.FormatAck(ackId, origin);
+        if (IsCluster)
+        {
+            var inbox = HolderRegistryKey.TagFor(SlotOf(key)) + InvalidationMessage.InboxChannel(channel, writerOrigin);
+            _ = multiplexer.GetDatabase().ScriptEvaluate(
+                RedisScripts.AckOnKeyNode, [new RedisKey((keyPrefix ?? string.Empty) + key)], [inbox, message], CommandFlags.FireAndForget);
+            return;
+        }
+
+        _ = multiplexer.GetSubscriber().Publish(InboxOf(writerOrigin, null), message, CommandFlags.FireAndForget);
     }
 
     /// <summary>The cluster slot of a cache key (with the instance prefix).</summary>
@@ -115,40 +125,26 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
     /// there as a holder or writes there (a write script publishes to the inboxes in the key's slot). Completes at once
     /// elsewhere, and once subscribed.
     /// </summary>
-    public ValueTask EnsureInboxAsync(string key)
-    {
-        if (!IsCluster)
-        {
-            return ValueTask.CompletedTask;
-        }
-
-        var slot = SlotOf(key);
-        if (_shardInboxes.TryGetValue(slot, out var existing) && existing.Value.IsCompletedSuccessfully && !InboxServes(key))
-        {
-            // The slot moved (or the subscription was dropped): listen again where the slot is served now.
-            _ = _shardInboxes.TryRemove(KeyValuePair.Create(slot, existing));
-            existing.Value.Result.Unsubscribe(CommandFlags.FireAndForget);
-        }
-
-        return new(EnsureShardInboxAsync(slot));
-    }
+    public ValueTask EnsureInboxAsync(string key) => IsCluster ? new(EnsureShardInboxAsync(SlotOf(key))) : ValueTask.CompletedTask;
 
     /// <summary>
-    /// On a cluster: whether this instance's inbox for the slot of <paramref name="key"/> is subscribed on the node that serves
-    /// the slot now (as far as the multiplexer knows). A copy read or written while it is not must not be kept: that node's
-    /// writers would not reach this instance. Always true elsewhere.
+    /// On a cluster: Redis found this instance not listening, on the node that serves the slot of <paramref name="key"/>, on
+    /// its channel of that slot (the slot moved): subscribes again, where the multiplexer now sends that slot.
     /// </summary>
-    public bool InboxServes(string key)
+    public async ValueTask ResubscribeAsync(string key)
     {
-        if (!IsCluster || _multiplexer is not { } multiplexer)
+        var slot = SlotOf(key);
+        if (_shardInboxes.TryRemove(slot, out var old) && old.IsValueCreated && old.Value.IsCompletedSuccessfully)
         {
-            return true;
+            await old.Value.Result.UnsubscribeAsync().ConfigureAwait(false);
         }
 
-        var subscribed = multiplexer.GetSubscriber().SubscribedEndpoint(InboxOf(origin, SlotOf(key)));
-        var serving = multiplexer.GetServer(new RedisKey((keyPrefix ?? string.Empty) + key)).EndPoint;
-        return subscribed is not null && subscribed.Equals(serving);
+        await EnsureShardInboxAsync(slot).ConfigureAwait(false);
     }
+
+    /// <summary>This instance's own channel in the slot of <paramref name="key"/> on a cluster, which the scripts check it listens on; empty elsewhere.</summary>
+    public string OwnInboxFor(string key) =>
+        IsCluster ? HolderRegistryKey.TagFor(SlotOf(key)) + InvalidationMessage.InboxChannel(channel, origin) : string.Empty;
 
     private Task EnsureShardInboxAsync(int slot)
     {

@@ -64,10 +64,13 @@ internal sealed class RedisL2Store : IL2Store
         var database = (await _connection.GetAsync(sync, token).ConfigureAwait(false)).GetDatabase();
         RedisKey redisKey = _prefix.Append(key);
         var holders = HolderRegistryKey.For(_instanceName, key);
+        if (register && _inboxes.IsCluster)
+        {
+            return await ReadRegisteredAsync(key, refreshSliding, nowTicks, sync, token).ConfigureAwait(false);
+        }
+
         if (register)
         {
-            await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
-
             // Sent before the read on the same connection, so Redis runs them first: a change after the read notifies us.
             _ = database.SetAdd(holders, _origin, CommandFlags.FireAndForget);
             _ = database.KeyExpire(holders, HolderRegistry.Lifetime, CommandFlags.FireAndForget);
@@ -107,13 +110,36 @@ internal sealed class RedisL2Store : IL2Store
         }
 
         var entry = Entry(fields[0], fields[1], fields[2], Version(fields[3]), RedisTtl.FromPttl(ttl));
+        return refreshSliding && entry.Expiration.HasSliding
+            ? await RenewIfDueAsync(key, entry, nowTicks, sync, token).ConfigureAwait(false)
+            : entry;
+    }
+
+    // On a cluster, the read that registers is a script: Redis registers this instance only if it listens on that node on its
+    // channel of the key's slot (a slot may have moved); otherwise the value read is not to be kept (an unknown time to live),
+    // and this instance subscribes again where the slot is now.
+    private async ValueTask<L2Entry?> ReadRegisteredAsync(string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token)
+    {
+        await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
+        var reply = (RedisResult[])(await EvaluateAsync(
+            RedisScripts.ReadRegistered, key, [_origin, _registrationMs, _inboxes.OwnInboxFor(key)], sync, token).ConfigureAwait(false))!;
+        var registered = (long)reply[5] == 1;
+        if (!registered)
+        {
+            _ = _inboxes.ResubscribeAsync(key).AsTask().ContinueWith(
+                static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        }
+
+        if (reply[2].IsNull)
+        {
+            return null;
+        }
+
+        var entry = Entry((RedisValue)reply[0], (RedisValue)reply[1], (RedisValue)reply[2], Version((RedisValue)reply[3]), RedisTtl.FromPttl((long)reply[4]));
         var result = refreshSliding && entry.Expiration.HasSliding
             ? await RenewIfDueAsync(key, entry, nowTicks, sync, token).ConfigureAwait(false)
             : entry;
-
-        // A copy is kept only if this instance's inbox listens where the key is served (a cluster slot may have moved
-        // meanwhile); an unknown time to live makes the read one that is not kept.
-        return result is { } found && register && !_inboxes.InboxServes(key) ? found with { Ttl = RedisTtl.Unknown } : result;
+        return result is { } found && !registered ? found with { Ttl = RedisTtl.Unknown } : result;
     }
 
     // A sliding entry just read: renewed when its time to live is more than the tolerance short of its window; null when it is
@@ -154,8 +180,9 @@ internal sealed class RedisL2Store : IL2Store
         [
             deadline, expiration.AbsoluteTicks, expiration.SlidingTicks, value, ttlMilliseconds,
             _origin, inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key), _registrationMs, publish,
+            _inboxes.OwnInboxFor(key),
         ];
-        return ToWriteResult(await EvaluateAsync(RedisScripts.Set, key, args, sync, token).ConfigureAwait(false)) with { KeepCopy = _inboxes.InboxServes(key) };
+        return ToWriteResult(await EvaluateListeningAsync(RedisScripts.Set, key, args, sync, token).ConfigureAwait(false));
     }
 
     public async ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token)
@@ -163,8 +190,9 @@ internal sealed class RedisL2Store : IL2Store
         var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
         await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
         var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(key);
-        RedisValue[] args = [deadline, _origin, inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key), publish];
-        return ToWriteResult(await EvaluateAsync(RedisScripts.Remove, key, args, sync, token).ConfigureAwait(false));
+        RedisValue[] args =
+            [deadline, _origin, inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key), publish, _inboxes.OwnInboxFor(key)];
+        return ToWriteResult(await EvaluateListeningAsync(RedisScripts.Remove, key, args, sync, token).ConfigureAwait(false));
     }
 
     public async ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token)
@@ -176,13 +204,32 @@ internal sealed class RedisL2Store : IL2Store
         [
             deadline, write.BaseVersion, write.Expiration.AbsoluteTicks, write.Expiration.SlidingTicks, write.Value, ttlMilliseconds,
             _origin, inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(0, write.Key), _registrationMs, publish,
+            _inboxes.OwnInboxFor(write.Key),
         ];
-        var result = await EvaluateAsync(RedisScripts.Replay, write.Key, args, sync, token).ConfigureAwait(false);
-        return (long)Pair(result)[0] == SupersededCode ? null : ToWriteResult(result) with { KeepCopy = _inboxes.InboxServes(write.Key) };
+        var result = await EvaluateListeningAsync(RedisScripts.Replay, write.Key, args, sync, token).ConfigureAwait(false);
+        return (long)Pair(result)[0] == SupersededCode ? null : ToWriteResult(result);
     }
 
     private const long LateCode = -1;
     private const long SupersededCode = -2;
+    private const long NotListeningCode = -3;
+
+    // A write script, run again once if Redis found this instance not listening on its channel of the key's slot on that node
+    // (a cluster slot moved): nothing was written, so subscribing where the slot is now and trying again is safe.
+    private async ValueTask<RedisResult> EvaluateListeningAsync(string script, string key, RedisValue[] args, bool sync, CancellationToken token)
+    {
+        var result = await EvaluateAsync(script, key, args, sync, token).ConfigureAwait(false);
+        if ((long)Pair(result)[0] != NotListeningCode)
+        {
+            return result;
+        }
+
+        await _inboxes.ResubscribeAsync(key).ConfigureAwait(false);
+        result = await EvaluateAsync(script, key, args, sync, token).ConfigureAwait(false);
+        return (long)Pair(result)[0] != NotListeningCode
+            ? result
+            : throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "This instance could not listen where the key's cluster slot is served.");
+    }
 
     private L2WriteResult ToWriteResult(RedisResult result)
     {
