@@ -263,7 +263,7 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
                 // The stale copy is gone: the writer may return, at once (fire and forget; a prefetch follows on its own).
                 if (message.AckId > 0)
                 {
-                    _bus.PublishAck(message.Origin, message.AckId);
+                    _bus.PublishAck(message.Origin, message.AckId, message.KeyOrToken);
                 }
 
                 _invalidated(message.KeyOrToken, wasHot);

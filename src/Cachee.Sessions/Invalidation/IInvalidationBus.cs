@@ -10,6 +10,9 @@ internal interface IInvalidationBus : IDisposable
     /// </summary>
     Task StartAsync(IInvalidationListener listener, CancellationToken token);
 
-    /// <summary>Tells the instance <paramref name="writerOrigin"/> that its invalidation <paramref name="ackId"/> was applied here (fire and forget).</summary>
-    void PublishAck(string writerOrigin, long ackId);
+    /// <summary>
+    /// Tells the instance <paramref name="writerOrigin"/> that its invalidation <paramref name="ackId"/> of <paramref name="key"/>
+    /// was applied here (fire and forget).
+    /// </summary>
+    void PublishAck(string writerOrigin, long ackId, string key);
 }

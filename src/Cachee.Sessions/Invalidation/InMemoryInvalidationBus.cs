@@ -24,7 +24,7 @@ internal sealed class InMemoryInvalidationBus(InMemoryInvalidationHub hub, strin
         return Task.CompletedTask;
     }
 
-    public void PublishAck(string writerOrigin, long ackId) => _ = hub.Send(writerOrigin, InvalidationMessage.FormatAck(ackId, origin));
+    public void PublishAck(string writerOrigin, long ackId, string key) => _ = hub.Send(writerOrigin, InvalidationMessage.FormatAck(ackId, origin));
 
     /// <summary>Plays a lost subscription: messages published from now on are not heard.</summary>
     public void Cut()

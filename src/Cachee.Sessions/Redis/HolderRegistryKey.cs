@@ -33,6 +33,9 @@ internal static class HolderRegistryKey
     /// <summary>The cluster slot of a key, as Redis computes it (CRC16 of its hash tag, or of the whole key).</summary>
     public static int SlotOf(string key) => SlotOf(Encoding.UTF8.GetBytes(key));
 
+    /// <summary>A hash tag (with its braces) that puts a key or a sharded channel in <paramref name="slot"/>.</summary>
+    public static string TagFor(int slot) => "{" + TagsBySlot.Value[slot] + "}";
+
     private static int SlotOf(ReadOnlySpan<byte> key)
     {
         var open = key.IndexOf((byte)'{');

@@ -52,6 +52,9 @@ internal sealed class RedisConnection(CacheeOptions options, string clientName) 
                 configuration.AbortOnConnectFail = false;
                 configuration.ClientName = clientName;
 
+                // On a cluster, tracking is armed on each master through IServer, whose CLIENT commands need admin mode.
+                configuration.AllowAdmin = true;
+
                 // Keys are bearer secrets (session ids): StackExchange.Redis must not put them in its exception messages.
                 configuration.IncludeDetailInExceptions = false;
 

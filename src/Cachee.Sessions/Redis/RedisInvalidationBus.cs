@@ -16,6 +16,10 @@ namespace Cachee.Sessions.Redis;
 /// published coming back through it, tracking by Redis accepting it for the subscriber's current client id. Losing either
 /// connection stops L1; once both are back, tracking is armed again and a probe starts a new epoch (copies from before the
 /// gap are dropped, since Redis forgot what they tracked).
+/// <para>On a Redis Cluster (7.0 or later), the own channel is a sharded channel per cluster slot in which this instance
+/// holds keys (<see cref="EnsureInboxAsync"/>), so that a write script can publish to it on the key's own shard (and count
+/// the holders there); tracking is armed on every master, redirected to this instance's subscriber connection on that
+/// master. A gap on any node starts a new epoch for all (conservative).</para>
 /// </summary>
 internal sealed class RedisInvalidationBus(RedisConnection connection, string channel, string origin, string? keyPrefix, TimeSpan probeTimeout)
     : IInvalidationBus
@@ -23,6 +27,8 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
     private static readonly TimeSpan ReprobeBackoff = TimeSpan.FromMilliseconds(100);
     private static readonly RedisChannel TrackingChannel = RedisChannel.Literal("__redis__:invalidate");
     private readonly RedisChannel _inbox = RedisChannel.Literal(InvalidationMessage.InboxChannel(channel, origin));
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, Lazy<Task<ChannelMessageQueue>>> _shardInboxes = new();
+    private bool _cluster;
     private readonly byte[] _keyPrefix = System.Text.Encoding.UTF8.GetBytes(keyPrefix ?? string.Empty);
     private readonly CancellationTokenSource _disposed = new();
     private IInvalidationListener? _listener;
@@ -39,18 +45,26 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
     /// <summary>The client name the cache's own connections carry, so that the subscriber connection can be found in <c>CLIENT LIST</c>.</summary>
     public static string ClientNameFor(string origin) => "cachee-" + origin;
 
+    /// <summary>True on a Redis Cluster: channels are sharded, one per slot in use (known once started).</summary>
+    public bool IsCluster => Volatile.Read(ref _cluster);
+
     public async Task StartAsync(IInvalidationListener listener, CancellationToken token)
     {
         _listener = listener;
         var multiplexer = await connection.GetAsync(sync: false, token).ConfigureAwait(false);
-        if (multiplexer.GetServers().Any(server => server.ServerType == ServerType.Cluster))
+        var servers = multiplexer.GetServers();
+        if (servers.Any(server => server.ServerType == ServerType.Cluster))
         {
-            // On a cluster the holders' channels and the tracking redirect would have to live on each key's shard; until
-            // then, L1 stays off there and every read goes to Redis.
-            listener.OnCoherenceUnavailable(
-                "Redis Cluster: invalidations cannot yet be confirmed across shards, so L1 is off and every read goes to Redis "
-                + "(correct, with RedisCache's cost); see the README's Redis Cluster section.");
-            return;
+            if (servers.Any(server => server.Version < new Version(7, 0)))
+            {
+                // Classic pub/sub on a cluster reaches every node but counts the subscribers of one: nobody to wait for.
+                listener.OnCoherenceUnavailable(
+                    "Redis Cluster before 7.0 has no sharded pub/sub, so invalidations cannot be confirmed across shards: L1 is off "
+                    + "and every read goes to Redis (correct, with RedisCache's cost).");
+                return;
+            }
+
+            Volatile.Write(ref _cluster, true);
         }
 
         if (_multiplexer is null)
@@ -60,7 +74,7 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
             multiplexer.ConnectionRestored += OnConnectionRestored;
         }
 
-        if (_queue is null)
+        if (_queue is null && !IsCluster)
         {
             // A queue delivers messages one at a time, in channel order, which the version checks rely on.
             _queue = await multiplexer.GetSubscriber().SubscribeAsync(_inbox).ConfigureAwait(false);
@@ -76,14 +90,85 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
         await ProbeAsync(token).ConfigureAwait(false);
     }
 
-    public void PublishAck(string writerOrigin, long ackId)
+    public void PublishAck(string writerOrigin, long ackId, string key)
     {
-        if (_multiplexer is { } multiplexer)
+        if (_multiplexer is not { } multiplexer)
         {
-            var inbox = RedisChannel.Literal(InvalidationMessage.InboxChannel(channel, writerOrigin));
-            _ = multiplexer.GetSubscriber().Publish(inbox, InvalidationMessage.FormatAck(ackId, origin), CommandFlags.FireAndForget);
+            return;
         }
+
+        var message = InvalidationMessage.FormatAck(ackId, origin);
+        if (IsCluster)
+        {
+            var inbox = HolderRegistryKey.TagFor(SlotOf(key)) + InvalidationMessage.InboxChannel(channel, writerOrigin);
+            _ = multiplexer.GetDatabase().ScriptEvaluate(
+                RedisScripts.AckOnKeyNode, [new RedisKey((keyPrefix ?? string.Empty) + key)], [inbox, message], CommandFlags.FireAndForget);
+            return;
+        }
+
+        _ = multiplexer.GetSubscriber().Publish(InboxOf(writerOrigin, null), message, CommandFlags.FireAndForget);
     }
+
+    /// <summary>The cluster slot of a cache key (with the instance prefix).</summary>
+    public int SlotOf(string key) => HolderRegistryKey.SlotOf((keyPrefix ?? string.Empty) + key);
+
+    /// <summary>
+    /// The channel prefix (the instance id follows) of the inboxes a write script publishes to, and the command to publish
+    /// with: per slot and <c>SPUBLISH</c> on a cluster.
+    /// </summary>
+    public (string Prefix, string Command) InboxPrefixFor(string key) => IsCluster
+        ? (HolderRegistryKey.TagFor(SlotOf(key)) + InvalidationMessage.InboxChannel(channel, string.Empty), "SPUBLISH")
+        : (InvalidationMessage.InboxChannel(channel, string.Empty), "PUBLISH");
+
+    /// <summary>
+    /// On a cluster: makes sure this instance listens on its inbox in the slot of <paramref name="key"/> before it registers
+    /// there as a holder or writes there (a write script publishes to the inboxes in the key's slot). Completes at once
+    /// elsewhere, and once subscribed.
+    /// </summary>
+    public ValueTask EnsureInboxAsync(string key) => IsCluster ? new(EnsureShardInboxAsync(SlotOf(key))) : ValueTask.CompletedTask;
+
+    /// <summary>
+    /// On a cluster: Redis found this instance not listening, on the node that serves the slot of <paramref name="key"/>, on
+    /// its channel of that slot (the slot moved): subscribes again, where the multiplexer now sends that slot.
+    /// </summary>
+    public async ValueTask ResubscribeAsync(string key)
+    {
+        var slot = SlotOf(key);
+        if (_shardInboxes.TryRemove(slot, out var old) && old.IsValueCreated && old.Value.IsCompletedSuccessfully)
+        {
+            await old.Value.Result.UnsubscribeAsync().ConfigureAwait(false);
+        }
+
+        await EnsureShardInboxAsync(slot).ConfigureAwait(false);
+    }
+
+    /// <summary>This instance's own channel in the slot of <paramref name="key"/> on a cluster, which the scripts check it listens on; empty elsewhere.</summary>
+    public string OwnInboxFor(string key) =>
+        IsCluster ? HolderRegistryKey.TagFor(SlotOf(key)) + InvalidationMessage.InboxChannel(channel, origin) : string.Empty;
+
+    private Task EnsureShardInboxAsync(int slot)
+    {
+        var subscription = _shardInboxes.GetOrAdd(slot, s => new Lazy<Task<ChannelMessageQueue>>(() => SubscribeShardInboxAsync(s)));
+        var task = subscription.Value;
+        if (task.IsFaulted || task.IsCanceled)
+        {
+            _ = _shardInboxes.TryRemove(KeyValuePair.Create(slot, subscription)); // the next use tries again
+        }
+
+        return task;
+    }
+
+    private async Task<ChannelMessageQueue> SubscribeShardInboxAsync(int slot)
+    {
+        var multiplexer = _multiplexer ?? throw new RedisException("The invalidation bus has not started yet.");
+        var queue = await multiplexer.GetSubscriber().SubscribeAsync(InboxOf(origin, slot)).ConfigureAwait(false);
+        queue.OnMessage(message => OnMessage(message.Message));
+        return queue;
+    }
+
+    private RedisChannel InboxOf(string who, int? slot) => slot is { } s
+        ? RedisChannel.Sharded(HolderRegistryKey.TagFor(s) + InvalidationMessage.InboxChannel(channel, who))
+        : RedisChannel.Literal(InvalidationMessage.InboxChannel(channel, who));
 
     private void OnMessage(RedisValue value)
     {
@@ -125,9 +210,26 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
         var probe = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         Volatile.Write(ref _probeToken, Guid.NewGuid().ToString("N"));
         Volatile.Write(ref _probe, probe);
-        await ArmTrackingAsync().ConfigureAwait(false);
+        var probeChannel = _inbox;
+        if (IsCluster)
+        {
+            // A shard inbox on every master: each then has a subscriber connection of ours for tracking to report to.
+            foreach (var slot in FirstSlotOfEachMaster())
+            {
+                await EnsureShardInboxAsync(slot).ConfigureAwait(false);
+            }
+
+            probeChannel = InboxOf(origin, 0);
+            await EnsureShardInboxAsync(0).ConfigureAwait(false);
+            await ArmClusterTrackingAsync().ConfigureAwait(false);
+        }
+        else
+        {
+            await ArmTrackingAsync().ConfigureAwait(false);
+        }
+
         var subscriber = _multiplexer!.GetSubscriber();
-        _ = await subscriber.PublishAsync(_inbox, InvalidationMessage.FormatProbe(origin, _probeToken)).ConfigureAwait(false);
+        _ = await subscriber.PublishAsync(probeChannel, InvalidationMessage.FormatProbe(origin, _probeToken)).ConfigureAwait(false);
         await probe.Task.WaitAsync(probeTimeout, token).ConfigureAwait(false);
         lock (_gate)
         {
@@ -205,6 +307,47 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
         return ids;
     }
 
+    private IEnumerable<int> FirstSlotOfEachMaster()
+    {
+        var multiplexer = _multiplexer!;
+        var configuration = multiplexer.GetServers().Select(server => server.ClusterConfiguration).FirstOrDefault(config => config is not null)
+            ?? throw new RedisException("The cluster's configuration is not known yet.");
+        return configuration.Nodes.Where(node => !node.IsReplica && node.Slots.Count > 0).Select(node => node.Slots[0].From).ToArray();
+    }
+
+    // Tracking on every master's interactive connection, redirected to this instance's subscriber connection on that master
+    // (Redis sends a key's reports from the node that holds it). Needs the CLIENT command through IServer (admin mode, which
+    // Cachee turns on for the connections it makes).
+    private async Task ArmClusterTrackingAsync()
+    {
+        var multiplexer = _multiplexer!;
+        var name = multiplexer.ClientName;
+        try
+        {
+            foreach (var server in multiplexer.GetServers().Where(server => !server.IsReplica))
+            {
+                var list = (string?)await server.ExecuteAsync("CLIENT", "LIST", "TYPE", "pubsub").ConfigureAwait(false);
+                var mine = SubscriberIds(list, name);
+                if (mine.Count != 1 && name != ClientNameFor(origin))
+                {
+                    ReportTrackingUnavailable($"{mine.Count} subscriber connections on {server.EndPoint} are named '{name}'");
+                    return;
+                }
+
+                if (mine.Count != 1)
+                {
+                    throw new RedisException($"{mine.Count} subscriber connections on {server.EndPoint} are named '{name}'.");
+                }
+
+                _ = await server.ExecuteAsync("CLIENT", "TRACKING", "ON", "REDIRECT", mine[0], "NOLOOP").ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is RedisServerException or RedisCommandException)
+        {
+            ReportTrackingUnavailable(ex.Message);
+        }
+    }
+
     private void ReportTrackingUnavailable(string reason)
     {
         if (Interlocked.Exchange(ref _trackingReported, 1) == 0)
@@ -279,7 +422,8 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
             multiplexer.ConnectionRestored -= OnConnectionRestored;
         }
 
-        foreach (var queue in new[] { _queue, _trackingQueue })
+        var shardQueues = _shardInboxes.Values.Select(lazy => lazy.IsValueCreated && lazy.Value.IsCompletedSuccessfully ? lazy.Value.Result : null);
+        foreach (var queue in shardQueues.Append(_queue).Append(_trackingQueue))
         {
             try
             {

@@ -12,9 +12,8 @@ internal sealed class RedisL2Store : IL2Store
     private readonly RedisConnection _connection;
     private readonly RedisKey _prefix;
     private readonly string? _instanceName;
-    private readonly string _channelName;
     private readonly string _origin;
-    private readonly RedisValue _inboxPrefix;
+    private readonly RedisInvalidationBus _inboxes;
     private readonly RedisValue _messagePrefix;
     private readonly long _registrationMs = (long)HolderRegistry.Lifetime.TotalMilliseconds;
     private readonly long _writeWindowMs;
@@ -24,20 +23,19 @@ internal sealed class RedisL2Store : IL2Store
 
     /// <param name="connection">The cache's connection.</param>
     /// <param name="instanceName">The key prefix.</param>
-    /// <param name="channel">The base name of the instances' channels (see <see cref="InvalidationMessage.InboxChannel"/>).</param>
+    /// <param name="inboxes">The instances' channels (this instance's own, made sure of before it registers or writes on a cluster).</param>
     /// <param name="origin">This instance's id: its name in holder registries and in its channel's name.</param>
     /// <param name="operationTimeout">How long callers wait; writes must reach Redis well within it (see <see cref="WriteWindow"/>).</param>
     /// <param name="slidingTolerance">The configured <see cref="CacheeOptions.SlidingRefreshTolerance"/> (null: the default).</param>
     public RedisL2Store(
-        RedisConnection connection, string? instanceName, string channel, string origin, TimeSpan operationTimeout, TimeSpan? slidingTolerance = null)
+        RedisConnection connection, string? instanceName, RedisInvalidationBus inboxes, string origin, TimeSpan operationTimeout, TimeSpan? slidingTolerance = null)
     {
         _slidingTolerance = slidingTolerance;
         _writeWindowMs = (long)WriteWindow(operationTimeout).TotalMilliseconds;
         _connection = connection;
         _prefix = string.IsNullOrEmpty(instanceName) ? default : new RedisKey(instanceName);
         _instanceName = instanceName;
-        _channelName = channel;
-        _inboxPrefix = InvalidationMessage.InboxChannel(channel, string.Empty);
+        _inboxes = inboxes;
         _origin = origin;
         _messagePrefix = InvalidationMessage.InvalidationPrefix(origin);
     }
@@ -66,6 +64,11 @@ internal sealed class RedisL2Store : IL2Store
         var database = (await _connection.GetAsync(sync, token).ConfigureAwait(false)).GetDatabase();
         RedisKey redisKey = _prefix.Append(key);
         var holders = HolderRegistryKey.For(_instanceName, key);
+        if (register && _inboxes.IsCluster)
+        {
+            return await ReadRegisteredAsync(key, refreshSliding, nowTicks, sync, token).ConfigureAwait(false);
+        }
+
         if (register)
         {
             // Sent before the read on the same connection, so Redis runs them first: a change after the read notifies us.
@@ -112,6 +115,33 @@ internal sealed class RedisL2Store : IL2Store
             : entry;
     }
 
+    // On a cluster, the read that registers is a script: Redis registers this instance only if it listens on that node on its
+    // channel of the key's slot (a slot may have moved); otherwise the value read is not to be kept (an unknown time to live),
+    // and this instance subscribes again where the slot is now.
+    private async ValueTask<L2Entry?> ReadRegisteredAsync(string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token)
+    {
+        await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
+        var reply = (RedisResult[])(await EvaluateAsync(
+            RedisScripts.ReadRegistered, key, [_origin, _registrationMs, _inboxes.OwnInboxFor(key)], sync, token).ConfigureAwait(false))!;
+        var registered = (long)reply[5] == 1;
+        if (!registered)
+        {
+            _ = _inboxes.ResubscribeAsync(key).AsTask().ContinueWith(
+                static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        }
+
+        if (reply[2].IsNull)
+        {
+            return null;
+        }
+
+        var entry = Entry((RedisValue)reply[0], (RedisValue)reply[1], (RedisValue)reply[2], Version((RedisValue)reply[3]), RedisTtl.FromPttl((long)reply[4]));
+        var result = refreshSliding && entry.Expiration.HasSliding
+            ? await RenewIfDueAsync(key, entry, nowTicks, sync, token).ConfigureAwait(false)
+            : entry;
+        return result is { } found && !registered ? found with { Ttl = RedisTtl.Unknown } : result;
+    }
+
     // A sliding entry just read: renewed when its time to live is more than the tolerance short of its window; null when it is
     // past its absolute expiration. A renewal that finds another version (or none) leaves the value as read, not to be kept.
     private async ValueTask<L2Entry?> RenewIfDueAsync(string key, L2Entry entry, long nowTicks, bool sync, CancellationToken token)
@@ -144,35 +174,62 @@ internal sealed class RedisL2Store : IL2Store
         string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token)
     {
         var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
+        await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
+        var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(key);
         RedisValue[] args =
         [
             deadline, expiration.AbsoluteTicks, expiration.SlidingTicks, value, ttlMilliseconds,
-            _origin, _inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key), _registrationMs,
+            _origin, inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key), _registrationMs, publish,
+            _inboxes.OwnInboxFor(key),
         ];
-        return ToWriteResult(await EvaluateAsync(RedisScripts.Set, key, args, sync, token).ConfigureAwait(false));
+        return ToWriteResult(await EvaluateListeningAsync(RedisScripts.Set, key, args, sync, token).ConfigureAwait(false));
     }
 
     public async ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token)
     {
         var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
-        RedisValue[] args = [deadline, _origin, _inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key)];
-        return ToWriteResult(await EvaluateAsync(RedisScripts.Remove, key, args, sync, token).ConfigureAwait(false));
+        await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
+        var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(key);
+        RedisValue[] args =
+            [deadline, _origin, inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key), publish, _inboxes.OwnInboxFor(key)];
+        return ToWriteResult(await EvaluateListeningAsync(RedisScripts.Remove, key, args, sync, token).ConfigureAwait(false));
     }
 
     public async ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token)
     {
         var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
+        await _inboxes.EnsureInboxAsync(write.Key).ConfigureAwait(false);
+        var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(write.Key);
         RedisValue[] args =
         [
             deadline, write.BaseVersion, write.Expiration.AbsoluteTicks, write.Expiration.SlidingTicks, write.Value, ttlMilliseconds,
-            _origin, _inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(0, write.Key), _registrationMs,
+            _origin, inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(0, write.Key), _registrationMs, publish,
+            _inboxes.OwnInboxFor(write.Key),
         ];
-        var result = await EvaluateAsync(RedisScripts.Replay, write.Key, args, sync, token).ConfigureAwait(false);
+        var result = await EvaluateListeningAsync(RedisScripts.Replay, write.Key, args, sync, token).ConfigureAwait(false);
         return (long)Pair(result)[0] == SupersededCode ? null : ToWriteResult(result);
     }
 
     private const long LateCode = -1;
     private const long SupersededCode = -2;
+    private const long NotListeningCode = -3;
+
+    // A write script, run again once if Redis found this instance not listening on its channel of the key's slot on that node
+    // (a cluster slot moved): nothing was written, so subscribing where the slot is now and trying again is safe.
+    private async ValueTask<RedisResult> EvaluateListeningAsync(string script, string key, RedisValue[] args, bool sync, CancellationToken token)
+    {
+        var result = await EvaluateAsync(script, key, args, sync, token).ConfigureAwait(false);
+        if ((long)Pair(result)[0] != NotListeningCode)
+        {
+            return result;
+        }
+
+        await _inboxes.ResubscribeAsync(key).ConfigureAwait(false);
+        result = await EvaluateAsync(script, key, args, sync, token).ConfigureAwait(false);
+        return (long)Pair(result)[0] != NotListeningCode
+            ? result
+            : throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "This instance could not listen where the key's cluster slot is served.");
+    }
 
     private L2WriteResult ToWriteResult(RedisResult result)
     {
@@ -227,6 +284,11 @@ internal sealed class RedisL2Store : IL2Store
     public async ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, bool register, long nowTicks, bool sync, CancellationToken token)
     {
         RedisValue expected = expectedVersion is { } version ? version.ToString(CultureInfo.InvariantCulture) : string.Empty;
+        if (register)
+        {
+            await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
+        }
+
         RedisValue[] args = [nowTicks, expected, register ? _origin : string.Empty, _registrationMs];
         var reply = (RedisResult[])(await EvaluateAsync(RedisScripts.Refresh, key, args, sync, token).ConfigureAwait(false))!;
         return (long)reply[0] switch

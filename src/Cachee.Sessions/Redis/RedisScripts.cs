@@ -15,7 +15,7 @@ internal static class RedisScripts
     // SHA-1 is what Redis names scripts by; nothing here is a security use.
 #pragma warning disable CA5350
     private static readonly FrozenDictionary<string, byte[]> Hashes =
-        new[] { Set, Remove, Refresh, Replay }.ToFrozenDictionary(
+        new[] { Set, Remove, Refresh, Replay, ReadRegistered, AckOnKeyNode }.ToFrozenDictionary(
             script => script,
             script => System.Security.Cryptography.SHA1.HashData(System.Text.Encoding.UTF8.GetBytes(script)),
             StringComparer.Ordinal);
@@ -62,31 +62,44 @@ internal static class RedisScripts
     // Tells the holders of a copy (the members of the registry KEYS[2], each added by its own read) that the entry changed:
     // the registry is emptied (SPOP: a write command, so the writer's connection does not start tracking the registry) and
     // msgPrefix .. version .. msgSuffix is published on each holder's own channel (chanPrefix .. holder id), except the
-    // writer's. Returns how many subscribers received it: the holders whose acknowledgement the writer waits for.
-    private const string NotifyHolders = """
-        local function notify(me, chanPrefix, msg)
+    // writer's, with cmd: PUBLISH, or SPUBLISH on a cluster (the channel prefix then carries a tag of the key's slot).
+    // Returns how many subscribers received it: the holders whose acknowledgement the writer waits for.
+    private const string NotifyHolders = Listening + """
+        local function notify(me, chanPrefix, msg, cmd)
           local n = 0
           for _, h in ipairs(redis.call('SPOP', KEYS[2], 1000000)) do
-            if h ~= me then n = n + redis.call('PUBLISH', chanPrefix .. h, msg) end
+            if h ~= me then n = n + redis.call(cmd, chanPrefix .. h, msg) end
           end
           return n
         end
 
         """;
 
+    // On a cluster: whether the caller listens, on this node, on its own sharded channel of this slot (chan; '' elsewhere).
+    // A write by a caller that does not would lose the holders' acknowledgements, and a read would register a holder that
+    // this node's writers cannot reach: both are refused (the caller subscribes where the slot is now, and tries again).
+    private const string Listening = """
+        local function listening(chan)
+          return chan == '' or redis.call('PUBSUB', 'SHARDNUMSUB', chan)[2] > 0
+        end
+
+        """;
+
     // Writes the entry (ARGV[a..a+3] = absexp, sldexp, data, ttl ms), notifies its holders (ARGV[a+4] = writer id,
     // ARGV[a+5] = channel prefix, message = ARGV[a+6] .. version .. ARGV[a+7]) and registers the writer, which keeps a copy,
-    // as the first holder of the new version (ARGV[a+8] = registration lifetime, ms). The version is read back last, so that
+    // as the first holder of the new version (ARGV[a+8] = registration lifetime, ms; ARGV[a+9] = publish command;
+    // ARGV[a+10] = the writer's own channel on a cluster, see Listening). The version is read back last, so that
     // the writer's connection tracks the key (CLIENT TRACKING): a read before the change would be consumed by the change itself.
     // Returns {new version, holders notified}.
     private const string WriteEntry = NotifyHolders + """
         local function write(a)
+          if not listening(ARGV[a + 10]) then return {-3, 0} end
           redis.call('HINCRBY', KEYS[1], 'ver', 1)
           redis.call('HSET', KEYS[1], 'absexp', ARGV[a], 'sldexp', ARGV[a + 1], 'data', ARGV[a + 2])
           local ttl = tonumber(ARGV[a + 3])
           if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
           local v = redis.call('HGET', KEYS[1], 'ver')
-          local n = notify(ARGV[a + 4], ARGV[a + 5], ARGV[a + 6] .. v .. ARGV[a + 7])
+          local n = notify(ARGV[a + 4], ARGV[a + 5], ARGV[a + 6] .. v .. ARGV[a + 7], ARGV[a + 9])
           redis.call('SADD', KEYS[2], ARGV[a + 4])
           redis.call('PEXPIRE', KEYS[2], ARGV[a + 8])
           return {tonumber(v), n}
@@ -96,8 +109,9 @@ internal static class RedisScripts
 
     /// <summary>
     /// KEYS[1] = key, KEYS[2] = its holder registry; ARGV = deadline, absexp, sldexp, data, ttl ms (-1: none), writer id,
-    /// channel prefix, message prefix, message suffix, registration lifetime ms.
-    /// Returns {new version, holders notified}, or {-1, 0} when past the deadline.
+    /// channel prefix, message prefix, message suffix, registration lifetime ms, publish command, the writer's own channel ('' but
+    /// on a cluster). Returns {new version, holders notified}, {-1, 0} when past the deadline, or {-3, 0} when the writer does
+    /// not listen on this node.
     /// </summary>
     public const string Set = CheckDeadline + WriteEntry + """
         return write(2)
@@ -118,16 +132,18 @@ internal static class RedisScripts
         """;
 
     /// <summary>
-    /// KEYS as <see cref="Set"/>; ARGV = deadline, writer id, channel prefix, message prefix, message suffix. Deletes the
+    /// KEYS as <see cref="Set"/>; ARGV = deadline, writer id, channel prefix, message prefix, message suffix, publish command,
+    /// the writer's own channel ('' but on a cluster; {-3, 0} when it does not listen on this node). Deletes the
     /// entry and its registry and notifies the holders. Returns {version published, holders notified}, or {-1, 0} when past
     /// the deadline.
     /// </summary>
     public const string Remove = CheckDeadline + NotifyHolders + """
+        if not listening(ARGV[7]) then return {-3, 0} end
         local cur = redis.pcall('HGET', KEYS[1], 'ver')
         if type(cur) ~= 'string' then cur = '0' end
         local v = (tonumber(cur) or 0) + 1
         redis.call('DEL', KEYS[1])
-        local n = notify(ARGV[2], ARGV[3], ARGV[4] .. v .. ARGV[5])
+        local n = notify(ARGV[2], ARGV[3], ARGV[4] .. v .. ARGV[5], ARGV[6])
         return {v, n}
         """;
 
@@ -148,5 +164,31 @@ internal static class RedisScripts
           redis.call('PEXPIRE', KEYS[2], ARGV[4])
         end
         return {redis.call('PTTL', KEYS[1]), renewed}
+        """;
+
+    /// <summary>
+    /// A read that registers its caller as a holder, on a cluster (elsewhere plain commands do it): the registration only if
+    /// the caller listens on this node (see Listening), then the fields and the time to live.
+    /// KEYS[1] = key, KEYS[2] = its holder registry; ARGV = caller id, registration lifetime ms, the caller's own channel.
+    /// Returns {absexp, sldexp, data, ver, PTTL, 1 when registered else 0}.
+    /// </summary>
+    public const string ReadRegistered = Listening + """
+        local registered = 0
+        if listening(ARGV[3]) then
+          redis.call('SADD', KEYS[2], ARGV[1])
+          redis.call('PEXPIRE', KEYS[2], ARGV[2])
+          registered = 1
+        end
+        local r = redis.call('HMGET', KEYS[1], 'absexp', 'sldexp', 'data', 'ver')
+        return {r[1], r[2], r[3], r[4], redis.call('PTTL', KEYS[1]), registered}
+        """;
+
+    /// <summary>
+    /// An acknowledgement on a cluster, sent from the node that holds the key (KEYS[1], for routing only): the writer listened
+    /// there on its channel of the key's slot when it wrote (ARGV[1]; ARGV[2] is the message). A plain SPUBLISH would go where
+    /// the acknowledging instance's map of the slots says, which lags while a slot moves.
+    /// </summary>
+    public const string AckOnKeyNode = """
+        return redis.call('SPUBLISH', ARGV[1], ARGV[2])
         """;
 }
