@@ -265,29 +265,37 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
             // Sent as plain commands through the database (IServer's CLIENT methods need admin mode), which runs them on the
             // master's interactive connection: the one every read of this cache goes through, so the one to track.
             var database = multiplexer.GetDatabase();
-            var name = multiplexer.ClientName;
-            var list = (string?)await database.ExecuteAsync("CLIENT", "LIST", "TYPE", "pubsub").ConfigureAwait(false);
-            var mine = SubscriberIds(list, name);
-            if (mine.Count != 1 && name != ClientNameFor(origin))
-            {
-                // A multiplexer from ConnectionMultiplexerFactory whose name other subscriber connections share.
-                ReportTrackingUnavailable(
-                    $"{mine.Count} subscriber connections are named '{name}'; give the multiplexer from ConnectionMultiplexerFactory a unique ClientName");
-                return;
-            }
-
-            if (mine.Count != 1)
-            {
-                // Our own connection, just reconnected: the old one may not have left the list yet. Try again shortly.
-                throw new RedisException($"{mine.Count} subscriber connections are named '{name}'.");
-            }
-
-            _ = await database.ExecuteAsync("CLIENT", "TRACKING", "ON", "REDIRECT", mine[0], "NOLOOP").ConfigureAwait(false);
+            _ = await ArmTrackingOnAsync((command, args) => database.ExecuteAsync(command, args), string.Empty).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RedisServerException or RedisCommandException)
         {
             ReportTrackingUnavailable(ex.Message);
         }
+    }
+
+    // Finds this instance's subscriber connection on one server (execute runs a command on that server's interactive
+    // connection) by the multiplexer's client name, and points that connection's tracking at it. False when that cannot be
+    // done for good (reported); throws to be tried again when our own connection was just replaced.
+    private async Task<bool> ArmTrackingOnAsync(Func<string, object[], Task<RedisResult>> execute, string where)
+    {
+        var name = _multiplexer!.ClientName;
+        var mine = SubscriberIds((string?)await execute("CLIENT", ["LIST", "TYPE", "pubsub"]).ConfigureAwait(false), name);
+        if (mine.Count != 1 && name != ClientNameFor(origin))
+        {
+            // A multiplexer from ConnectionMultiplexerFactory whose name other subscriber connections share.
+            ReportTrackingUnavailable(
+                $"{mine.Count} subscriber connections{where} are named '{name}'; give the multiplexer from ConnectionMultiplexerFactory a unique ClientName");
+            return false;
+        }
+
+        if (mine.Count != 1)
+        {
+            // Our own connection, just reconnected: the old one may not have left the list yet. Try again shortly.
+            throw new RedisException($"{mine.Count} subscriber connections{where} are named '{name}'.");
+        }
+
+        _ = await execute("CLIENT", ["TRACKING", "ON", "REDIRECT", mine[0], "NOLOOP"]).ConfigureAwait(false);
+        return true;
     }
 
     // The ids of the lines of a CLIENT LIST reply whose name is exactly `name`.
@@ -326,20 +334,10 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
         {
             foreach (var server in multiplexer.GetServers().Where(server => !server.IsReplica))
             {
-                var list = (string?)await server.ExecuteAsync("CLIENT", "LIST", "TYPE", "pubsub").ConfigureAwait(false);
-                var mine = SubscriberIds(list, name);
-                if (mine.Count != 1 && name != ClientNameFor(origin))
+                if (!await ArmTrackingOnAsync((command, args) => server.ExecuteAsync(command, args), $" on {server.EndPoint}").ConfigureAwait(false))
                 {
-                    ReportTrackingUnavailable($"{mine.Count} subscriber connections on {server.EndPoint} are named '{name}'");
                     return;
                 }
-
-                if (mine.Count != 1)
-                {
-                    throw new RedisException($"{mine.Count} subscriber connections on {server.EndPoint} are named '{name}'.");
-                }
-
-                _ = await server.ExecuteAsync("CLIENT", "TRACKING", "ON", "REDIRECT", mine[0], "NOLOOP").ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is RedisServerException or RedisCommandException)
