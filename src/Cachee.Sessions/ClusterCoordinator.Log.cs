@@ -31,6 +31,9 @@ internal sealed partial class ClusterCoordinator
         [LoggerMessage(108, LogLevel.Warning, "Cachee: Redis cannot report changes made by other clients to this instance ({Reason}). L1 stays coherent with Cachee writers, but a DEL, a RedisCache write or an eviction by Redis is not seen until the copy ends.", EventName = "RevocationUnavailable")]
         public static partial void RevocationUnavailable(ILogger logger, string reason);
 
+        [LoggerMessage(109, LogLevel.Warning, "Cachee: a Redis Cluster node lost a connection; the {Count} L1 copies of the keys it serves were dropped, and its keys are read from Redis until it is back.", EventName = "ShardLost")]
+        public static partial void ShardLost(ILogger logger, int count);
+
         [LoggerMessage(105, LogLevel.Debug, "Cachee: swept {Count} expired entries out of L1.", EventName = "Swept")]
         public static partial void Swept(ILogger logger, int count);
     }

@@ -304,6 +304,12 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
 
     void IInvalidationListener.OnRevocationUnavailable(string reason) => Log.RevocationUnavailable(_logger, reason);
 
+    void IInvalidationListener.OnShardLost(Func<string, bool> servedByIt)
+    {
+        var dropped = _l1.Drop(servedByIt);
+        Log.ShardLost(_logger, dropped);
+    }
+
     void IInvalidationListener.OnSubscriptionLost()
     {
         _l1.Suspend();

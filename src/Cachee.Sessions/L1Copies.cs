@@ -10,7 +10,11 @@ namespace Cachee.Sessions;
 /// sliding copy carries the lead at which a hit asks for its renewal in Redis. Every path that puts a value in L1 (a read, a
 /// write, a write queued for replay, a replay) goes through here.
 /// </summary>
-internal sealed class L1Copies(L1Store l1, TimeProvider time, TimeSpan? slidingTolerance)
+/// <param name="l1">The L1 tier.</param>
+/// <param name="time">The clock.</param>
+/// <param name="slidingTolerance">The configured sliding refresh tolerance (null: the default).</param>
+/// <param name="canHold">False for a key whose changes may go unheard for now (see <c>IInvalidationBus.CanHold</c>).</param>
+internal sealed class L1Copies(L1Store l1, TimeProvider time, TimeSpan? slidingTolerance, Func<string, bool> canHold)
 {
     /// <summary>Now on both clocks, read together: UTC (for Redis) and L1's.</summary>
     public Moment Now() => new(UtcNow(), l1.Clock.Now());
@@ -44,10 +48,10 @@ internal sealed class L1Copies(L1Store l1, TimeProvider time, TimeSpan? slidingT
     public void CompleteWithoutCopy(in L1Ticket ticket) => _ = l1.CompleteWrite(ticket, null);
 
     // Null when the copy may not be kept: L1 was not trusted when the ticket was taken, the value is too large, Redis' expiry
-    // is unknown, or the copy would already have ended.
+    // is unknown, changes of the key may go unheard for now, or the copy would already have ended.
     private L1Entry? Make(in L1Ticket ticket, byte[] value, long version, EntryExpiration expiration, RedisTtl ttl, Moment now)
     {
-        if (!ticket.CanInstall || value.Length > l1.MaxEntryBytes || !ttl.IsKnown)
+        if (!ticket.CanInstall || value.Length > l1.MaxEntryBytes || !ttl.IsKnown || !canHold(ticket.Key))
         {
             return null;
         }

@@ -80,7 +80,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         _l1Hits = _metrics.L1Hits;
         var renewals = new RenewalRequests();
         _l1 = new L1Store(options.L1MaxBytes, options.L1MaxEntries, options.L1MaxEntryBytes, _metrics.L1Evictions.Increment, new L1Clock(time), renewals);
-        _copies = new L1Copies(_l1, time, options.SlidingRefreshTolerance);
+        _copies = new L1Copies(_l1, time, options.SlidingRefreshTolerance, bus.CanHold);
         var breaker = new CircuitBreaker(options.CircuitBreakerFailureThreshold, options.CircuitBreakerBreakDuration, time);
         var guarded = new GuardedL2Store(store, options.L2OperationTimeout, breaker, time, _metrics, logs.CreateLogger<GuardedL2Store>());
         _l2 = guarded;

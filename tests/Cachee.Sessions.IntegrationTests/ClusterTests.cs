@@ -230,4 +230,38 @@ public sealed class ClusterTests(RedisCluster cluster)
             await Eventually.TrueAsync(() => b.Get(key) is [3], "invalidations flow again");
         }
     }
+
+    [Fact]
+    public async Task SubscriptionKilledOnOneShard_TheOtherShardsCopiesAreServedThroughout()
+    {
+        await using var instances = new Instances(cluster.Endpoints);
+        var b = await instances.StartAsync(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
+        var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(cluster.Endpoints + ",allowAdmin=true");
+        await using var closeAdmin = admin;
+        var keys = Enumerable.Range(0, 30).Select(i => $"k{i}").ToArray();
+        foreach (var key in keys)
+        {
+            await b.SetAsync(key, [1], Sliding);
+        }
+
+        var lostNode = admin.GetServers()[0].ClusterConfiguration!.GetBySlot(admin.HashSlot(instances.Prefix + "k0"))!.EndPoint!;
+        var elsewhere = keys.Where(key => !lostNode.Equals(admin.GetServers()[0].ClusterConfiguration!.GetBySlot(admin.HashSlot(instances.Prefix + key))!.EndPoint)).ToArray();
+        Assert.NotEmpty(elsewhere);
+        var l2Reads = b.GetStatistics().L2Hits + b.GetStatistics().L2Misses;
+
+        _ = await admin.GetServer(lostNode).ExecuteAsync("CLIENT", "KILL", "TYPE", "pubsub");
+        await Eventually.TrueAsync(() => !b.L1.TryPeek("k0", out _), "the lost node's copies are dropped");
+
+        // The other shards' copies were never dropped: served from L1 all along, without a Redis read.
+        foreach (var key in elsewhere)
+        {
+            Assert.True(b.L1.TryPeek(key, out _), $"{key} was kept");
+            Assert.Equal([1], await b.GetAsync(key));
+        }
+
+        Assert.Equal(l2Reads, b.GetStatistics().L2Hits + b.GetStatistics().L2Misses);
+
+        // Once the node is back, its keys are held in L1 again.
+        await Eventually.TrueAsync(() => b.Get("k0") is [1] && b.L1.TryPeek("k0", out _), "the lost node's keys are held again", TimeSpan.FromSeconds(10));
+    }
 }

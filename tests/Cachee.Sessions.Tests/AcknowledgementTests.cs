@@ -82,6 +82,10 @@ public sealed class AcknowledgementTests
         {
         }
 
+        public void OnShardLost(Func<string, bool> servedByIt)
+        {
+        }
+
         public void OnRevocationUnavailable(string reason)
         {
         }

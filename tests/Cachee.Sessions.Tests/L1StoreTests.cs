@@ -29,6 +29,22 @@ public sealed class L1StoreTests
     }
 
     [Fact]
+    public void Drop_RemovesTheMatchingCopiesOnly_AndNoReadBegunBeforeInstalls()
+    {
+        var store = NewStore();
+        Assert.True(Put(store, "shard1:a", 10));
+        Assert.True(Put(store, "shard2:b", 10));
+        var inFlight = store.BeginRead("shard2:c");
+
+        Assert.Equal(1, store.Drop(key => key.StartsWith("shard1:", StringComparison.Ordinal)));
+
+        Assert.False(store.TryPeek("shard1:a", out _));
+        Assert.True(store.TryServe("shard2:b", out _)); // same epoch: still served
+        Assert.False(store.TryInstallRead(inFlight, new L1Entry("shard2:c", new byte[1], 1, inFlight.Epoch, long.MaxValue)));
+        Assert.True(Put(store, "shard2:c", 1));
+    }
+
+    [Fact]
     public void EntryOverMaxEntryBytes_IsNotKept()
     {
         var store = NewStore(maxEntryBytes: 100);

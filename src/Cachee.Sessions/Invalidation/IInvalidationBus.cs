@@ -15,4 +15,10 @@ internal interface IInvalidationBus : IDisposable
     /// was applied here (fire and forget).
     /// </summary>
     void PublishAck(string writerOrigin, long ackId, string key);
+
+    /// <summary>
+    /// False while changes of <paramref name="key"/> may go unheard although the bus as a whole is live (on a Redis Cluster,
+    /// the node that serves it lost a connection): no copy of it may be kept meanwhile.
+    /// </summary>
+    bool CanHold(string key);
 }

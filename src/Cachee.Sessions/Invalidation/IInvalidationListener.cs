@@ -15,6 +15,12 @@ internal interface IInvalidationListener
     /// </summary>
     void OnRevocationUnavailable(string reason);
 
+    /// <summary>
+    /// On a Redis Cluster, one node lost a connection: changes of the keys it serves (<paramref name="servedByIt"/>) may go
+    /// unheard from now on (the bus holds their copies back, see <see cref="IInvalidationBus.CanHold"/>, until it is back).
+    /// </summary>
+    void OnShardLost(Func<string, bool> servedByIt);
+
     /// <summary>The subscription was lost: messages may be missed from now on.</summary>
     void OnSubscriptionLost();
 

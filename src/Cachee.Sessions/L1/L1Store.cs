@@ -237,6 +237,19 @@ internal sealed class L1Store
     public byte[]? TryGetStale(string key, long now) =>
         TryPeek(key, out var entry) && entry.ValidUntil > now ? entry.Value : null;
 
+    /// <summary>
+    /// Drops every copy whose key matches (changes of them may go unheard from now on), and lets no read begun before install.
+    /// </summary>
+    public int Drop(Func<string, bool> keys)
+    {
+        for (var i = 0; i < _conflicts.Length; i++)
+        {
+            _ = Interlocked.Increment(ref _conflicts[i]);
+        }
+
+        return RemoveWhere(slot => slot.Key is { } key && keys(key));
+    }
+
     /// <summary>Removes entries whose validity ended at or before <paramref name="now"/>; returns how many.</summary>
     public int RemoveExpired(long now) => RemoveWhere(slot => slot.ValidUntil <= now);
 

@@ -29,6 +29,8 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
     private readonly RedisChannel _inbox = RedisChannel.Literal(InvalidationMessage.InboxChannel(channel, origin));
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, Lazy<Task<ChannelMessageQueue>>> _shardInboxes = new();
     private bool _cluster;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskCompletionSource> _nodeProbes = new(StringComparer.Ordinal);
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<System.Net.EndPoint, byte> _downNodes = new();
     private readonly byte[] _keyPrefix = System.Text.Encoding.UTF8.GetBytes(keyPrefix ?? string.Empty);
     private readonly CancellationTokenSource _disposed = new();
     private IInvalidationListener? _listener;
@@ -178,6 +180,10 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
             if (message.KeyOrToken == Volatile.Read(ref _probeToken))
             {
                 Volatile.Read(ref _probe)?.TrySetResult();
+            }
+            else if (_nodeProbes.TryGetValue(message.KeyOrToken, out var nodeProbe))
+            {
+                nodeProbe.TrySetResult();
             }
 
             return;
@@ -354,8 +360,27 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
         }
     }
 
+    public bool CanHold(string key) =>
+        !IsCluster || _downNodes.IsEmpty || _multiplexer is not { } multiplexer || !IsServedBy(multiplexer, key, _downNodes.ContainsKey);
+
+    private bool IsServedBy(IConnectionMultiplexer multiplexer, string key, Func<System.Net.EndPoint, bool> node) =>
+        multiplexer.GetServer(new RedisKey((keyPrefix ?? string.Empty) + key)).EndPoint is { } endpoint && node(endpoint);
+
     private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
     {
+        // On a cluster, only the keys that node serves may have changes go unheard: their copies are dropped and held back
+        // until the node is proven back (its own probe, tracking armed again).
+        if (IsCluster && e.EndPoint is { } lost && e.ConnectionType is ConnectionType.Subscription or ConnectionType.Interactive)
+        {
+            _downNodes[lost] = 0;
+            if (_multiplexer is { } multiplexer)
+            {
+                _listener?.OnShardLost(key => IsServedBy(multiplexer, key, endpoint => endpoint.Equals(lost)));
+            }
+
+            return;
+        }
+
         // The subscription, or the tracking that lives on the reading connection: either way changes may go unheard.
         if (e.ConnectionType is ConnectionType.Subscription or ConnectionType.Interactive)
         {
@@ -369,9 +394,63 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
     {
+        if (IsCluster && e.EndPoint is { } back && e.ConnectionType is ConnectionType.Subscription or ConnectionType.Interactive)
+        {
+            _ = ReprobeNodeUntilLiveAsync(back);
+            return;
+        }
+
         if (e.ConnectionType is ConnectionType.Subscription or ConnectionType.Interactive && Interlocked.Exchange(ref _probing, 1) == 0)
         {
             _ = ReprobeUntilLiveAsync();
+        }
+    }
+
+    // On a cluster, after a node's connection came back: arm tracking again on every master, then prove the node's subscription
+    // with a probe through this instance's channel of a slot it serves; only then may its keys be held again.
+    private async Task ReprobeNodeUntilLiveAsync(System.Net.EndPoint node)
+    {
+        try
+        {
+            while (!_disposed.IsCancellationRequested && _downNodes.ContainsKey(node))
+            {
+                try
+                {
+                    await ProbeNodeAsync(node).ConfigureAwait(false);
+                    _ = _downNodes.TryRemove(node, out _);
+                    return;
+                }
+                catch (Exception ex) when (ex is TimeoutException or RedisException)
+                {
+                    await Task.Delay(ReprobeBackoff, _disposed.Token).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Disposed.
+        }
+    }
+
+    private async Task ProbeNodeAsync(System.Net.EndPoint node)
+    {
+        var multiplexer = _multiplexer!;
+        var slot = multiplexer.GetServer(node).ClusterConfiguration?.Nodes
+            .FirstOrDefault(candidate => node.Equals(candidate.EndPoint) && candidate.Slots.Count > 0)?.Slots[0].From
+            ?? throw new RedisException("The node serves no slot known yet.");
+        await EnsureShardInboxAsync(slot).ConfigureAwait(false);
+        await ArmClusterTrackingAsync().ConfigureAwait(false);
+        var probe = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var token = Guid.NewGuid().ToString("N");
+        _nodeProbes[token] = probe;
+        try
+        {
+            _ = await multiplexer.GetSubscriber().PublishAsync(InboxOf(origin, slot), InvalidationMessage.FormatProbe(origin, token)).ConfigureAwait(false);
+            await probe.Task.WaitAsync(probeTimeout, _disposed.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            _ = _nodeProbes.TryRemove(token, out _);
         }
     }
 
