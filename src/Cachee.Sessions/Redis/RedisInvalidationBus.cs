@@ -21,7 +21,7 @@ namespace Cachee.Sessions.Redis;
 /// the holders there); tracking is armed on every master, redirected to this instance's subscriber connection on that
 /// master. A gap on any node starts a new epoch for all (conservative).</para>
 /// </summary>
-internal sealed class RedisInvalidationBus(RedisConnection connection, string channel, string origin, string? keyPrefix, TimeSpan probeTimeout)
+internal sealed partial class RedisInvalidationBus(RedisConnection connection, string channel, string origin, string? keyPrefix, TimeSpan probeTimeout)
     : IInvalidationBus
 {
     private static readonly TimeSpan ReprobeBackoff = TimeSpan.FromMilliseconds(100);
@@ -43,9 +43,6 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
     private int _probing;
     private long _losses;
     private int _trackingReported;
-
-    /// <summary>The client name the cache's own connections carry, so that the subscriber connection can be found in <c>CLIENT LIST</c>.</summary>
-    public static string ClientNameFor(string origin) => "cachee-" + origin;
 
     /// <summary>True on a Redis Cluster: channels are sharded, one per slot in use (known once started).</summary>
     public bool IsCluster => Volatile.Read(ref _cluster);
@@ -110,67 +107,6 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
 
         _ = multiplexer.GetSubscriber().Publish(InboxOf(writerOrigin, null), message, CommandFlags.FireAndForget);
     }
-
-    /// <summary>The cluster slot of a cache key (with the instance prefix).</summary>
-    public int SlotOf(string key) => HolderRegistryKey.SlotOf((keyPrefix ?? string.Empty) + key);
-
-    /// <summary>
-    /// The channel prefix (the instance id follows) of the inboxes a write script publishes to, and the command to publish
-    /// with: per slot and <c>SPUBLISH</c> on a cluster.
-    /// </summary>
-    public (string Prefix, string Command) InboxPrefixFor(string key) => IsCluster
-        ? (HolderRegistryKey.TagFor(SlotOf(key)) + InvalidationMessage.InboxChannel(channel, string.Empty), "SPUBLISH")
-        : (InvalidationMessage.InboxChannel(channel, string.Empty), "PUBLISH");
-
-    /// <summary>
-    /// On a cluster: makes sure this instance listens on its inbox in the slot of <paramref name="key"/> before it registers
-    /// there as a holder or writes there (a write script publishes to the inboxes in the key's slot). Completes at once
-    /// elsewhere, and once subscribed.
-    /// </summary>
-    public ValueTask EnsureInboxAsync(string key) => IsCluster ? new(EnsureShardInboxAsync(SlotOf(key))) : ValueTask.CompletedTask;
-
-    /// <summary>
-    /// On a cluster: Redis found this instance not listening, on the node that serves the slot of <paramref name="key"/>, on
-    /// its channel of that slot (the slot moved): subscribes again, where the multiplexer now sends that slot.
-    /// </summary>
-    public async ValueTask ResubscribeAsync(string key)
-    {
-        var slot = SlotOf(key);
-        if (_shardInboxes.TryRemove(slot, out var old) && old.IsValueCreated && old.Value.IsCompletedSuccessfully)
-        {
-            await old.Value.Result.UnsubscribeAsync().ConfigureAwait(false);
-        }
-
-        await EnsureShardInboxAsync(slot).ConfigureAwait(false);
-    }
-
-    /// <summary>This instance's own channel in the slot of <paramref name="key"/> on a cluster, which the scripts check it listens on; empty elsewhere.</summary>
-    public string OwnInboxFor(string key) =>
-        IsCluster ? HolderRegistryKey.TagFor(SlotOf(key)) + InvalidationMessage.InboxChannel(channel, origin) : string.Empty;
-
-    private Task EnsureShardInboxAsync(int slot)
-    {
-        var subscription = _shardInboxes.GetOrAdd(slot, s => new Lazy<Task<ChannelMessageQueue>>(() => SubscribeShardInboxAsync(s)));
-        var task = subscription.Value;
-        if (task.IsFaulted || task.IsCanceled)
-        {
-            _ = _shardInboxes.TryRemove(KeyValuePair.Create(slot, subscription)); // the next use tries again
-        }
-
-        return task;
-    }
-
-    private async Task<ChannelMessageQueue> SubscribeShardInboxAsync(int slot)
-    {
-        var multiplexer = _multiplexer ?? throw new RedisException("The invalidation bus has not started yet.");
-        var queue = await multiplexer.GetSubscriber().SubscribeAsync(InboxOf(origin, slot)).ConfigureAwait(false);
-        queue.OnMessage(message => OnMessage(message.Message));
-        return queue;
-    }
-
-    private RedisChannel InboxOf(string who, int? slot) => slot is { } s
-        ? RedisChannel.Sharded(HolderRegistryKey.TagFor(s) + InvalidationMessage.InboxChannel(channel, who))
-        : RedisChannel.Literal(InvalidationMessage.InboxChannel(channel, who));
 
     private void OnMessage(RedisValue value)
     {
@@ -249,123 +185,6 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
         }
     }
 
-    // Points tracking of the reading connection at the subscriber connection's current client id, found by the multiplexer's
-    // client name (Cachee names its own connections uniquely; a multiplexer from ConnectionMultiplexerFactory must carry a
-    // name no other subscriber connection has). When that cannot be done (an older Redis, a user without the CLIENT command,
-    // an ambiguous name), L1 still serves, coherent among Cachee instances; changes by other clients are then not revoked,
-    // which is reported once.
-    private async Task ArmTrackingAsync()
-    {
-        var multiplexer = _multiplexer!;
-        try
-        {
-            var endpoint = multiplexer.GetSubscriber().SubscribedEndpoint(_inbox)
-                ?? throw new RedisException("The subscription has no server yet.");
-            var server = multiplexer.GetServer(endpoint);
-            if (server.IsReplica)
-            {
-                ReportTrackingUnavailable("the subscription is on a replica, not on the server that serves reads");
-                return;
-            }
-
-            // Sent as plain commands through the database (IServer's CLIENT methods need admin mode), which runs them on the
-            // master's interactive connection: the one every read of this cache goes through, so the one to track.
-            var database = multiplexer.GetDatabase();
-            _ = await ArmTrackingOnAsync((command, args) => database.ExecuteAsync(command, args), string.Empty).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is RedisServerException or RedisCommandException)
-        {
-            ReportTrackingUnavailable(ex.Message);
-        }
-    }
-
-    // Finds this instance's subscriber connection on one server (execute runs a command on that server's interactive
-    // connection) by the multiplexer's client name, and points that connection's tracking at it. False when that cannot be
-    // done for good (reported); throws to be tried again when our own connection was just replaced.
-    private async Task<bool> ArmTrackingOnAsync(Func<string, object[], Task<RedisResult>> execute, string where)
-    {
-        var name = _multiplexer!.ClientName;
-        var mine = SubscriberIds((string?)await execute("CLIENT", ["LIST", "TYPE", "pubsub"]).ConfigureAwait(false), name);
-        if (mine.Count != 1 && name != ClientNameFor(origin))
-        {
-            // A multiplexer from ConnectionMultiplexerFactory whose name other subscriber connections share.
-            ReportTrackingUnavailable(
-                $"{mine.Count} subscriber connections{where} are named '{name}'; give the multiplexer from ConnectionMultiplexerFactory a unique ClientName");
-            return false;
-        }
-
-        if (mine.Count != 1)
-        {
-            // Our own connection, just reconnected: the old one may not have left the list yet. Try again shortly.
-            throw new RedisException($"{mine.Count} subscriber connections{where} are named '{name}'.");
-        }
-
-        _ = await execute("CLIENT", ["TRACKING", "ON", "REDIRECT", mine[0], "NOLOOP"]).ConfigureAwait(false);
-        return true;
-    }
-
-    // The ids of the lines of a CLIENT LIST reply whose name is exactly `name`.
-    private static List<string> SubscriberIds(string? clientList, string name)
-    {
-        var ids = new List<string>();
-        foreach (var line in (clientList ?? string.Empty).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            var fields = line.Split(' ');
-            if (fields.Contains("name=" + name, StringComparer.Ordinal)
-                && fields.FirstOrDefault(field => field.StartsWith("id=", StringComparison.Ordinal)) is { } id)
-            {
-                ids.Add(id["id=".Length..]);
-            }
-        }
-
-        return ids;
-    }
-
-    private IEnumerable<int> FirstSlotOfEachMaster()
-    {
-        var multiplexer = _multiplexer!;
-        var configuration = multiplexer.GetServers().Select(server => server.ClusterConfiguration).FirstOrDefault(config => config is not null)
-            ?? throw new RedisException("The cluster's configuration is not known yet.");
-        return configuration.Nodes.Where(node => !node.IsReplica && node.Slots.Count > 0).Select(node => node.Slots[0].From).ToArray();
-    }
-
-    // Tracking on every master's interactive connection, redirected to this instance's subscriber connection on that master
-    // (Redis sends a key's reports from the node that holds it). Needs the CLIENT command through IServer (admin mode, which
-    // Cachee turns on for the connections it makes).
-    private async Task ArmClusterTrackingAsync()
-    {
-        var multiplexer = _multiplexer!;
-        var name = multiplexer.ClientName;
-        try
-        {
-            foreach (var server in multiplexer.GetServers().Where(server => !server.IsReplica))
-            {
-                if (!await ArmTrackingOnAsync((command, args) => server.ExecuteAsync(command, args), $" on {server.EndPoint}").ConfigureAwait(false))
-                {
-                    return;
-                }
-            }
-        }
-        catch (Exception ex) when (ex is RedisServerException or RedisCommandException)
-        {
-            ReportTrackingUnavailable(ex.Message);
-        }
-    }
-
-    private void ReportTrackingUnavailable(string reason)
-    {
-        if (Interlocked.Exchange(ref _trackingReported, 1) == 0)
-        {
-            _listener?.OnRevocationUnavailable(reason);
-        }
-    }
-
-    public bool CanHold(string key) =>
-        !IsCluster || _downNodes.IsEmpty || _multiplexer is not { } multiplexer || !IsServedBy(multiplexer, key, _downNodes.ContainsKey);
-
-    private bool IsServedBy(IConnectionMultiplexer multiplexer, string key, Func<System.Net.EndPoint, bool> node) =>
-        multiplexer.GetServer(new RedisKey((keyPrefix ?? string.Empty) + key)).EndPoint is { } endpoint && node(endpoint);
-
     private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
     {
         // On a cluster, only the keys that node serves may have changes go unheard: their copies are dropped and held back
@@ -403,54 +222,6 @@ internal sealed class RedisInvalidationBus(RedisConnection connection, string ch
         if (e.ConnectionType is ConnectionType.Subscription or ConnectionType.Interactive && Interlocked.Exchange(ref _probing, 1) == 0)
         {
             _ = ReprobeUntilLiveAsync();
-        }
-    }
-
-    // On a cluster, after a node's connection came back: arm tracking again on every master, then prove the node's subscription
-    // with a probe through this instance's channel of a slot it serves; only then may its keys be held again.
-    private async Task ReprobeNodeUntilLiveAsync(System.Net.EndPoint node)
-    {
-        try
-        {
-            while (!_disposed.IsCancellationRequested && _downNodes.ContainsKey(node))
-            {
-                try
-                {
-                    await ProbeNodeAsync(node).ConfigureAwait(false);
-                    _ = _downNodes.TryRemove(node, out _);
-                    return;
-                }
-                catch (Exception ex) when (ex is TimeoutException or RedisException)
-                {
-                    await Task.Delay(ReprobeBackoff, _disposed.Token).ConfigureAwait(false);
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // Disposed.
-        }
-    }
-
-    private async Task ProbeNodeAsync(System.Net.EndPoint node)
-    {
-        var multiplexer = _multiplexer!;
-        var slot = multiplexer.GetServer(node).ClusterConfiguration?.Nodes
-            .FirstOrDefault(candidate => node.Equals(candidate.EndPoint) && candidate.Slots.Count > 0)?.Slots[0].From
-            ?? throw new RedisException("The node serves no slot known yet.");
-        await EnsureShardInboxAsync(slot).ConfigureAwait(false);
-        await ArmClusterTrackingAsync().ConfigureAwait(false);
-        var probe = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var token = Guid.NewGuid().ToString("N");
-        _nodeProbes[token] = probe;
-        try
-        {
-            _ = await multiplexer.GetSubscriber().PublishAsync(InboxOf(origin, slot), InvalidationMessage.FormatProbe(origin, token)).ConfigureAwait(false);
-            await probe.Task.WaitAsync(probeTimeout, _disposed.Token).ConfigureAwait(false);
-        }
-        finally
-        {
-            _ = _nodeProbes.TryRemove(token, out _);
         }
     }
 
