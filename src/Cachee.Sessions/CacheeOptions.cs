@@ -119,6 +119,17 @@ public sealed class CacheeOptions
     /// </summary>
     public WriteFailureMode WriteFailureMode { get; set; } = WriteFailureMode.Throw;
 
+    /// <summary>
+    /// How many replicas must confirm a write or remove before it returns (Redis' <c>WAIT</c>). 0, the default: a write returns
+    /// once the master applied it; replication is asynchronous, so a failover can lose it. n &gt; 0: each write runs, with its
+    /// <c>WAIT</c>, on a connection of its own (<c>WAIT</c> blocks the connection it runs on, so it never holds up other calls),
+    /// and fails with <see cref="CacheUnavailableException"/> when fewer than n replicas confirm it within half the write's
+    /// window (it may then be on the master only, like any write whose answer did not come). The writer keeps no L1 copy of
+    /// such a write (its next read fetches it). Needs <see cref="Configuration"/> or <see cref="ConfigurationOptions"/>, not
+    /// <see cref="ConnectionMultiplexerFactory"/>. 0 to 16.
+    /// </summary>
+    public int MinReplicasToAcknowledge { get; set; }
+
     /// <summary>How many keys the replay queue holds at most (<see cref="WriteFailureMode.Replay"/>). Default 10,000; 1 to 1,000,000.</summary>
     public int ReplayQueueCapacity { get; set; } = 10_000;
 

@@ -70,6 +70,18 @@ internal sealed class CacheeOptionsValidator : IValidateOptions<CacheeOptions>
             failures.Add($"CacheeOptions.{nameof(CacheeOptions.WriteFailureMode)} must be Throw or Replay; it is {(int)options.WriteFailureMode}.");
         }
 
+        if (options.MinReplicasToAcknowledge is < 0 or > 16)
+        {
+            failures.Add($"CacheeOptions.{nameof(CacheeOptions.MinReplicasToAcknowledge)} must be between 0 and 16; it is {options.MinReplicasToAcknowledge}.");
+        }
+        else if (options.MinReplicasToAcknowledge > 0 && options.ConnectionMultiplexerFactory is not null)
+        {
+            failures.Add(
+                $"CacheeOptions.{nameof(CacheeOptions.MinReplicasToAcknowledge)} needs connections of Cachee's own (each acknowledged write "
+                + $"waits on one): set {nameof(CacheeOptions.Configuration)} or {nameof(CacheeOptions.ConfigurationOptions)} instead of "
+                + $"{nameof(CacheeOptions.ConnectionMultiplexerFactory)}.");
+        }
+
         if (options.ReplayQueueCapacity is < 1 or > 1_000_000)
         {
             failures.Add($"CacheeOptions.{nameof(CacheeOptions.ReplayQueueCapacity)} must be between 1 and 1,000,000; it is {options.ReplayQueueCapacity}.");

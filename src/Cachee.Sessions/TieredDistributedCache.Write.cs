@@ -91,7 +91,7 @@ public sealed partial class TieredDistributedCache
 
         _replay.Forget(key);
         _metrics.InvalidationsSent.Increment();
-        _copies.CompleteWrite(ticket, value, written.Version, expiration, ttl, now);
+        _copies.CompleteWrite(ticket, written.KeepCopy ? value : null, written.Version, expiration, ttl, now);
         await AwaitAcknowledgementsAsync(key, ack, written, sync).ConfigureAwait(false);
     }
 

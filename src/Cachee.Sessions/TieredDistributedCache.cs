@@ -174,7 +174,8 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         connection = new RedisConnection(options, RedisInvalidationBus.ClientNameFor(instanceId));
         var channel = ChannelName(options);
         var bus = new RedisInvalidationBus(connection, channel, instanceId, options.InstanceName, probeTimeout: TimeSpan.FromSeconds(5));
-        var store = new RedisL2Store(connection, options.InstanceName, bus, instanceId, options.L2OperationTimeout, options.SlidingRefreshTolerance);
+        var store = new RedisL2Store(
+            connection, options.InstanceName, bus, instanceId, options.L2OperationTimeout, options.SlidingRefreshTolerance, options.MinReplicasToAcknowledge);
         return (store, bus);
     }
 }

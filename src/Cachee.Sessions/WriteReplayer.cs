@@ -135,7 +135,7 @@ internal sealed partial class WriteReplayer(
             metrics.ReplayApplied.Increment();
             metrics.InvalidationsSent.Increment();
             var ticket = l1.BeginWrite(write.Key);
-            copies.CompleteWrite(ticket, queue.Find(write.Key) is null ? write.Value : null, applied.Version, write.Expiration, ttl, now);
+            copies.CompleteWrite(ticket, queue.Find(write.Key) is null && applied.KeepCopy ? write.Value : null, applied.Version, write.Expiration, ttl, now);
             Log.WriteReplayed(logger, new RedactedKey(write.Key), applied.Version);
         }
         else

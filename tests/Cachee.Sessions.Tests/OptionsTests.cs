@@ -22,6 +22,7 @@ public sealed class OptionsTests
     [InlineData(nameof(CacheeOptions.CircuitBreakerBreakDuration))]
     [InlineData(nameof(CacheeOptions.WriteFailureMode))]
     [InlineData(nameof(CacheeOptions.ReplayQueueCapacity))]
+    [InlineData(nameof(CacheeOptions.MinReplicasToAcknowledge))]
     public void InvalidOption_FailsNamingIt(string option)
     {
         var options = new CacheeOptions { Configuration = "localhost" };
@@ -39,10 +40,24 @@ public sealed class OptionsTests
             case nameof(CacheeOptions.CircuitBreakerBreakDuration): options.CircuitBreakerBreakDuration = TimeSpan.FromHours(1); break;
             case nameof(CacheeOptions.WriteFailureMode): options.WriteFailureMode = (WriteFailureMode)7; break;
             case nameof(CacheeOptions.ReplayQueueCapacity): options.ReplayQueueCapacity = 0; break;
+            case nameof(CacheeOptions.MinReplicasToAcknowledge): options.MinReplicasToAcknowledge = 17; break;
         }
 
         var error = Assert.Throws<OptionsValidationException>(() => new TieredDistributedCache(Options.Create(options)));
         Assert.Contains($"CacheeOptions.{option}", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ReplicaAcknowledgement_WithTheApplicationsMultiplexer_FailsSayingWhy()
+    {
+        var options = new CacheeOptions
+        {
+            ConnectionMultiplexerFactory = () => throw new InvalidOperationException("not called"),
+            MinReplicasToAcknowledge = 1,
+        };
+        var error = Assert.Throws<OptionsValidationException>(() => new TieredDistributedCache(Options.Create(options)));
+        Assert.Contains(nameof(CacheeOptions.ConnectionMultiplexerFactory), error.Message, StringComparison.Ordinal);
+        Assert.Contains(nameof(CacheeOptions.MinReplicasToAcknowledge), error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -79,7 +79,8 @@ internal readonly record struct Renewal(RenewalStatus Status, RedisTtl Ttl, bool
 /// <summary>What a write or remove did in the L2 store.</summary>
 /// <param name="Version">The version the change was published with.</param>
 /// <param name="Receivers">How many other instances heard the invalidation: the live holders, whose acknowledgements the writer waits for.</param>
-internal readonly record struct L2WriteResult(long Version, long Receivers);
+/// <param name="KeepCopy">False when the writer must keep no L1 copy (a write acknowledged by replicas, see <see cref="CacheeOptions.MinReplicasToAcknowledge"/>).</param>
+internal readonly record struct L2WriteResult(long Version, long Receivers, bool KeepCopy = true);
 
 /// <summary>A write accepted while Redis was unreachable, waiting to be replayed.</summary>
 /// <param name="Key">The key.</param>

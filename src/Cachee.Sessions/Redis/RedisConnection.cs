@@ -14,6 +14,10 @@ internal sealed class RedisConnection(CacheeOptions options, string clientName) 
     private volatile bool _owned;
     private volatile bool _disposed;
 
+    /// <summary>The connections writes run on when they wait for replicas (<see cref="CacheeOptions.MinReplicasToAcknowledge"/> &gt; 0), else null.</summary>
+    public DurableWriteConnections? Durable { get; } =
+        options.MinReplicasToAcknowledge > 0 ? new DurableWriteConnections(options, clientName + "-acknowledged") : null;
+
     /// <summary>Returns the multiplexer, connecting first if needed; completes synchronously when <paramref name="sync"/> is set.</summary>
     public async ValueTask<IConnectionMultiplexer> GetAsync(bool sync, CancellationToken token)
     {
@@ -48,20 +52,7 @@ internal sealed class RedisConnection(CacheeOptions options, string clientName) 
             }
             else
             {
-                var configuration = options.ConfigurationOptions?.Clone() ?? ConfigurationOptions.Parse(options.Configuration!);
-                configuration.AbortOnConnectFail = false;
-                configuration.ClientName = clientName;
-
-                // On a cluster, tracking is armed on each master through IServer, whose CLIENT commands need admin mode.
-                configuration.AllowAdmin = true;
-
-                // Keys are bearer secrets (session ids): StackExchange.Redis must not put them in its exception messages.
-                configuration.IncludeDetailInExceptions = false;
-
-                // No call may wait longer than the operation timeout, blocking ones included (their bound is SyncTimeout).
-                var timeout = (int)Math.Ceiling(options.L2OperationTimeout.TotalMilliseconds);
-                configuration.SyncTimeout = Math.Min(configuration.SyncTimeout, timeout);
-                configuration.ConnectTimeout = Math.Min(configuration.ConnectTimeout, Math.Max(timeout, 1000));
+                var configuration = Configure(options, clientName);
                 multiplexer = sync
                     ? ConnectionMultiplexer.Connect(configuration)
                     : await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
@@ -84,6 +75,26 @@ internal sealed class RedisConnection(CacheeOptions options, string clientName) 
         }
     }
 
+    /// <summary>The configuration of a connection Cachee makes itself, named <paramref name="clientName"/>.</summary>
+    internal static ConfigurationOptions Configure(CacheeOptions options, string clientName)
+    {
+        var configuration = options.ConfigurationOptions?.Clone() ?? ConfigurationOptions.Parse(options.Configuration!);
+        configuration.AbortOnConnectFail = false;
+        configuration.ClientName = clientName;
+
+        // On a cluster, tracking is armed on each master through IServer, whose CLIENT commands need admin mode.
+        configuration.AllowAdmin = true;
+
+        // Keys are bearer secrets (session ids): StackExchange.Redis must not put them in its exception messages.
+        configuration.IncludeDetailInExceptions = false;
+
+        // No call may wait longer than the operation timeout, blocking ones included (their bound is SyncTimeout).
+        var timeout = (int)Math.Ceiling(options.L2OperationTimeout.TotalMilliseconds);
+        configuration.SyncTimeout = Math.Min(configuration.SyncTimeout, timeout);
+        configuration.ConnectTimeout = Math.Min(configuration.ConnectTimeout, Math.Max(timeout, 1000));
+        return configuration;
+    }
+
     /// <summary>
     /// Closes the connection if this cache made it, at once: commands still in flight fail rather than being waited for
     /// (disposal never waits for Redis). A multiplexer from <see cref="CacheeOptions.ConnectionMultiplexerFactory"/> belongs to
@@ -92,6 +103,7 @@ internal sealed class RedisConnection(CacheeOptions options, string clientName) 
     public void Dispose()
     {
         _disposed = true;
+        Durable?.Dispose();
         var multiplexer = Interlocked.Exchange(ref _multiplexer, null);
         if (_owned && multiplexer is not null)
         {

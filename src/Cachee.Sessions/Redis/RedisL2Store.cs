@@ -14,6 +14,8 @@ internal sealed class RedisL2Store : IL2Store
     private readonly string? _instanceName;
     private readonly string _origin;
     private readonly RedisInvalidationBus _inboxes;
+    private readonly DurableWriteConnections? _durable;
+    private readonly int _minReplicas;
     private readonly RedisValue _messagePrefix;
     private readonly long _registrationMs = (long)HolderRegistry.Lifetime.TotalMilliseconds;
     private readonly long _writeWindowMs;
@@ -27,9 +29,13 @@ internal sealed class RedisL2Store : IL2Store
     /// <param name="origin">This instance's id: its name in holder registries and in its channel's name.</param>
     /// <param name="operationTimeout">How long callers wait; writes must reach Redis well within it (see <see cref="WriteWindow"/>).</param>
     /// <param name="slidingTolerance">The configured <see cref="CacheeOptions.SlidingRefreshTolerance"/> (null: the default).</param>
+    /// <param name="minReplicas">The configured <see cref="CacheeOptions.MinReplicasToAcknowledge"/> (writes then run on <see cref="RedisConnection.Durable"/>).</param>
     public RedisL2Store(
-        RedisConnection connection, string? instanceName, RedisInvalidationBus inboxes, string origin, TimeSpan operationTimeout, TimeSpan? slidingTolerance = null)
+        RedisConnection connection, string? instanceName, RedisInvalidationBus inboxes, string origin, TimeSpan operationTimeout,
+        TimeSpan? slidingTolerance = null, int minReplicas = 0)
     {
+        _durable = minReplicas > 0 ? connection.Durable ?? throw new ArgumentException("The connection has no connections for acknowledged writes.", nameof(connection)) : null;
+        _minReplicas = minReplicas;
         _slidingTolerance = slidingTolerance;
         _writeWindowMs = (long)WriteWindow(operationTimeout).TotalMilliseconds;
         _connection = connection;
@@ -182,7 +188,7 @@ internal sealed class RedisL2Store : IL2Store
             _origin, inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key), _registrationMs, publish,
             _inboxes.OwnInboxFor(key),
         ];
-        return ToWriteResult(await EvaluateListeningAsync(RedisScripts.Set, key, args, sync, token).ConfigureAwait(false));
+        return await WriteAsync(RedisScripts.Set, key, args, sync, token).ConfigureAwait(false);
     }
 
     public async ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token)
@@ -192,7 +198,7 @@ internal sealed class RedisL2Store : IL2Store
         var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(key);
         RedisValue[] args =
             [deadline, _origin, inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key), publish, _inboxes.OwnInboxFor(key)];
-        return ToWriteResult(await EvaluateListeningAsync(RedisScripts.Remove, key, args, sync, token).ConfigureAwait(false));
+        return await WriteAsync(RedisScripts.Remove, key, args, sync, token).ConfigureAwait(false);
     }
 
     public async ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token)
@@ -206,26 +212,56 @@ internal sealed class RedisL2Store : IL2Store
             _origin, inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(0, write.Key), _registrationMs, publish,
             _inboxes.OwnInboxFor(write.Key),
         ];
-        var result = await EvaluateListeningAsync(RedisScripts.Replay, write.Key, args, sync, token).ConfigureAwait(false);
-        return (long)Pair(result)[0] == SupersededCode ? null : ToWriteResult(result);
+        return await WriteAsync(RedisScripts.Replay, write.Key, args, sync, token).ConfigureAwait(false) is { Version: not SupersededCode } applied
+            ? applied
+            : null;
     }
 
     private const long LateCode = -1;
     private const long SupersededCode = -2;
     private const long NotListeningCode = -3;
 
+    // A write script: on the shared connection, or, when writes wait for replicas, on a leased connection of its own, where
+    // WAIT then blocks only that connection. A write confirmed by too few replicas in time fails (it may be on the master);
+    // the writer keeps no copy of an acknowledged write, since its own connection did not read it back (no tracking there).
+    private async ValueTask<L2WriteResult> WriteAsync(string script, string key, RedisValue[] args, bool sync, CancellationToken token)
+    {
+        if (_durable is null)
+        {
+            return ToWriteResult(await EvaluateListeningAsync(script, key, args, sync, token).ConfigureAwait(false));
+        }
+
+        using var lease = await _durable.LeaseAsync(sync, token).ConfigureAwait(false);
+        var result = await EvaluateListeningAsync(script, key, args, sync, token, lease.Multiplexer).ConfigureAwait(false);
+        if ((long)Pair(result)[0] == SupersededCode)
+        {
+            return new L2WriteResult(SupersededCode, 0);
+        }
+
+        var written = ToWriteResult(result);
+        var server = lease.Multiplexer.GetServer(_prefix.Append(key));
+        var waitMs = Math.Max(1, _writeWindowMs / 2);
+        var confirmed = (long)(sync
+            ? server.Execute("WAIT", _minReplicas, waitMs)
+            : await server.ExecuteAsync("WAIT", _minReplicas, waitMs).ConfigureAwait(false));
+        return confirmed >= _minReplicas
+            ? written with { KeepCopy = false }
+            : throw new TimeoutException($"{confirmed} of {_minReplicas} replicas confirmed the write within {waitMs} ms; it may be on the master only.");
+    }
+
     // A write script, run again once if Redis found this instance not listening on its channel of the key's slot on that node
     // (a cluster slot moved): nothing was written, so subscribing where the slot is now and trying again is safe.
-    private async ValueTask<RedisResult> EvaluateListeningAsync(string script, string key, RedisValue[] args, bool sync, CancellationToken token)
+    private async ValueTask<RedisResult> EvaluateListeningAsync(
+        string script, string key, RedisValue[] args, bool sync, CancellationToken token, IConnectionMultiplexer? on = null)
     {
-        var result = await EvaluateAsync(script, key, args, sync, token).ConfigureAwait(false);
+        var result = await EvaluateAsync(script, key, args, sync, token, on).ConfigureAwait(false);
         if ((long)Pair(result)[0] != NotListeningCode)
         {
             return result;
         }
 
         await _inboxes.ResubscribeAsync(key).ConfigureAwait(false);
-        result = await EvaluateAsync(script, key, args, sync, token).ConfigureAwait(false);
+        result = await EvaluateAsync(script, key, args, sync, token, on).ConfigureAwait(false);
         return (long)Pair(result)[0] != NotListeningCode
             ? result
             : throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "This instance could not listen where the key's cluster slot is served.");
@@ -305,10 +341,11 @@ internal sealed class RedisL2Store : IL2Store
 
     // Sends EVALSHA (the script's hash, not its text); a server that does not know the script yet (first use, restart,
     // failover) answers NOSCRIPT, and the script is then sent once with EVAL, which also caches it there.
-    private async ValueTask<RedisResult> EvaluateAsync(string script, string key, RedisValue[] args, bool sync, CancellationToken token)
+    private async ValueTask<RedisResult> EvaluateAsync(
+        string script, string key, RedisValue[] args, bool sync, CancellationToken token, IConnectionMultiplexer? on = null)
     {
         token.ThrowIfCancellationRequested();
-        var multiplexer = await _connection.GetAsync(sync, token).ConfigureAwait(false);
+        var multiplexer = on ?? await _connection.GetAsync(sync, token).ConfigureAwait(false);
         var database = multiplexer.GetDatabase();
         RedisKey[] keys = [_prefix.Append(key), HolderRegistryKey.For(_instanceName, key)];
         var hash = RedisScripts.HashOf(script);
