@@ -50,6 +50,31 @@ internal sealed class RedisProcess : IDisposable
         return server;
     }
 
+    /// <summary>
+    /// Starts a Redis Sentinel (redis-server in sentinel mode, from a config file it may rewrite) watching the master at
+    /// <paramref name="masterPort"/> as <paramref name="serviceName"/>, with a quorum of 2 and a one-second down-after.
+    /// </summary>
+    public static RedisProcess StartSentinel(string serviceName, int masterPort)
+    {
+        var directory = Directory.CreateTempSubdirectory("cachee-sentinel-").FullName;
+        var port = FreePort();
+        var config = Path.Combine(directory, "sentinel.conf");
+        File.WriteAllText(config, string.Join('\n',
+            $"port {port}",
+            "bind 127.0.0.1",
+            $"dir {directory}",
+            $"logfile {Path.Combine(directory, LogFileName)}",
+            $"sentinel monitor {serviceName} 127.0.0.1 {masterPort} 2",
+            $"sentinel down-after-milliseconds {serviceName} 1000",
+            $"sentinel failover-timeout {serviceName} 10000",
+            $"sentinel parallel-syncs {serviceName} 1",
+            string.Empty));
+        string[] arguments = [config, "--sentinel"];
+        var sentinel = new RedisProcess(Launch(arguments), directory, port, arguments);
+        sentinel.WaitUntilListening(TimeSpan.FromSeconds(15));
+        return sentinel;
+    }
+
     /// <summary>Freezes the server (SIGSTOP): connections stay open, nothing is answered.</summary>
     public void Pause() => Signal(SigStop);
 
