@@ -82,6 +82,13 @@ internal sealed partial class GuardedL2Store(
             NoteRedisAnswered();
             return result;
         }
+        catch (ReplicasNotConfirmedException ex)
+        {
+            // The master answered: reads it can serve must not be refused by an opened breaker.
+            NoteRedisAnswered();
+            metrics.L2Failures.Increment();
+            throw new CacheUnavailableException($"The write was not confirmed by enough replicas: {ex.Message}", ex);
+        }
         catch (Exception ex) when (IsUnavailability(ex) || (ex is OperationCanceledException && !token.IsCancellationRequested))
         {
             // (A cancellation the caller did not ask for: StackExchange.Redis cancels the calls of a connection it recycles.)

@@ -246,7 +246,7 @@ internal sealed class RedisL2Store : IL2Store
             : await server.ExecuteAsync("WAIT", _minReplicas, waitMs).ConfigureAwait(false));
         return confirmed >= _minReplicas
             ? written with { KeepCopy = false }
-            : throw new TimeoutException($"{confirmed} of {_minReplicas} replicas confirmed the write within {waitMs} ms; it may be on the master only.");
+            : throw new ReplicasNotConfirmedException($"{confirmed} of {_minReplicas} replicas confirmed the write within {waitMs} ms; it may be on the master only.");
     }
 
     // A write script, run again once if Redis found this instance not listening on its channel of the key's slot on that node
