@@ -125,8 +125,9 @@ public sealed class CacheeOptions
     /// <c>WAIT</c>, on a connection of its own (<c>WAIT</c> blocks the connection it runs on, so it never holds up other calls),
     /// and fails with <see cref="CacheUnavailableException"/> when fewer than n replicas confirm it within half the write's
     /// window (it may then be on the master only, like any write whose answer did not come). The writer keeps no L1 copy of
-    /// such a write (its next read fetches it). Needs <see cref="Configuration"/> or <see cref="ConfigurationOptions"/>, not
-    /// <see cref="ConnectionMultiplexerFactory"/>. 0 to 16.
+    /// such a write (its next read fetches it). Set it to the number of replicas that can be promoted: a failover may promote
+    /// a replica that did not confirm, and then the writes only the others had are lost. Needs <see cref="Configuration"/> or
+    /// <see cref="ConfigurationOptions"/>, not <see cref="ConnectionMultiplexerFactory"/>. 0 to 16.
     /// </summary>
     public int MinReplicasToAcknowledge { get; set; }
 
