@@ -69,6 +69,17 @@ public sealed class SentinelFailoverTests(ITestOutputHelper output) : IAsyncLife
         Assert.True(run.Resumed < TimeSpan.FromSeconds(5), $"writes resumed {run.Resumed} after the kill");
     }
 
+    // Whether every replica the master lists has acknowledged its whole replication stream.
+    private static bool ReplicasCaughtUp(RedisProcess master)
+    {
+        using var connection = ConnectionMultiplexer.Connect(master.Endpoint + ",allowAdmin=true");
+        var info = connection.GetServer(connection.GetEndPoints()[0]).InfoRaw("replication") ?? string.Empty;
+        var fields = info.Split('\n', StringSplitOptions.TrimEntries);
+        var offset = fields.First(line => line.StartsWith("master_repl_offset:", StringComparison.Ordinal)).Split(':')[1];
+        var replicas = fields.Where(line => line.StartsWith("slave", StringComparison.Ordinal) && line.Contains("offset=", StringComparison.Ordinal)).ToArray();
+        return replicas.Length == 2 && replicas.All(line => line.Contains($"offset={offset},", StringComparison.Ordinal));
+    }
+
     private sealed record Run(int Stale, int Lost, TimeSpan Resumed);
 
     // Two instances write and read sessions (one new key per write); the master is killed after 200 rounds, one replica
@@ -93,6 +104,12 @@ public sealed class SentinelFailoverTests(ITestOutputHelper output) : IAsyncLife
 
             if (killedAt == TimeSpan.Zero && round >= 200 && (!lagging || clock.Elapsed - pausedAt > TimeSpan.FromSeconds(2)))
             {
+                if (!lagging)
+                {
+                    // "In sync": every replica has every write acknowledged so far (replication is asynchronous, even here).
+                    await Eventually.TrueAsync(() => ReplicasCaughtUp(_master), "the replicas caught up", TimeSpan.FromSeconds(10));
+                }
+
                 _master.Kill();
                 if (lagging)
                 {
