@@ -28,21 +28,7 @@ public class ReplicaAcknowledgedWriteBenchmark
     public void Setup()
     {
         _master = RedisProcess.Start();
-        _replica = RedisProcess.Start("--replicaof", "127.0.0.1", _master.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        using (var replica = ConnectionMultiplexer.Connect(_replica.Endpoint + ",allowAdmin=true"))
-        {
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-            while (!(replica.GetServer(replica.GetEndPoints()[0]).InfoRaw("replication") ?? string.Empty).Contains("master_link_status:up", StringComparison.Ordinal))
-            {
-                if (DateTime.UtcNow > deadline)
-                {
-                    throw new InvalidOperationException("The replica did not come in sync.");
-                }
-
-                Thread.Sleep(50); // setup only, outside any measurement
-            }
-        }
-
+        _replica = RedisProcess.StartReplicaOf(_master);
         _key = L1Fixtures.Key(1);
         _value = L1Fixtures.Value(2048);
         _redisCache = new RedisCache(Options.Create(new RedisCacheOptions { Configuration = _master.Endpoint, InstanceName = "rc:" }));

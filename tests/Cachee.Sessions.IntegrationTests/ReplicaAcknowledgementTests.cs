@@ -17,11 +17,8 @@ public sealed class ReplicaAcknowledgementTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _master = RedisProcess.Start();
-        _replica = RedisProcess.Start("--replicaof", "127.0.0.1", _master.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        _replicaConnection = await ConnectionMultiplexer.ConnectAsync(_replica.Endpoint + ",allowAdmin=true");
-        var replica = _replicaConnection.GetServer(_replicaConnection.GetEndPoints()[0]);
-        await Eventually.TrueAsync(
-            () => (replica.InfoRaw("replication") ?? string.Empty).Contains("master_link_status:up", StringComparison.Ordinal), "the replica is in sync", TimeSpan.FromSeconds(20));
+        _replica = RedisProcess.StartReplicaOf(_master);
+        _replicaConnection = await ConnectionMultiplexer.ConnectAsync(_replica.Endpoint);
     }
 
     public async Task DisposeAsync()

@@ -23,16 +23,8 @@ public sealed class SentinelFailoverTests(ITestOutputHelper output) : IAsyncLife
     public async Task InitializeAsync()
     {
         _master = RedisProcess.Start();
-        var masterPort = _master.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        _replica = RedisProcess.Start("--replicaof", "127.0.0.1", masterPort);
-        _secondReplica = RedisProcess.Start("--replicaof", "127.0.0.1", masterPort);
-        foreach (var process in new[] { _replica, _secondReplica })
-        {
-            using var replica = await ConnectionMultiplexer.ConnectAsync(process.Endpoint + ",allowAdmin=true");
-            await Eventually.TrueAsync(
-                () => (replica.GetServer(replica.GetEndPoints()[0]).InfoRaw("replication") ?? string.Empty).Contains("master_link_status:up", StringComparison.Ordinal),
-                "the replica is in sync", TimeSpan.FromSeconds(20));
-        }
+        _replica = RedisProcess.StartReplicaOf(_master);
+        _secondReplica = RedisProcess.StartReplicaOf(_master);
 
         for (var i = 0; i < 3; i++)
         {

@@ -51,6 +51,31 @@ internal sealed class RedisProcess : IDisposable
     }
 
     /// <summary>
+    /// Starts a replica of <paramref name="master"/> and returns once it is in sync (its link to the master is up), polling
+    /// with a deadline.
+    /// </summary>
+    public static RedisProcess StartReplicaOf(RedisProcess master)
+    {
+        var replica = Start("--replicaof", "127.0.0.1", master.Port.ToString(CultureInfo.InvariantCulture));
+        using var connection = StackExchange.Redis.ConnectionMultiplexer.Connect(replica.Endpoint + ",allowAdmin=true");
+        var server = connection.GetServer(connection.GetEndPoints()[0]);
+        var deadline = Stopwatch.StartNew();
+        var spinner = default(SpinWait);
+        while (!(server.InfoRaw("replication") ?? string.Empty).Contains("master_link_status:up", StringComparison.Ordinal))
+        {
+            if (deadline.Elapsed > TimeSpan.FromSeconds(30))
+            {
+                replica.Dispose();
+                throw new InvalidOperationException($"The replica on port {replica.Port} did not come in sync with port {master.Port} within 30 s.");
+            }
+
+            spinner.SpinOnce(sleep1Threshold: 10);
+        }
+
+        return replica;
+    }
+
+    /// <summary>
     /// Starts a Redis Sentinel (redis-server in sentinel mode, from a config file it may rewrite) watching the master at
     /// <paramref name="masterPort"/> as <paramref name="serviceName"/>, with a quorum of 2 and a one-second down-after.
     /// </summary>
