@@ -310,6 +310,8 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
         Log.ShardLost(_logger, dropped);
     }
 
+    void IInvalidationListener.OnShardProven() => _l1.RejectReadsInFlight();
+
     void IInvalidationListener.OnSubscriptionLost()
     {
         _l1.Suspend();

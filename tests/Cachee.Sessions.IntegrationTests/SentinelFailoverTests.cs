@@ -9,6 +9,7 @@ namespace Cachee.Sessions.IntegrationTests;
 /// A master, two replicas and three sentinels on loopback; the master is killed (SIGKILL) while two instances write and
 /// read sessions. Nothing stale is served, writes resume after the promotion, and no acknowledged write is lost.
 /// </summary>
+[Collection(FailoverCollection.Name)]
 public sealed class SentinelFailoverTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const string Service = "cachee";

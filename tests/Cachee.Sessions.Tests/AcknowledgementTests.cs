@@ -86,6 +86,10 @@ public sealed class AcknowledgementTests
         {
         }
 
+        public void OnShardProven()
+        {
+        }
+
         public void OnRevocationUnavailable(string reason)
         {
         }

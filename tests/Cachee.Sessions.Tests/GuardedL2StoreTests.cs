@@ -13,8 +13,8 @@ public sealed class GuardedL2StoreTests
     {
         var time = new FakeTimeProvider();
         using var metrics = new CacheeMetrics(null, "test", countL1Hits: false);
-        var breaker = new CircuitBreaker(threshold: 2, breakDuration: TimeSpan.FromSeconds(5), time);
-        var guarded = new GuardedL2Store(new UnconfirmedWrites(), TimeSpan.FromSeconds(1), breaker, time, metrics, NullLogger.Instance);
+        var breakers = new CircuitBreakers(threshold: 2, breakDuration: TimeSpan.FromSeconds(5), time, _ => null);
+        var guarded = new GuardedL2Store(new UnconfirmedWrites(), TimeSpan.FromSeconds(1), breakers, time, metrics, NullLogger.Instance);
 
         for (var i = 0; i < 5; i++)
         {
@@ -26,6 +26,54 @@ public sealed class GuardedL2StoreTests
         // The master answered every time: reads still go to Redis rather than being refused by an open breaker.
         Assert.Null(await guarded.GetAsync("k", register: false, refreshSliding: false, 0, sync: false, CancellationToken.None));
         Assert.Equal(0, metrics.Snapshot().BreakerOpenings);
+    }
+
+    [Fact]
+    public async Task OnACluster_ANodeThatFails_OpensItsOwnKeysBreakerOnly()
+    {
+        var time = new FakeTimeProvider();
+        using var metrics = new CacheeMetrics(null, "test", countL1Hits: false);
+        var deadKeysNode = "node-a";
+        var breakers = new CircuitBreakers(
+            threshold: 2, breakDuration: TimeSpan.FromSeconds(5), time, key => key.StartsWith("dead", StringComparison.Ordinal) ? deadKeysNode : "node-b");
+        var guarded = new GuardedL2Store(new TimeoutForKey("dead-key"), TimeSpan.FromSeconds(1), breakers, time, metrics, NullLogger.Instance);
+
+        for (var i = 0; i < 2; i++)
+        {
+            var timedOut = await Assert.ThrowsAsync<CacheUnavailableException>(() => Read(guarded, "dead-key").AsTask());
+            Assert.DoesNotContain("circuit breaker", timedOut.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(1, metrics.Snapshot().BreakerOpenings);
+
+        // Node a's keys are refused at once by its open breaker; node b's keys go on.
+        var refused = await Assert.ThrowsAsync<CacheUnavailableException>(() => Read(guarded, "dead-other").AsTask());
+        Assert.Contains("circuit breaker", refused.Message, StringComparison.Ordinal);
+        Assert.Null(await Read(guarded, "live-key"));
+
+        // Once those keys are served by another node (a failover promoted its replica), they have that node's breaker.
+        deadKeysNode = "node-c";
+        Assert.Null(await Read(guarded, "dead-other"));
+    }
+
+    private static ValueTask<L2Entry?> Read(GuardedL2Store store, string key) =>
+        store.GetAsync(key, register: false, refreshSliding: false, 0, sync: false, CancellationToken.None);
+
+    // One key times out (its node is gone); the others are absent.
+    private sealed class TimeoutForKey(string timingOut) : IL2Store
+    {
+        public ValueTask<L2Entry?> GetAsync(string key, bool register, bool refreshSliding, long nowTicks, bool sync, CancellationToken token) =>
+            key == timingOut ? ValueTask.FromException<L2Entry?>(new TimeoutException("no answer")) : ValueTask.FromResult<L2Entry?>(null);
+
+        public ValueTask<L2WriteResult> SetAsync(
+            string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token) => throw new NotSupportedException();
+
+        public ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token) => throw new NotSupportedException();
+
+        public ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token) => throw new NotSupportedException();
+
+        public ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, bool register, long nowTicks, bool sync, CancellationToken token) =>
+            throw new NotSupportedException();
     }
 
     private sealed class UnconfirmedWrites : IL2Store

@@ -21,4 +21,10 @@ internal interface IInvalidationBus : IDisposable
     /// the node that serves it lost a connection): no copy of it may be kept meanwhile.
     /// </summary>
     bool CanHold(string key);
+
+    /// <summary>
+    /// The Redis node that serves <paramref name="key"/> now, on a Redis Cluster; null where one node serves every key (a
+    /// single node, Sentinel). Calls for keys of different nodes fail independently (see <c>CircuitBreakers</c>).
+    /// </summary>
+    object? NodeOf(string key);
 }

@@ -21,6 +21,12 @@ internal interface IInvalidationListener
     /// </summary>
     void OnShardLost(Func<string, bool> servedByIt);
 
+    /// <summary>
+    /// On a Redis Cluster, a node was proven (again, or for the first time, such as a replica a failover promoted): its keys
+    /// may be held from now on, but reads begun before may have gone unheard by tracking, so they must not install copies.
+    /// </summary>
+    void OnShardProven();
+
     /// <summary>The subscription was lost: messages may be missed from now on.</summary>
     void OnSubscriptionLost();
 

@@ -26,6 +26,8 @@ internal sealed class InMemoryInvalidationBus(InMemoryInvalidationHub hub, strin
 
     public bool CanHold(string key) => true;
 
+    public object? NodeOf(string key) => null;
+
     public void PublishAck(string writerOrigin, long ackId, string key) => _ = hub.Send(writerOrigin, InvalidationMessage.FormatAck(ackId, origin));
 
     /// <summary>Plays a lost subscription: messages published from now on are not heard.</summary>

@@ -242,12 +242,17 @@ internal sealed class L1Store
     /// </summary>
     public int Drop(Func<string, bool> keys)
     {
+        RejectReadsInFlight();
+        return RemoveWhere(slot => slot.Key is { } key && keys(key));
+    }
+
+    /// <summary>Lets no read or write begun before now install its copy (their tickets conflict).</summary>
+    public void RejectReadsInFlight()
+    {
         for (var i = 0; i < _conflicts.Length; i++)
         {
             _ = Interlocked.Increment(ref _conflicts[i]);
         }
-
-        return RemoveWhere(slot => slot.Key is { } key && keys(key));
     }
 
     /// <summary>Removes entries whose validity ended at or before <paramref name="now"/>; returns how many.</summary>

@@ -6,19 +6,19 @@ namespace Cachee.Sessions.L2;
 
 /// <summary>
 /// Puts bounds around the L2 store: no call waits longer than the operation timeout, repeated failures open a
-/// <see cref="CircuitBreaker"/>, and every way of not reaching Redis surfaces as one <see cref="CacheUnavailableException"/>.
+/// <see cref="CircuitBreaker"/> (the one of the node that serves the key, see <see cref="CircuitBreakers"/>), and every way of not reaching Redis surfaces as one <see cref="CacheUnavailableException"/>.
 /// A sync caller calls the inner store synchronously (StackExchange.Redis' own blocking calls, bounded by the connection's
 /// SyncTimeout, which is set to the operation timeout), and blocks with the same bound on anything that did not complete
 /// synchronously. Blocking calls still hold a thread while they wait, so a burst of them can starve the thread pool into
 /// timeouts, as with any blocking Redis client; L1 hits never block.
 /// </summary>
 internal sealed partial class GuardedL2Store(
-    IL2Store inner, TimeSpan timeout, CircuitBreaker breaker, TimeProvider time, CacheeMetrics metrics, ILogger logger) : IL2Store
+    IL2Store inner, TimeSpan timeout, CircuitBreakers breakers, TimeProvider time, CacheeMetrics metrics, ILogger logger) : IL2Store
 {
     /// <summary>Records that Redis answered outside of this store (the subscription's probe came back): closes an open breaker.</summary>
     public void NoteRedisAnswered()
     {
-        if (breaker.Succeeded())
+        if (breakers.AllSucceeded())
         {
             Log.BreakerClosed(logger);
         }
@@ -26,20 +26,20 @@ internal sealed partial class GuardedL2Store(
 
     public ValueTask<L2Entry?> GetAsync(
         string key, bool register, bool refreshSliding, long nowTicks, bool sync, CancellationToken token) =>
-        RunAsync(() => inner.GetAsync(key, register, refreshSliding, nowTicks, sync, token), sync, token);
+        RunAsync(key, () => inner.GetAsync(key, register, refreshSliding, nowTicks, sync, token), sync, token);
 
     public ValueTask<L2WriteResult> SetAsync(
         string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token) =>
-        RunAsync(() => inner.SetAsync(key, value, expiration, ttlMilliseconds, ackId, sync, token), sync, token);
+        RunAsync(key, () => inner.SetAsync(key, value, expiration, ttlMilliseconds, ackId, sync, token), sync, token);
 
     public ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token) =>
-        RunAsync(() => inner.RemoveAsync(key, ackId, sync, token), sync, token);
+        RunAsync(key, () => inner.RemoveAsync(key, ackId, sync, token), sync, token);
 
     public ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, bool register, long nowTicks, bool sync, CancellationToken token) =>
-        RunAsync(() => inner.RefreshAsync(key, expectedVersion, register, nowTicks, sync, token), sync, token);
+        RunAsync(key, () => inner.RefreshAsync(key, expectedVersion, register, nowTicks, sync, token), sync, token);
 
     public ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token) =>
-        RunAsync(() => inner.ReplayAsync(write, ttlMilliseconds, sync, token), sync, token);
+        RunAsync(write.Key, () => inner.ReplayAsync(write, ttlMilliseconds, sync, token), sync, token);
 
     /// <summary>
     /// True for the failures that mean "Redis could not be asked", as opposed to an answer (even an error). Besides timeouts
@@ -59,8 +59,9 @@ internal sealed partial class GuardedL2Store(
         _ => false,
     };
 
-    private async ValueTask<T> RunAsync<T>(Func<ValueTask<T>> operation, bool sync, CancellationToken token)
+    private async ValueTask<T> RunAsync<T>(string key, Func<ValueTask<T>> operation, bool sync, CancellationToken token)
     {
+        var breaker = breakers.For(key);
         breaker.Enter();
         try
         {
@@ -79,13 +80,13 @@ internal sealed partial class GuardedL2Store(
                 result = sync ? WaitBlocking(task, token) : await WaitAsync(task, token).ConfigureAwait(false);
             }
 
-            NoteRedisAnswered();
+            Answered(breaker);
             return result;
         }
         catch (ReplicasNotConfirmedException ex)
         {
             // The master answered: reads it can serve must not be refused by an opened breaker.
-            NoteRedisAnswered();
+            Answered(breaker);
             metrics.L2Failures.Increment();
             throw new CacheUnavailableException($"The write was not confirmed by enough replicas: {ex.Message}", ex);
         }
@@ -112,8 +113,16 @@ internal sealed partial class GuardedL2Store(
         {
             // Redis answered, with an error: it is reachable (and a probe that got this answer must not leave the breaker
             // waiting for its outcome forever).
-            NoteRedisAnswered();
+            Answered(breaker);
             throw;
+        }
+    }
+
+    private void Answered(CircuitBreaker breaker)
+    {
+        if (breaker.Succeeded())
+        {
+            Log.BreakerClosed(logger);
         }
     }
 

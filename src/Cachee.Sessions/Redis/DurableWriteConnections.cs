@@ -37,6 +37,11 @@ internal sealed class DurableWriteConnections(CacheeOptions options, string clie
             if (!_idle.TryTake(out var multiplexer))
             {
                 var configuration = RedisConnection.Configure(options, clientName);
+
+                // A command for a node without a connection (killed, in an election) fails at once rather than waiting in
+                // the backlog with its connection leased: the next write would then have to connect a new one, which on a
+                // cluster with a node down takes the whole connect timeout, and would hold up writes to the healthy shards.
+                configuration.BacklogPolicy = BacklogPolicy.FailFast;
                 multiplexer = sync
                     ? ConnectionMultiplexer.Connect(configuration)
                     : await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);

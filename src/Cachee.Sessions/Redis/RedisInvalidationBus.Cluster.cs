@@ -28,15 +28,52 @@ internal sealed partial class RedisInvalidationBus
     /// On a cluster: Redis found this instance not listening, on the node that serves the slot of <paramref name="key"/>, on
     /// its channel of that slot (the slot moved): subscribes again, where the multiplexer now sends that slot.
     /// </summary>
-    public async ValueTask ResubscribeAsync(string key)
+    public ValueTask ResubscribeAsync(string key) => new(ResubscribeSlotAsync(SlotOf(key)));
+
+    private async Task ResubscribeSlotAsync(int slot)
     {
-        var slot = SlotOf(key);
+        // The multiplexer may still send the slot where it was (it follows a MOVED reply for the one command, and learns the
+        // new layout later, seconds later after a failover): have it learn the layout now, once for everyone who asks.
+        await RefreshLayoutAsync().ConfigureAwait(false);
         if (_shardInboxes.TryRemove(slot, out var old) && old.IsValueCreated && old.Value.IsCompletedSuccessfully)
         {
             await old.Value.Result.UnsubscribeAsync().ConfigureAwait(false);
         }
 
         await EnsureShardInboxAsync(slot).ConfigureAwait(false);
+    }
+
+    // After a node's connection dropped: while it stays unreachable, have the multiplexer learn the cluster's layout every
+    // half second, so that the calls for its slots go to the replica that takes them over as soon as it has (left alone, the
+    // multiplexer learns it seconds later, and the calls fail meanwhile). Ends when the node is back, or after a minute.
+    private async Task FollowFailoverAsync(System.Net.EndPoint lost)
+    {
+        try
+        {
+            var until = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+            while (!_disposed.IsCancellationRequested && DateTime.UtcNow < until && !_multiplexer!.GetServer(lost).IsConnected)
+            {
+                await Task.Delay(FailoverPollInterval, _disposed.Token).ConfigureAwait(false);
+                await RefreshLayoutAsync().ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or RedisException or ObjectDisposedException)
+        {
+            // Disposed, or the multiplexer is closing.
+        }
+    }
+
+    private Task RefreshLayoutAsync()
+    {
+        lock (_gate)
+        {
+            if (_layoutRefresh is not { IsCompleted: false } pending)
+            {
+                pending = _layoutRefresh = _multiplexer is ConnectionMultiplexer multiplexer ? multiplexer.ConfigureAsync() : Task.FromResult(false);
+            }
+
+            return pending;
+        }
     }
 
     /// <summary>This instance's own channel in the slot of <paramref name="key"/> on a cluster, which the scripts check it listens on; empty elsewhere.</summary>
@@ -67,33 +104,84 @@ internal sealed partial class RedisInvalidationBus
         ? RedisChannel.Sharded(HolderRegistryKey.TagFor(s) + InvalidationMessage.InboxChannel(channel, who))
         : RedisChannel.Literal(InvalidationMessage.InboxChannel(channel, who));
 
-    private IEnumerable<int> FirstSlotOfEachMaster()
+    private IEnumerable<System.Net.EndPoint> Masters()
     {
-        var multiplexer = _multiplexer!;
-        var configuration = multiplexer.GetServers().Select(server => server.ClusterConfiguration).FirstOrDefault(config => config is not null)
+        var configuration = _multiplexer!.GetServers().Select(server => server.ClusterConfiguration).FirstOrDefault(config => config is not null)
             ?? throw new RedisException("The cluster's configuration is not known yet.");
-        return configuration.Nodes.Where(node => !node.IsReplica && node.Slots.Count > 0).Select(node => node.Slots[0].From).ToArray();
+        return configuration.Nodes.Where(node => !node.IsReplica && node.Slots.Count > 0 && node.EndPoint is not null).Select(node => node.EndPoint!).ToArray();
     }
 
-    public bool CanHold(string key) =>
-        !IsCluster || _downNodes.IsEmpty || _multiplexer is not { } multiplexer || !IsServedBy(multiplexer, key, _downNodes.ContainsKey);
+    /// <summary>
+    /// On a cluster: whether the node that serves <paramref name="key"/> (as the multiplexer sees it now) is proven, so that
+    /// changes of the key are heard. A node is proven once this instance listens on its inbox there, tracking is armed on the
+    /// connection that reads from it, and a probe came back through it; it stops being proven when a connection to it drops.
+    /// A node not proven yet (a replica just promoted by a failover, a node just back, a node the slot moved to) is proven
+    /// in the background, and the key's copies are held back meanwhile.
+    /// </summary>
+    public bool CanHold(string key)
+    {
+        if (!IsCluster || _multiplexer is not { } multiplexer)
+        {
+            return true;
+        }
+
+        if (ServingNode(multiplexer, key) is not { } node)
+        {
+            return false;
+        }
+
+        if (_provenNodes.ContainsKey(node))
+        {
+            return true;
+        }
+
+        if (multiplexer.GetServer(node).IsConnected)
+        {
+            StartProving(node, SlotOf(key));
+        }
+
+        return false;
+    }
+
+    public object? NodeOf(string key) => IsCluster && _multiplexer is { } multiplexer ? ServingNode(multiplexer, key) : null;
 
     private bool IsServedBy(IConnectionMultiplexer multiplexer, string key, Func<System.Net.EndPoint, bool> node) =>
-        multiplexer.GetServer(new RedisKey((keyPrefix ?? string.Empty) + key)).EndPoint is { } endpoint && node(endpoint);
+        ServingNode(multiplexer, key) is { } endpoint && node(endpoint);
 
-    // On a cluster, after a node's connection came back: arm tracking again on every master, then prove the node's subscription
-    // with a probe through this instance's channel of a slot it serves; only then may its keys be held again.
-    private async Task ReprobeNodeUntilLiveAsync(System.Net.EndPoint node)
+    // The node the multiplexer sends the key's commands to now; null when it knows none (no connection to any node yet).
+    private System.Net.EndPoint? ServingNode(IConnectionMultiplexer multiplexer, string key)
     {
         try
         {
-            while (!_disposed.IsCancellationRequested && _downNodes.ContainsKey(node))
+            return multiplexer.GetServer(new RedisKey((keyPrefix ?? string.Empty) + key)).EndPoint;
+        }
+        catch (RedisException)
+        {
+            return null;
+        }
+    }
+
+    // Proves the node in the background (once at a time), through the given slot, or a slot its cluster configuration says
+    // it serves.
+    private void StartProving(System.Net.EndPoint node, int? slot = null)
+    {
+        if (_provingNodes.TryAdd(node, 0))
+        {
+            _ = ProveUntilLiveAsync(node, slot);
+        }
+    }
+
+    // Proves the node, trying again shortly until it is proven, the bus is disposed, or a bounded number of attempts failed
+    // (a node that is not a master, or not reachable: it is tried again when it is back, or when a key it serves is wanted).
+    private async Task ProveUntilLiveAsync(System.Net.EndPoint node, int? slot)
+    {
+        try
+        {
+            for (var attempt = 0; attempt < MaxProveAttempts && !_disposed.IsCancellationRequested && !_provenNodes.ContainsKey(node); attempt++)
             {
                 try
                 {
-                    await ProbeNodeAsync(node).ConfigureAwait(false);
-                    _ = _downNodes.TryRemove(node, out _);
-                    return;
+                    await ProveNodeAsync(node, slot).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is TimeoutException or RedisException)
                 {
@@ -105,16 +193,39 @@ internal sealed partial class RedisInvalidationBus
         {
             // Disposed.
         }
+        finally
+        {
+            _ = _provingNodes.TryRemove(node, out _);
+        }
     }
 
-    private async Task ProbeNodeAsync(System.Net.EndPoint node)
+    // Listens on this instance's inbox in a slot the node serves (which also gives tracking a subscriber connection of ours to
+    // report to there), arms tracking on the node's interactive connection, and waits for a probe to come back through that
+    // inbox. Reads begun before are then not installed (they may have gone untracked), and the node's keys may be held.
+    private async Task ProveNodeAsync(System.Net.EndPoint node, int? slotServed = null)
     {
         var multiplexer = _multiplexer!;
-        var slot = multiplexer.GetServer(node).ClusterConfiguration?.Nodes
+        var losses = Interlocked.Read(ref _nodeLosses);
+        var server = multiplexer.GetServer(node);
+        var slot = slotServed ?? server.ClusterConfiguration?.Nodes
             .FirstOrDefault(candidate => node.Equals(candidate.EndPoint) && candidate.Slots.Count > 0)?.Slots[0].From
             ?? throw new RedisException("The node serves no slot known yet.");
         await EnsureShardInboxAsync(slot).ConfigureAwait(false);
-        await ArmClusterTrackingAsync().ConfigureAwait(false);
+        if (!node.Equals(multiplexer.GetSubscriber().SubscribedEndpoint(InboxOf(origin, slot))))
+        {
+            // The inbox of that slot is still subscribed where the slot was before (a failover, a slot moved).
+            await ResubscribeSlotAsync(slot).ConfigureAwait(false);
+        }
+
+        try
+        {
+            _ = await ArmTrackingOnAsync((command, args) => server.ExecuteAsync(command, args), $" on {node}").ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisServerException or RedisCommandException)
+        {
+            ReportTrackingUnavailable(ex.Message);
+        }
+
         var probe = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var token = Guid.NewGuid().ToString("N");
         _nodeProbes[token] = probe;
@@ -127,5 +238,14 @@ internal sealed partial class RedisInvalidationBus
         {
             _ = _nodeProbes.TryRemove(token, out _);
         }
+
+        // A connection lost while the probe was under way makes it worthless (that node may be this one).
+        if (Interlocked.Read(ref _nodeLosses) != losses)
+        {
+            throw new RedisException("A connection was lost while the node was being proven.");
+        }
+
+        _provenNodes[node] = 0;
+        _listener?.OnShardProven();
     }
 }

@@ -81,29 +81,6 @@ internal sealed partial class RedisInvalidationBus
         return ids;
     }
 
-    // Tracking on every master's interactive connection, redirected to this instance's subscriber connection on that master
-    // (Redis sends a key's reports from the node that holds it). Needs the CLIENT command through IServer (admin mode, which
-    // Cachee turns on for the connections it makes).
-    private async Task ArmClusterTrackingAsync()
-    {
-        var multiplexer = _multiplexer!;
-        var name = multiplexer.ClientName;
-        try
-        {
-            foreach (var server in multiplexer.GetServers().Where(server => !server.IsReplica))
-            {
-                if (!await ArmTrackingOnAsync((command, args) => server.ExecuteAsync(command, args), $" on {server.EndPoint}").ConfigureAwait(false))
-                {
-                    return;
-                }
-            }
-        }
-        catch (Exception ex) when (ex is RedisServerException or RedisCommandException)
-        {
-            ReportTrackingUnavailable(ex.Message);
-        }
-    }
-
     private void ReportTrackingUnavailable(string reason)
     {
         if (Interlocked.Exchange(ref _trackingReported, 1) == 0)

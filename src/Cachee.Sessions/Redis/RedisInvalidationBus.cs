@@ -19,18 +19,22 @@ namespace Cachee.Sessions.Redis;
 /// <para>On a Redis Cluster (7.0 or later), the own channel is a sharded channel per cluster slot in which this instance
 /// holds keys (<see cref="EnsureInboxAsync"/>), so that a write script can publish to it on the key's own shard (and count
 /// the holders there); tracking is armed on every master, redirected to this instance's subscriber connection on that
-/// master. A gap on any node starts a new epoch for all (conservative).</para>
+/// master. Liveness is per node: a node's keys are held only while that node is proven (<see cref="CanHold"/>), so a lost
+/// connection, a failover or a slot moving to another node holds back that node's keys only.</para>
 /// </summary>
 internal sealed partial class RedisInvalidationBus(RedisConnection connection, string channel, string origin, string? keyPrefix, TimeSpan probeTimeout)
     : IInvalidationBus
 {
     private static readonly TimeSpan ReprobeBackoff = TimeSpan.FromMilliseconds(100);
+    private const int MaxProveAttempts = 50;
+    private static readonly TimeSpan FailoverPollInterval = TimeSpan.FromMilliseconds(500);
     private static readonly RedisChannel TrackingChannel = RedisChannel.Literal("__redis__:invalidate");
     private readonly RedisChannel _inbox = RedisChannel.Literal(InvalidationMessage.InboxChannel(channel, origin));
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, Lazy<Task<ChannelMessageQueue>>> _shardInboxes = new();
     private bool _cluster;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskCompletionSource> _nodeProbes = new(StringComparer.Ordinal);
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<System.Net.EndPoint, byte> _downNodes = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<System.Net.EndPoint, byte> _provenNodes = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<System.Net.EndPoint, byte> _provingNodes = new();
     private readonly byte[] _keyPrefix = System.Text.Encoding.UTF8.GetBytes(keyPrefix ?? string.Empty);
     private readonly CancellationTokenSource _disposed = new();
     private IInvalidationListener? _listener;
@@ -42,6 +46,8 @@ internal sealed partial class RedisInvalidationBus(RedisConnection connection, s
     private readonly Lock _gate = new();
     private int _probing;
     private long _losses;
+    private long _nodeLosses;
+    private Task? _layoutRefresh;
     private int _trackingReported;
 
     /// <summary>True on a Redis Cluster: channels are sharded, one per slot in use (known once started).</summary>
@@ -155,15 +161,10 @@ internal sealed partial class RedisInvalidationBus(RedisConnection connection, s
         var probeChannel = _inbox;
         if (IsCluster)
         {
-            // A shard inbox on every master: each then has a subscriber connection of ours for tracking to report to.
-            foreach (var slot in FirstSlotOfEachMaster())
-            {
-                await EnsureShardInboxAsync(slot).ConfigureAwait(false);
-            }
-
+            // Every master proven on its own (see ProveNodeAsync), then the instance as a whole through slot 0's inbox.
+            await Task.WhenAll(Masters().Select(node => ProveNodeAsync(node))).ConfigureAwait(false);
             probeChannel = InboxOf(origin, 0);
             await EnsureShardInboxAsync(0).ConfigureAwait(false);
-            await ArmClusterTrackingAsync().ConfigureAwait(false);
         }
         else
         {
@@ -188,13 +189,15 @@ internal sealed partial class RedisInvalidationBus(RedisConnection connection, s
     private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
     {
         // On a cluster, only the keys that node serves may have changes go unheard: their copies are dropped and held back
-        // until the node is proven back (its own probe, tracking armed again).
+        // until the node is proven again (see CanHold).
         if (IsCluster && e.EndPoint is { } lost && e.ConnectionType is ConnectionType.Subscription or ConnectionType.Interactive)
         {
-            _downNodes[lost] = 0;
+            _ = Interlocked.Increment(ref _nodeLosses);
+            _ = _provenNodes.TryRemove(lost, out _);
             if (_multiplexer is { } multiplexer)
             {
                 _listener?.OnShardLost(key => IsServedBy(multiplexer, key, endpoint => endpoint.Equals(lost)));
+                _ = FollowFailoverAsync(lost);
             }
 
             return;
@@ -215,7 +218,7 @@ internal sealed partial class RedisInvalidationBus(RedisConnection connection, s
     {
         if (IsCluster && e.EndPoint is { } back && e.ConnectionType is ConnectionType.Subscription or ConnectionType.Interactive)
         {
-            _ = ReprobeNodeUntilLiveAsync(back);
+            StartProving(back);
             return;
         }
 

@@ -239,14 +239,44 @@ internal sealed class RedisL2Store : IL2Store
         }
 
         var written = ToWriteResult(result);
-        var server = lease.Multiplexer.GetServer(_prefix.Append(key));
         var waitMs = Math.Max(1, _writeWindowMs / 2);
-        var confirmed = (long)(sync
-            ? server.Execute("WAIT", _minReplicas, waitMs)
-            : await server.ExecuteAsync("WAIT", _minReplicas, waitMs).ConfigureAwait(false));
+        var confirmed = await WaitForReplicasAsync(lease.Multiplexer, key, waitMs, sync).ConfigureAwait(false);
         return confirmed >= _minReplicas
             ? written with { KeepCopy = false }
             : throw new ReplicasNotConfirmedException($"{confirmed} of {_minReplicas} replicas confirmed the write within {waitMs} ms; it may be on the master only.");
+    }
+
+    // WAIT on the connection to the node that ran the write. That is the node the multiplexer sends the key to, unless the
+    // slot just moved (a failover): the multiplexer followed Redis' MOVED reply for the script but may not know the new layout
+    // yet, and would send WAIT to the old master, now a replica, which refuses it. It then learns the layout, and WAIT goes
+    // to the new master, over the connection that ran the script. Any other refusal counts as no replica confirming.
+    private async ValueTask<long> WaitForReplicasAsync(ConnectionMultiplexer multiplexer, string key, long waitMs, bool sync)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var server = multiplexer.GetServer(_prefix.Append(key));
+            try
+            {
+                return (long)(sync
+                    ? server.Execute("WAIT", _minReplicas, waitMs)
+                    : await server.ExecuteAsync("WAIT", _minReplicas, waitMs).ConfigureAwait(false));
+            }
+            catch (RedisServerException) when (attempt == 0)
+            {
+                if (sync)
+                {
+                    _ = multiplexer.Configure();
+                }
+                else
+                {
+                    _ = await multiplexer.ConfigureAsync().ConfigureAwait(false);
+                }
+            }
+            catch (RedisServerException ex)
+            {
+                throw new ReplicasNotConfirmedException($"The server refused to wait for replicas: {ex.Message}");
+            }
+        }
     }
 
     // A write script, run again once if Redis found this instance not listening on its channel of the key's slot on that node

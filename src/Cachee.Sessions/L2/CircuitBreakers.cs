@@ -1,0 +1,42 @@
+using System.Collections.Concurrent;
+
+namespace Cachee.Sessions.L2;
+
+/// <summary>
+/// One <see cref="CircuitBreaker"/> per Redis node that serves keys: on a Redis Cluster, a master that fails (killed, in an
+/// election) opens the breaker of its own keys only, and calls for the other shards' keys go on; on a single node or
+/// Sentinel, one breaker for all. The node of a key is asked for on each call to Redis, so once a failover or a slot move
+/// sends a key to another node, the key's calls use that node's breaker.
+/// </summary>
+/// <param name="threshold">Failures in a row that open a breaker.</param>
+/// <param name="breakDuration">How long an open breaker fails calls at once.</param>
+/// <param name="time">The clock.</param>
+/// <param name="nodeOf">The node that serves a key, or null where one node serves all (see <c>IInvalidationBus.NodeOf</c>).</param>
+internal sealed class CircuitBreakers(int threshold, TimeSpan breakDuration, TimeProvider time, Func<string, object?> nodeOf)
+{
+    private readonly CircuitBreaker _all = new(threshold, breakDuration, time);
+    private readonly ConcurrentDictionary<object, CircuitBreaker> _perNode = new();
+
+    /// <summary>The breaker of the node that serves <paramref name="key"/>.</summary>
+    public CircuitBreaker For(string key)
+    {
+        if (nodeOf(key) is not { } node)
+        {
+            return _all;
+        }
+
+        return _perNode.TryGetValue(node, out var breaker) ? breaker : _perNode.GetOrAdd(node, _ => new CircuitBreaker(threshold, breakDuration, time));
+    }
+
+    /// <summary>Redis answered outside of a call (the subscription's probe came back): closes every open breaker; true when one was.</summary>
+    public bool AllSucceeded()
+    {
+        var closed = _all.Succeeded();
+        foreach (var breaker in _perNode.Values)
+        {
+            closed |= breaker.Succeeded();
+        }
+
+        return closed;
+    }
+}
