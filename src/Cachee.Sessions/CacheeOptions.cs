@@ -131,6 +131,22 @@ public sealed class CacheeOptions
     /// </summary>
     public int MinReplicasToAcknowledge { get; set; }
 
+    /// <summary>
+    /// Values of at least this many bytes travel on connections of their own (<see cref="LargeValueConnections"/>), so that
+    /// moving them never holds up the small commands, invalidations and acknowledgements behind them on the shared
+    /// connection. Writes of such values go there; so do reads of keys this instance last saw holding one (the first read of
+    /// a key is on the shared connection, as the size is not known before). Default 64 KiB; 1 KiB to 512 MiB.
+    /// </summary>
+    public int LargeValueThreshold { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// How many connections of its own carry large values (see <see cref="LargeValueThreshold"/>); they are made on first
+    /// use. 0 sends large values over the shared connection. Default 2; 0 to 16. Needs <see cref="Configuration"/> or
+    /// <see cref="ConfigurationOptions"/>: with <see cref="ConnectionMultiplexerFactory"/>, large values use the application's
+    /// multiplexer.
+    /// </summary>
+    public int LargeValueConnections { get; set; } = 2;
+
     /// <summary>How many keys the replay queue holds at most (<see cref="WriteFailureMode.Replay"/>). Default 10,000; 1 to 1,000,000.</summary>
     public int ReplayQueueCapacity { get; set; } = 10_000;
 

@@ -82,6 +82,16 @@ internal sealed class CacheeOptionsValidator : IValidateOptions<CacheeOptions>
                 + $"{nameof(CacheeOptions.ConnectionMultiplexerFactory)}.");
         }
 
+        if (options.LargeValueThreshold is < 1024 or > 512 * 1024 * 1024)
+        {
+            failures.Add($"CacheeOptions.{nameof(CacheeOptions.LargeValueThreshold)} must be between 1,024 bytes and 512 MiB; it is {options.LargeValueThreshold}.");
+        }
+
+        if (options.LargeValueConnections is < 0 or > 16)
+        {
+            failures.Add($"CacheeOptions.{nameof(CacheeOptions.LargeValueConnections)} must be between 0 and 16; it is {options.LargeValueConnections}.");
+        }
+
         if (options.ReplayQueueCapacity is < 1 or > 1_000_000)
         {
             failures.Add($"CacheeOptions.{nameof(CacheeOptions.ReplayQueueCapacity)} must be between 1 and 1,000,000; it is {options.ReplayQueueCapacity}.");

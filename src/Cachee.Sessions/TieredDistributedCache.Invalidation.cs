@@ -11,11 +11,13 @@ public sealed partial class TieredDistributedCache
     /// and a copy that was read since it was loaded here (<paramref name="wasHot"/>) is fetched again at once (when prefetching
     /// is on), registered as the fetch to join, so that the user's next request here finds the new value without a blocking
     /// Redis read of its own. A copy nobody read is just dropped: this instance leaves the key's holders until it reads it again.
+    /// A large value is not fetched ahead (<see cref="L2.IL2Store.IsLarge"/>): each change would move it to every holder, for a
+    /// next read that, without affinity, may well come to another instance.
     /// </summary>
     private void OnInvalidated(string key, bool wasHot)
     {
         _ = _fetches.TryRemove(key, out _);
-        if (!wasHot || !_prefetch)
+        if (!wasHot || !_prefetch || _l2.IsLarge(key))
         {
             return;
         }

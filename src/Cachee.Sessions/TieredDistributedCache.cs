@@ -175,7 +175,8 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         var channel = ChannelName(options);
         var bus = new RedisInvalidationBus(connection, channel, instanceId, options.InstanceName, probeTimeout: TimeSpan.FromSeconds(5));
         var store = new RedisL2Store(
-            connection, options.InstanceName, bus, instanceId, options.L2OperationTimeout, options.SlidingRefreshTolerance, options.MinReplicasToAcknowledge);
+            connection, options.InstanceName, bus, instanceId, options.L2OperationTimeout, options.SlidingRefreshTolerance, options.MinReplicasToAcknowledge,
+            options.LargeValueThreshold);
         return (store, bus);
     }
 }

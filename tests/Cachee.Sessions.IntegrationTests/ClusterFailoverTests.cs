@@ -117,6 +117,7 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output) : IAsyncLifet
 
         var acknowledged = new List<(string Key, byte[] Value)>();
         int stale = 0, refused = 0, otherShardRefused = 0, sinceRefusal = 0;
+        var reasons = new HashSet<string>(StringComparer.Ordinal);
         TimeSpan faultAt = TimeSpan.Zero, resumedAt = TimeSpan.Zero;
         Task? faultTask = null;
         var clock = Stopwatch.StartNew();
@@ -155,6 +156,10 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output) : IAsyncLifet
                 if (!onFailingShard)
                 {
                     output.WriteLine($"{clock.Elapsed}: a write to another shard was refused: {ex}");
+                }
+                else if (reasons.Add(ex.Message[..Math.Min(60, ex.Message.Length)]))
+                {
+                    output.WriteLine($"{clock.Elapsed - faultAt} after the fault, refused: {ex.Message} {ex.InnerException?.Message}");
                 }
 
                 // Refused (an open breaker refuses at once): pace the retries rather than spin a core the election needs.

@@ -24,6 +24,8 @@ internal sealed partial class GuardedL2Store(
         }
     }
 
+    public bool IsLarge(string key) => inner.IsLarge(key);
+
     public ValueTask<L2Entry?> GetAsync(
         string key, bool register, bool refreshSliding, long nowTicks, bool sync, CancellationToken token) =>
         RunAsync(key, () => inner.GetAsync(key, register, refreshSliding, nowTicks, sync, token), sync, token);

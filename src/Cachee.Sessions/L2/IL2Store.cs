@@ -12,6 +12,12 @@ namespace Cachee.Sessions.L2;
 internal interface IL2Store
 {
     /// <summary>
+    /// Whether <paramref name="key"/> held a large value when this instance last read or wrote it
+    /// (<see cref="CacheeOptions.LargeValueThreshold"/>): such a value is not fetched again ahead of need when it changes.
+    /// </summary>
+    bool IsLarge(string key) => false;
+
+    /// <summary>
     /// Reads an entry; when <paramref name="register"/> is set, this instance is registered as a holder first (it may keep a
     /// copy); when <paramref name="refreshSliding"/> is set, a sliding entry's expiry is renewed in the same step.
     /// </summary>

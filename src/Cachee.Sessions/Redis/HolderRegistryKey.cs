@@ -30,6 +30,13 @@ internal static class HolderRegistryKey
             : prefix + tag + key + Suffix;
     }
 
+    /// <summary>
+    /// A key in the same slot as the entry at <paramref name="prefix"/> + <paramref name="key"/> (and under the instance
+    /// prefix), for a large value uploaded ahead of the write that moves it into the entry; <paramref name="unique"/> tells
+    /// concurrent writes apart.
+    /// </summary>
+    public static RedisKey StagingFor(string? prefix, string key, string unique) => For(prefix, key).Append(":staged:" + unique);
+
     /// <summary>The cluster slot of a key, as Redis computes it (CRC16 of its hash tag, or of the whole key).</summary>
     public static int SlotOf(string key) => SlotOf(Encoding.UTF8.GetBytes(key));
 

@@ -18,6 +18,10 @@ internal sealed class RedisConnection(CacheeOptions options, string clientName) 
     public DurableWriteConnections? Durable { get; } =
         options.MinReplicasToAcknowledge > 0 ? new DurableWriteConnections(options, clientName + "-acknowledged") : null;
 
+    /// <summary>The connections large values travel on (<see cref="CacheeOptions.LargeValueConnections"/> &gt; 0 and connections of Cachee's own), else null.</summary>
+    public LargeValueConnections? Large { get; } =
+        options.LargeValueConnections > 0 && options.ConnectionMultiplexerFactory is null ? new LargeValueConnections(options, clientName + "-large") : null;
+
     /// <summary>Returns the multiplexer, connecting first if needed; completes synchronously when <paramref name="sync"/> is set.</summary>
     public async ValueTask<IConnectionMultiplexer> GetAsync(bool sync, CancellationToken token)
     {
@@ -104,6 +108,7 @@ internal sealed class RedisConnection(CacheeOptions options, string clientName) 
     {
         _disposed = true;
         Durable?.Dispose();
+        Large?.Dispose();
         var multiplexer = Interlocked.Exchange(ref _multiplexer, null);
         if (_owned && multiplexer is not null)
         {

@@ -15,12 +15,17 @@ internal sealed class RedisL2Store : IL2Store
     private readonly string _origin;
     private readonly RedisInvalidationBus _inboxes;
     private readonly DurableWriteConnections? _durable;
+    private readonly LargeValueConnections? _large;
+    private readonly int _largeThreshold;
+    private readonly LargeKeyHints _largeKeys = new();
     private readonly int _minReplicas;
     private readonly RedisValue _messagePrefix;
     private readonly long _registrationMs = (long)HolderRegistry.Lifetime.TotalMilliseconds;
     private readonly long _writeWindowMs;
     private readonly TimeSpan? _slidingTolerance;
+    private static readonly TimeSpan UploadLifetime = TimeSpan.FromMinutes(1);
     private long _clockOffsetMs;
+    private long _uploads;
     private int _clockMeasured;
 
     /// <param name="connection">The cache's connection.</param>
@@ -30,10 +35,13 @@ internal sealed class RedisL2Store : IL2Store
     /// <param name="operationTimeout">How long callers wait; writes must reach Redis well within it (see <see cref="WriteWindow"/>).</param>
     /// <param name="slidingTolerance">The configured <see cref="CacheeOptions.SlidingRefreshTolerance"/> (null: the default).</param>
     /// <param name="minReplicas">The configured <see cref="CacheeOptions.MinReplicasToAcknowledge"/> (writes then run on <see cref="RedisConnection.Durable"/>).</param>
+    /// <param name="largeValueThreshold">The configured <see cref="CacheeOptions.LargeValueThreshold"/> (such values travel on <see cref="RedisConnection.Large"/>).</param>
     public RedisL2Store(
         RedisConnection connection, string? instanceName, RedisInvalidationBus inboxes, string origin, TimeSpan operationTimeout,
-        TimeSpan? slidingTolerance = null, int minReplicas = 0)
+        TimeSpan? slidingTolerance = null, int minReplicas = 0, int largeValueThreshold = int.MaxValue)
     {
+        _large = connection.Large;
+        _largeThreshold = largeValueThreshold;
         _durable = minReplicas > 0 ? connection.Durable ?? throw new ArgumentException("The connection has no connections for acknowledged writes.", nameof(connection)) : null;
         _minReplicas = minReplicas;
         _slidingTolerance = slidingTolerance;
@@ -52,6 +60,8 @@ internal sealed class RedisL2Store : IL2Store
     /// </summary>
     public static TimeSpan WriteWindow(TimeSpan operationTimeout) =>
         operationTimeout - TimeSpan.FromTicks(Math.Min(operationTimeout.Ticks / 4, TimeSpan.FromMilliseconds(250).Ticks));
+
+    public bool IsLarge(string key) => _largeKeys.Contains(key);
 
     /// <summary>
     /// One round trip of plain commands, sent together: the holder registration (<c>SADD</c> and <c>PEXPIRE</c> of the registry, before the entry is read), <c>HMGET</c> of the entry's
@@ -73,6 +83,11 @@ internal sealed class RedisL2Store : IL2Store
         if (register && _inboxes.IsCluster)
         {
             return await ReadRegisteredAsync(key, refreshSliding, nowTicks, sync, token).ConfigureAwait(false);
+        }
+
+        if (_large is not null && !_inboxes.IsCluster && _largeKeys.Contains(key))
+        {
+            return await ReadLargeAsync(database, key, register, refreshSliding, nowTicks, sync, token).ConfigureAwait(false);
         }
 
         if (register)
@@ -116,6 +131,73 @@ internal sealed class RedisL2Store : IL2Store
         }
 
         var entry = Entry(fields[0], fields[1], fields[2], Version(fields[3]), RedisTtl.FromPttl(ttl));
+        _largeKeys.Saw(key, entry.Data.Length, _largeThreshold);
+        return refreshSliding && entry.Expiration.HasSliding
+            ? await RenewIfDueAsync(key, entry, nowTicks, sync, token).ConfigureAwait(false)
+            : entry;
+    }
+
+    /// <summary>
+    /// A key this instance last saw holding a large value: first, on the shared connection, the registration and a read of
+    /// the entry's version and size and of its time to live (small replies, and the read that tracking follows), then its
+    /// fields over a large-value connection, so the value never holds up the shared one. The copy may be kept when both reads
+    /// saw the same version: tracking covers every change since the first. Otherwise the value is served, not kept.
+    /// </summary>
+    private async ValueTask<L2Entry?> ReadLargeAsync(
+        IDatabase database, string key, bool register, bool refreshSliding, long nowTicks, bool sync, CancellationToken token)
+    {
+        RedisKey redisKey = _prefix.Append(key);
+        var holders = HolderRegistryKey.For(_instanceName, key);
+        if (register)
+        {
+            _ = database.SetAdd(holders, _origin, CommandFlags.FireAndForget);
+            _ = database.KeyExpire(holders, HolderRegistry.Lifetime, CommandFlags.FireAndForget);
+        }
+
+        var version = database.HashGetAsync(redisKey, "ver");
+        var length = database.HashStringLengthAsync(redisKey, "data");
+        long ttl;
+        try
+        {
+            ttl = (long)(sync ? database.Execute("PTTL", redisKey) : await database.ExecuteAsync("PTTL", redisKey).ConfigureAwait(false));
+        }
+        catch
+        {
+            _ = version.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            _ = length.ContinueWith(static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            throw;
+        }
+
+        long trackedVersion;
+        try
+        {
+            trackedVersion = Version(await version.ConfigureAwait(false)); // their replies came before PTTL's
+            if (await length.ConfigureAwait(false) == 0)
+            {
+                if (register)
+                {
+                    _ = database.SetRemove(holders, _origin, CommandFlags.FireAndForget);
+                }
+
+                _largeKeys.Forget(key);
+                return null;
+            }
+        }
+        catch (RedisServerException ex) when (ex.Message.StartsWith("WRONGTYPE", StringComparison.Ordinal))
+        {
+            throw new L2PayloadException("The key holds another type than a hash.");
+        }
+
+        var large = (await _large!.GetAsync(sync, token).ConfigureAwait(false)).GetDatabase();
+        var fields = sync ? large.HashGet(redisKey, EntryFields) : await large.HashGetAsync(redisKey, EntryFields).ConfigureAwait(false);
+        if (fields[2].IsNull)
+        {
+            return null; // removed since: the removal's invalidation is on its way
+        }
+
+        var fetchedVersion = Version(fields[3]);
+        var entry = Entry(fields[0], fields[1], fields[2], fetchedVersion, fetchedVersion == trackedVersion ? RedisTtl.FromPttl(ttl) : RedisTtl.Unknown);
+        _largeKeys.Saw(key, entry.Data.Length, _largeThreshold);
         return refreshSliding && entry.Expiration.HasSliding
             ? await RenewIfDueAsync(key, entry, nowTicks, sync, token).ConfigureAwait(false)
             : entry;
@@ -182,17 +264,19 @@ internal sealed class RedisL2Store : IL2Store
         var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
         await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
         var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(key);
+        var large = IsLargeValue(key, value);
         RedisValue[] args =
         [
-            deadline, expiration.AbsoluteTicks, expiration.SlidingTicks, value, ttlMilliseconds,
+            deadline, expiration.AbsoluteTicks, expiration.SlidingTicks, large ? RedisValue.EmptyString : value, ttlMilliseconds,
             _origin, inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key), _registrationMs, publish,
             _inboxes.OwnInboxFor(key),
         ];
-        return await WriteAsync(RedisScripts.Set, key, args, sync, token).ConfigureAwait(false);
+        return await WriteAsync(RedisScripts.Set, key, args, sync, token, large ? value : null).ConfigureAwait(false);
     }
 
     public async ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token)
     {
+        _largeKeys.Forget(key);
         var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
         await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
         var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(key);
@@ -206,13 +290,15 @@ internal sealed class RedisL2Store : IL2Store
         var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
         await _inboxes.EnsureInboxAsync(write.Key).ConfigureAwait(false);
         var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(write.Key);
+        var large = IsLargeValue(write.Key, write.Value);
         RedisValue[] args =
         [
-            deadline, write.BaseVersion, write.Expiration.AbsoluteTicks, write.Expiration.SlidingTicks, write.Value, ttlMilliseconds,
+            deadline, write.BaseVersion, write.Expiration.AbsoluteTicks, write.Expiration.SlidingTicks,
+            large ? RedisValue.EmptyString : write.Value, ttlMilliseconds,
             _origin, inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(0, write.Key), _registrationMs, publish,
             _inboxes.OwnInboxFor(write.Key),
         ];
-        return await WriteAsync(RedisScripts.Replay, write.Key, args, sync, token).ConfigureAwait(false) is { Version: not SupersededCode } applied
+        return await WriteAsync(RedisScripts.Replay, write.Key, args, sync, token, large ? write.Value : null).ConfigureAwait(false) is { Version: not SupersededCode } applied
             ? applied
             : null;
     }
@@ -221,29 +307,60 @@ internal sealed class RedisL2Store : IL2Store
     private const long SupersededCode = -2;
     private const long NotListeningCode = -3;
 
+    private const long UploadMissingCode = -4;
+
+    // Whether a value is large (see CacheeOptions.LargeValueThreshold); what this instance last saw of the key is noted.
+    private bool IsLargeValue(string key, byte[] value)
+    {
+        _largeKeys.Saw(key, value.Length, _largeThreshold);
+        return value.Length >= _largeThreshold;
+    }
+
     // A write script: on the shared connection, or, when writes wait for replicas, on a leased connection of its own, where
     // WAIT then blocks only that connection. A write confirmed by too few replicas in time fails (it may be on the master);
     // the writer keeps no copy of an acknowledged write, since its own connection did not read it back (no tracking there).
-    private async ValueTask<L2WriteResult> WriteAsync(string script, string key, RedisValue[] args, bool sync, CancellationToken token)
+    // A large value (largeValue not null) is uploaded first to a key of its own (see RedisScripts.WriteEntry), and both the
+    // upload and the script go over a large-value connection when there are some, so that the value never holds up the
+    // shared one; the writer then keeps no copy either (that connection is not tracked), and reads it next over such a
+    // connection too.
+    private async ValueTask<L2WriteResult> WriteAsync(string script, string key, RedisValue[] args, bool sync, CancellationToken token, byte[]? largeValue = null)
     {
         if (_durable is null)
         {
-            return ToWriteResult(await EvaluateListeningAsync(script, key, args, sync, token).ConfigureAwait(false));
+            var on = largeValue is not null && _large is not null ? await _large.GetAsync(sync, token).ConfigureAwait(false) : null;
+            var staging = largeValue is null ? (RedisKey?)null : await UploadAsync(on, key, largeValue, sync, token).ConfigureAwait(false);
+            var result = ToWriteResult(await EvaluateListeningAsync(script, key, args, sync, token, on, staging).ConfigureAwait(false));
+            return on is null ? result : result with { KeepCopy = false };
         }
 
         using var lease = await _durable.LeaseAsync(sync, token).ConfigureAwait(false);
-        var result = await EvaluateListeningAsync(script, key, args, sync, token, lease.Multiplexer).ConfigureAwait(false);
-        if ((long)Pair(result)[0] == SupersededCode)
+        var uploaded = largeValue is null ? (RedisKey?)null : await UploadAsync(lease.Multiplexer, key, largeValue, sync, token).ConfigureAwait(false);
+        var reply = await EvaluateListeningAsync(script, key, args, sync, token, lease.Multiplexer, uploaded).ConfigureAwait(false);
+        if ((long)Pair(reply)[0] == SupersededCode)
         {
             return new L2WriteResult(SupersededCode, 0);
         }
 
-        var written = ToWriteResult(result);
+        var written = ToWriteResult(reply);
         var waitMs = Math.Max(1, _writeWindowMs / 2);
         var confirmed = await WaitForReplicasAsync(lease.Multiplexer, key, waitMs, sync).ConfigureAwait(false);
         return confirmed >= _minReplicas
             ? written with { KeepCopy = false }
             : throw new ReplicasNotConfirmedException($"{confirmed} of {_minReplicas} replicas confirmed the write within {waitMs} ms; it may be on the master only.");
+    }
+
+    // Uploads a large value as the data field of a key of its own in the entry's slot, which the write script then moves into
+    // the entry. It expires by itself if the script never runs (the script deletes it when it finds the write late or
+    // superseded). Sent without waiting for the reply: the script follows on the same connection, so Redis runs it after the
+    // upload (one round trip for both); if the upload failed, the script finds nothing to move and the write fails.
+    private async ValueTask<RedisKey> UploadAsync(IConnectionMultiplexer? on, string key, byte[] value, bool sync, CancellationToken token)
+    {
+        token.ThrowIfCancellationRequested();
+        var database = (on ?? await _connection.GetAsync(sync, token).ConfigureAwait(false)).GetDatabase();
+        var staging = HolderRegistryKey.StagingFor(_instanceName, key, _origin + ":" + Interlocked.Increment(ref _uploads).ToString(CultureInfo.InvariantCulture));
+        _ = database.HashSet(staging, "data", value, flags: CommandFlags.FireAndForget);
+        _ = database.KeyExpire(staging, UploadLifetime, CommandFlags.FireAndForget);
+        return staging;
     }
 
     // WAIT on the connection to the node that ran the write. That is the node the multiplexer sends the key to, unless the
@@ -282,16 +399,16 @@ internal sealed class RedisL2Store : IL2Store
     // A write script, run again once if Redis found this instance not listening on its channel of the key's slot on that node
     // (a cluster slot moved): nothing was written, so subscribing where the slot is now and trying again is safe.
     private async ValueTask<RedisResult> EvaluateListeningAsync(
-        string script, string key, RedisValue[] args, bool sync, CancellationToken token, IConnectionMultiplexer? on = null)
+        string script, string key, RedisValue[] args, bool sync, CancellationToken token, IConnectionMultiplexer? on = null, RedisKey? uploaded = null)
     {
-        var result = await EvaluateAsync(script, key, args, sync, token, on).ConfigureAwait(false);
+        var result = await EvaluateAsync(script, key, args, sync, token, on, uploaded).ConfigureAwait(false);
         if ((long)Pair(result)[0] != NotListeningCode)
         {
             return result;
         }
 
         await _inboxes.ResubscribeAsync(key).ConfigureAwait(false);
-        result = await EvaluateAsync(script, key, args, sync, token, on).ConfigureAwait(false);
+        result = await EvaluateAsync(script, key, args, sync, token, on, uploaded).ConfigureAwait(false);
         return (long)Pair(result)[0] != NotListeningCode
             ? result
             : throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "This instance could not listen where the key's cluster slot is served.");
@@ -305,6 +422,11 @@ internal sealed class RedisL2Store : IL2Store
             // Redis' clock may have been misjudged: measure it again before the next write.
             Volatile.Write(ref _clockMeasured, 0);
             throw new TimeoutException("The write reached Redis after its deadline and was not applied.");
+        }
+
+        if ((long)pair[0] == UploadMissingCode)
+        {
+            throw new TimeoutException("The large value uploaded for the write was gone when the write ran; it was not applied.");
         }
 
         return new L2WriteResult((long)pair[0], (long)pair[1]);
@@ -372,12 +494,14 @@ internal sealed class RedisL2Store : IL2Store
     // Sends EVALSHA (the script's hash, not its text); a server that does not know the script yet (first use, restart,
     // failover) answers NOSCRIPT, and the script is then sent once with EVAL, which also caches it there.
     private async ValueTask<RedisResult> EvaluateAsync(
-        string script, string key, RedisValue[] args, bool sync, CancellationToken token, IConnectionMultiplexer? on = null)
+        string script, string key, RedisValue[] args, bool sync, CancellationToken token, IConnectionMultiplexer? on = null, RedisKey? uploaded = null)
     {
         token.ThrowIfCancellationRequested();
         var multiplexer = on ?? await _connection.GetAsync(sync, token).ConfigureAwait(false);
         var database = multiplexer.GetDatabase();
-        RedisKey[] keys = [_prefix.Append(key), HolderRegistryKey.For(_instanceName, key)];
+        RedisKey[] keys = uploaded is { } staging
+            ? [_prefix.Append(key), HolderRegistryKey.For(_instanceName, key), staging]
+            : [_prefix.Append(key), HolderRegistryKey.For(_instanceName, key)];
         var hash = RedisScripts.HashOf(script);
         try
         {

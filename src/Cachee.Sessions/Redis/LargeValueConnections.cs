@@ -1,0 +1,53 @@
+using StackExchange.Redis;
+
+namespace Cachee.Sessions.Redis;
+
+/// <summary>
+/// The connections large values travel on (<see cref="CacheeOptions.LargeValueThreshold"/>): a few multiplexers of their
+/// own, made on first use and taken in turn, so that a value of megabytes in flight holds up only other large values, never
+/// the shared connection's small commands, invalidations and acknowledgements. They carry their own client name, so that
+/// they are never taken for the cache's subscriber connection, and no tracking: what is read through them is kept in L1 only
+/// when a read on the shared (tracked) connection saw the same version (see <c>RedisL2Store</c>).
+/// </summary>
+internal sealed class LargeValueConnections(CacheeOptions options, string clientName) : IDisposable
+{
+    private readonly Lazy<Task<ConnectionMultiplexer>>[] _connections = new Lazy<Task<ConnectionMultiplexer>>[options.LargeValueConnections];
+
+    private int _next;
+    private volatile bool _disposed;
+
+    /// <summary>The next connection in turn, connected (a failed connect is tried again by the next caller).</summary>
+    public async ValueTask<ConnectionMultiplexer> GetAsync(bool sync, CancellationToken token)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var index = (int)((uint)Interlocked.Increment(ref _next) % (uint)_connections.Length);
+        var connection = Volatile.Read(ref _connections[index]);
+        if (connection is null || connection.Value.IsFaulted || connection.Value.IsCanceled)
+        {
+            // Not made yet, or its connect failed: the first caller to get here makes it (again).
+            _ = Interlocked.CompareExchange(ref _connections[index], NewConnection(), connection);
+            connection = Volatile.Read(ref _connections[index])!;
+        }
+
+        var connect = connection.Value;
+
+        return sync ? connect.GetAwaiter().GetResult() : await connect.WaitAsync(token).ConfigureAwait(false);
+    }
+
+    private Lazy<Task<ConnectionMultiplexer>> NewConnection() =>
+        new(() => ConnectionMultiplexer.ConnectAsync(RedisConnection.Configure(options, clientName)));
+
+    /// <summary>Closes the connections made, at once.</summary>
+    public void Dispose()
+    {
+        _disposed = true;
+        foreach (var connection in _connections)
+        {
+            if (connection is not null && connection.IsValueCreated && connection.Value.IsCompletedSuccessfully)
+            {
+                connection.Value.Result.Close(allowCommandsToComplete: false);
+                connection.Value.Result.Dispose();
+            }
+        }
+    }
+}
