@@ -49,6 +49,16 @@ public sealed class SessionsAcrossInstancesTests(RedisServer redis)
         Assert.Equal(hash, await fleet.GetAsync(1, "/big"));
         Assert.Equal(hash, await fleet.GetAsync(2, "/big"));
         Assert.Equal(hash, await fleet.GetAsync(1, "/big"));
+
+        // Changed on another instance: the instances holding the old session hear it, and none serves the old one again.
+        var changed = await fleet.PostAsync(1, $"/big/{bytes}");
+        Assert.NotEqual(hash, changed);
+        for (var instance = 0; instance < 3; instance++)
+        {
+            Assert.Equal(changed, await fleet.GetAsync(instance, "/big"));
+        }
+
+        Assert.Equal(0, Enumerable.Range(0, 3).Sum(i => fleet.CacheOf(i).GetStatistics().AckTimeouts));
     }
 
     [Fact]

@@ -23,6 +23,8 @@ public sealed class OptionsTests
     [InlineData(nameof(CacheeOptions.WriteFailureMode))]
     [InlineData(nameof(CacheeOptions.ReplayQueueCapacity))]
     [InlineData(nameof(CacheeOptions.MinReplicasToAcknowledge))]
+    [InlineData(nameof(CacheeOptions.LargeValueThreshold))]
+    [InlineData(nameof(CacheeOptions.LargeValueConnections))]
     public void InvalidOption_FailsNamingIt(string option)
     {
         var options = new CacheeOptions { Configuration = "localhost" };
@@ -41,6 +43,8 @@ public sealed class OptionsTests
             case nameof(CacheeOptions.WriteFailureMode): options.WriteFailureMode = (WriteFailureMode)7; break;
             case nameof(CacheeOptions.ReplayQueueCapacity): options.ReplayQueueCapacity = 0; break;
             case nameof(CacheeOptions.MinReplicasToAcknowledge): options.MinReplicasToAcknowledge = 17; break;
+            case nameof(CacheeOptions.LargeValueThreshold): options.LargeValueThreshold = 1023; break;
+            case nameof(CacheeOptions.LargeValueConnections): options.LargeValueConnections = 17; break;
         }
 
         var error = Assert.Throws<OptionsValidationException>(() => new TieredDistributedCache(Options.Create(options)));
