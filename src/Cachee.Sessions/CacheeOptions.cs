@@ -147,6 +147,17 @@ public sealed class CacheeOptions
     /// </summary>
     public int LargeValueConnections { get; set; } = 2;
 
+    /// <summary>
+    /// When true, values of at least <see cref="CompressionThreshold"/> bytes are stored LZ4-compressed when that makes them
+    /// smaller (a hash field <c>enc</c> marks them). Off by default: RedisCache cannot read compressed entries. Every Cachee
+    /// instance reads compressed and plain entries whatever this says, so it can be switched on instance by instance once
+    /// all run a version that reads them. A compressed payload that does not decompress is a logged miss.
+    /// </summary>
+    public bool CompressValues { get; set; }
+
+    /// <summary>The size from which values are compressed (<see cref="CompressValues"/>). Default 4 KiB; 256 bytes to 512 MiB.</summary>
+    public int CompressionThreshold { get; set; } = 4 * 1024;
+
     /// <summary>How many keys the replay queue holds at most (<see cref="WriteFailureMode.Replay"/>). Default 10,000; 1 to 1,000,000.</summary>
     public int ReplayQueueCapacity { get; set; } = 10_000;
 

@@ -92,6 +92,11 @@ internal sealed class CacheeOptionsValidator : IValidateOptions<CacheeOptions>
             failures.Add($"CacheeOptions.{nameof(CacheeOptions.LargeValueConnections)} must be between 0 and 16; it is {options.LargeValueConnections}.");
         }
 
+        if (options.CompressionThreshold is < 256 or > 512 * 1024 * 1024)
+        {
+            failures.Add($"CacheeOptions.{nameof(CacheeOptions.CompressionThreshold)} must be between 256 bytes and 512 MiB; it is {options.CompressionThreshold}.");
+        }
+
         if (options.ReplayQueueCapacity is < 1 or > 1_000_000)
         {
             failures.Add($"CacheeOptions.{nameof(CacheeOptions.ReplayQueueCapacity)} must be between 1 and 1,000,000; it is {options.ReplayQueueCapacity}.");

@@ -176,7 +176,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         var bus = new RedisInvalidationBus(connection, channel, instanceId, options.InstanceName, probeTimeout: TimeSpan.FromSeconds(5));
         var store = new RedisL2Store(
             connection, options.InstanceName, bus, instanceId, options.L2OperationTimeout, options.SlidingRefreshTolerance, options.MinReplicasToAcknowledge,
-            options.LargeValueThreshold);
+            options.LargeValueThreshold, options.CompressValues ? options.CompressionThreshold : null);
         return (store, bus);
     }
 }

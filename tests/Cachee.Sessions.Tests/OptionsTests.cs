@@ -25,6 +25,7 @@ public sealed class OptionsTests
     [InlineData(nameof(CacheeOptions.MinReplicasToAcknowledge))]
     [InlineData(nameof(CacheeOptions.LargeValueThreshold))]
     [InlineData(nameof(CacheeOptions.LargeValueConnections))]
+    [InlineData(nameof(CacheeOptions.CompressionThreshold))]
     public void InvalidOption_FailsNamingIt(string option)
     {
         var options = new CacheeOptions { Configuration = "localhost" };
@@ -45,6 +46,7 @@ public sealed class OptionsTests
             case nameof(CacheeOptions.MinReplicasToAcknowledge): options.MinReplicasToAcknowledge = 17; break;
             case nameof(CacheeOptions.LargeValueThreshold): options.LargeValueThreshold = 1023; break;
             case nameof(CacheeOptions.LargeValueConnections): options.LargeValueConnections = 17; break;
+            case nameof(CacheeOptions.CompressionThreshold): options.CompressionThreshold = 100; break;
         }
 
         var error = Assert.Throws<OptionsValidationException>(() => new TieredDistributedCache(Options.Create(options)));

@@ -8,7 +8,7 @@ namespace Cachee.Sessions.Redis;
 /// <summary>The L2 store on Redis, in RedisCache's hash format (see <see cref="RedisScripts"/>).</summary>
 internal sealed class RedisL2Store : IL2Store
 {
-    private static readonly RedisValue[] EntryFields = ["absexp", "sldexp", "data", "ver"];
+    private static readonly RedisValue[] EntryFields = ["absexp", "sldexp", "data", "ver", "enc"];
     private readonly RedisConnection _connection;
     private readonly RedisKey _prefix;
     private readonly string? _instanceName;
@@ -18,6 +18,7 @@ internal sealed class RedisL2Store : IL2Store
     private readonly LargeValueConnections? _large;
     private readonly int _largeThreshold;
     private readonly LargeKeyHints _largeKeys = new();
+    private readonly int? _compressAbove;
     private readonly int _minReplicas;
     private readonly RedisValue _messagePrefix;
     private readonly long _registrationMs = (long)HolderRegistry.Lifetime.TotalMilliseconds;
@@ -35,11 +36,13 @@ internal sealed class RedisL2Store : IL2Store
     /// <param name="operationTimeout">How long callers wait; writes must reach Redis well within it (see <see cref="WriteWindow"/>).</param>
     /// <param name="slidingTolerance">The configured <see cref="CacheeOptions.SlidingRefreshTolerance"/> (null: the default).</param>
     /// <param name="minReplicas">The configured <see cref="CacheeOptions.MinReplicasToAcknowledge"/> (writes then run on <see cref="RedisConnection.Durable"/>).</param>
+    /// <param name="compressAbove">Values of at least this many bytes are compressed (<see cref="CacheeOptions.CompressValues"/>); null: none.</param>
     /// <param name="largeValueThreshold">The configured <see cref="CacheeOptions.LargeValueThreshold"/> (such values travel on <see cref="RedisConnection.Large"/>).</param>
     public RedisL2Store(
         RedisConnection connection, string? instanceName, RedisInvalidationBus inboxes, string origin, TimeSpan operationTimeout,
-        TimeSpan? slidingTolerance = null, int minReplicas = 0, int largeValueThreshold = int.MaxValue)
+        TimeSpan? slidingTolerance = null, int minReplicas = 0, int largeValueThreshold = int.MaxValue, int? compressAbove = null)
     {
+        _compressAbove = compressAbove;
         _large = connection.Large;
         _largeThreshold = largeValueThreshold;
         _durable = minReplicas > 0 ? connection.Durable ?? throw new ArgumentException("The connection has no connections for acknowledged writes.", nameof(connection)) : null;
@@ -130,7 +133,7 @@ internal sealed class RedisL2Store : IL2Store
             return null;
         }
 
-        var entry = Entry(fields[0], fields[1], fields[2], Version(fields[3]), RedisTtl.FromPttl(ttl));
+        var entry = Entry(fields[0], fields[1], fields[2], Version(fields[3]), RedisTtl.FromPttl(ttl), fields[4]);
         _largeKeys.Saw(key, entry.Data.Length, _largeThreshold);
         return refreshSliding && entry.Expiration.HasSliding
             ? await RenewIfDueAsync(key, entry, nowTicks, sync, token).ConfigureAwait(false)
@@ -196,7 +199,8 @@ internal sealed class RedisL2Store : IL2Store
         }
 
         var fetchedVersion = Version(fields[3]);
-        var entry = Entry(fields[0], fields[1], fields[2], fetchedVersion, fetchedVersion == trackedVersion ? RedisTtl.FromPttl(ttl) : RedisTtl.Unknown);
+        var entry = Entry(
+            fields[0], fields[1], fields[2], fetchedVersion, fetchedVersion == trackedVersion ? RedisTtl.FromPttl(ttl) : RedisTtl.Unknown, fields[4]);
         _largeKeys.Saw(key, entry.Data.Length, _largeThreshold);
         return refreshSliding && entry.Expiration.HasSliding
             ? await RenewIfDueAsync(key, entry, nowTicks, sync, token).ConfigureAwait(false)
@@ -223,7 +227,8 @@ internal sealed class RedisL2Store : IL2Store
             return null;
         }
 
-        var entry = Entry((RedisValue)reply[0], (RedisValue)reply[1], (RedisValue)reply[2], Version((RedisValue)reply[3]), RedisTtl.FromPttl((long)reply[4]));
+        var entry = Entry(
+            (RedisValue)reply[0], (RedisValue)reply[1], (RedisValue)reply[2], Version((RedisValue)reply[3]), RedisTtl.FromPttl((long)reply[4]), (RedisValue)reply[6]);
         var result = refreshSliding && entry.Expiration.HasSliding
             ? await RenewIfDueAsync(key, entry, nowTicks, sync, token).ConfigureAwait(false)
             : entry;
@@ -250,8 +255,8 @@ internal sealed class RedisL2Store : IL2Store
         return entry with { Ttl = renewed.Status == RenewalStatus.Renewed ? renewed.Ttl : RedisTtl.Unknown };
     }
 
-    private static L2Entry Entry(RedisValue absolute, RedisValue sliding, RedisValue data, long version, RedisTtl ttl) => new(
-        (byte[]?)data ?? throw new L2PayloadException("The data field is missing."),
+    private static L2Entry Entry(RedisValue absolute, RedisValue sliding, RedisValue data, long version, RedisTtl ttl, RedisValue encoding) => new(
+        PayloadCompression.Decode((byte[]?)data ?? throw new L2PayloadException("The data field is missing."), (string?)encoding),
         new EntryExpiration(ParseTicks(absolute, "absexp"), ParseTicks(sliding, "sldexp")),
         version,
         ttl);
@@ -264,14 +269,15 @@ internal sealed class RedisL2Store : IL2Store
         var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
         await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
         var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(key);
-        var large = IsLargeValue(key, value);
+        var (payload, encoding) = PayloadCompression.Encode(value, _compressAbove);
+        var large = IsLargeValue(key, payload);
         RedisValue[] args =
         [
-            deadline, expiration.AbsoluteTicks, expiration.SlidingTicks, large ? RedisValue.EmptyString : value, ttlMilliseconds,
+            deadline, expiration.AbsoluteTicks, expiration.SlidingTicks, large ? RedisValue.EmptyString : payload, ttlMilliseconds,
             _origin, inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key), _registrationMs, publish,
-            _inboxes.OwnInboxFor(key),
+            _inboxes.OwnInboxFor(key), encoding,
         ];
-        return await WriteAsync(RedisScripts.Set, key, args, sync, token, large ? value : null).ConfigureAwait(false);
+        return await WriteAsync(RedisScripts.Set, key, args, sync, token, large ? payload : null).ConfigureAwait(false);
     }
 
     public async ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token)
@@ -290,15 +296,16 @@ internal sealed class RedisL2Store : IL2Store
         var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
         await _inboxes.EnsureInboxAsync(write.Key).ConfigureAwait(false);
         var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(write.Key);
-        var large = IsLargeValue(write.Key, write.Value);
+        var (payload, encoding) = PayloadCompression.Encode(write.Value, _compressAbove);
+        var large = IsLargeValue(write.Key, payload);
         RedisValue[] args =
         [
             deadline, write.BaseVersion, write.Expiration.AbsoluteTicks, write.Expiration.SlidingTicks,
-            large ? RedisValue.EmptyString : write.Value, ttlMilliseconds,
+            large ? RedisValue.EmptyString : payload, ttlMilliseconds,
             _origin, inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(0, write.Key), _registrationMs, publish,
-            _inboxes.OwnInboxFor(write.Key),
+            _inboxes.OwnInboxFor(write.Key), encoding,
         ];
-        return await WriteAsync(RedisScripts.Replay, write.Key, args, sync, token, large ? write.Value : null).ConfigureAwait(false) is { Version: not SupersededCode } applied
+        return await WriteAsync(RedisScripts.Replay, write.Key, args, sync, token, large ? payload : null).ConfigureAwait(false) is { Version: not SupersededCode } applied
             ? applied
             : null;
     }

@@ -92,7 +92,8 @@ internal static class RedisScripts
     // Writes the entry (ARGV[a..a+3] = absexp, sldexp, data, ttl ms), notifies its holders (ARGV[a+4] = writer id,
     // ARGV[a+5] = channel prefix, message = ARGV[a+6] .. version .. ARGV[a+7]) and registers the writer, which keeps a copy,
     // as the first holder of the new version (ARGV[a+8] = registration lifetime, ms; ARGV[a+9] = publish command;
-    // ARGV[a+10] = the writer's own channel on a cluster, see Listening). The version is read back last, so that
+    // ARGV[a+10] = the writer's own channel on a cluster, see Listening; ARGV[a+11] = the payload's encoding, '' for plain, see
+    // PayloadCompression: stored in the enc field, or that field removed). The version is read back last, so that
     // the writer's connection tracks the key (CLIENT TRACKING): a read before the change would be consumed by the change itself.
     // A large value does not come through ARGV (Lua copies an argument: 3 ms of Redis' time for 2 MB, against 0.2 ms for a
     // plain HSET): it was uploaded beforehand as the data field of KEYS[3], a key of the entry's slot, which then replaces
@@ -110,6 +111,7 @@ internal static class RedisScripts
             redis.call('HINCRBY', KEYS[1], 'ver', 1)
             redis.call('HSET', KEYS[1], 'absexp', ARGV[a], 'sldexp', ARGV[a + 1], 'data', ARGV[a + 2])
           end
+          if ARGV[a + 11] ~= '' then redis.call('HSET', KEYS[1], 'enc', ARGV[a + 11]) else redis.call('HDEL', KEYS[1], 'enc') end
           local ttl = tonumber(ARGV[a + 3])
           if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
           local v = redis.call('HGET', KEYS[1], 'ver')
@@ -125,7 +127,7 @@ internal static class RedisScripts
     /// KEYS[1] = key, KEYS[2] = its holder registry, KEYS[3] (a large value only) = the key its data was uploaded to (data
     /// in ARGV is then empty); ARGV = deadline, absexp, sldexp, data, ttl ms (-1: none), writer id,
     /// channel prefix, message prefix, message suffix, registration lifetime ms, publish command, the writer's own channel ('' but
-    /// on a cluster). Returns {new version, holders notified}, {-1, 0} when past the deadline, or {-3, 0} when the writer does
+    /// on a cluster), the payload's encoding ('' for plain). Returns {new version, holders notified}, {-1, 0} when past the deadline, or {-3, 0} when the writer does
     /// not listen on this node.
     /// </summary>
     public const string Set = CheckDeadline + WriteEntry + """
@@ -188,7 +190,7 @@ internal static class RedisScripts
     /// A read that registers its caller as a holder, on a cluster (elsewhere plain commands do it): the registration only if
     /// the caller listens on this node (see Listening), then the fields and the time to live.
     /// KEYS[1] = key, KEYS[2] = its holder registry; ARGV = caller id, registration lifetime ms, the caller's own channel.
-    /// Returns {absexp, sldexp, data, ver, PTTL, 1 when registered else 0}.
+    /// Returns {absexp, sldexp, data, ver, PTTL, 1 when registered else 0, enc}.
     /// </summary>
     public const string ReadRegistered = Listening + """
         local registered = 0
@@ -197,8 +199,8 @@ internal static class RedisScripts
           redis.call('PEXPIRE', KEYS[2], ARGV[2])
           registered = 1
         end
-        local r = redis.call('HMGET', KEYS[1], 'absexp', 'sldexp', 'data', 'ver')
-        return {r[1], r[2], r[3], r[4], redis.call('PTTL', KEYS[1]), registered}
+        local r = redis.call('HMGET', KEYS[1], 'absexp', 'sldexp', 'data', 'ver', 'enc')
+        return {r[1], r[2], r[3], r[4], redis.call('PTTL', KEYS[1]), registered, r[5]}
         """;
 
     /// <summary>
