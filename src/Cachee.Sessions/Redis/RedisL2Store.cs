@@ -9,6 +9,11 @@ namespace Cachee.Sessions.Redis;
 internal sealed class RedisL2Store : IL2Store
 {
     private static readonly RedisValue[] EntryFields = ["absexp", "sldexp", "data", "ver", "enc"];
+
+    // Reads go to the master only. StackExchange.Redis' default (PreferMaster) sends them to a replica while the master is
+    // unreachable, and a replica may be behind: during a failover that served reads missing acknowledged writes (a Sentinel
+    // chaos test caught one). Without the master, a read fails, and L1's stale-on-error rules apply.
+    private const CommandFlags MasterOnly = CommandFlags.DemandMaster;
     private readonly RedisConnection _connection;
     private readonly RedisKey _prefix;
     private readonly string? _instanceName;
@@ -100,11 +105,11 @@ internal sealed class RedisL2Store : IL2Store
             _ = database.KeyExpire(holders, HolderRegistry.Lifetime, CommandFlags.FireAndForget);
         }
 
-        var read = database.HashGetAsync(redisKey, EntryFields);
+        var read = database.HashGetAsync(redisKey, EntryFields, MasterOnly);
         long ttl;
         try
         {
-            ttl = (long)(sync ? database.Execute("PTTL", redisKey) : await database.ExecuteAsync("PTTL", redisKey).ConfigureAwait(false));
+            ttl = (long)(sync ? database.Execute("PTTL", [redisKey], MasterOnly) : await database.ExecuteAsync("PTTL", [redisKey], MasterOnly).ConfigureAwait(false));
         }
         catch
         {
@@ -157,12 +162,12 @@ internal sealed class RedisL2Store : IL2Store
             _ = database.KeyExpire(holders, HolderRegistry.Lifetime, CommandFlags.FireAndForget);
         }
 
-        var version = database.HashGetAsync(redisKey, "ver");
-        var length = database.HashStringLengthAsync(redisKey, "data");
+        var version = database.HashGetAsync(redisKey, "ver", MasterOnly);
+        var length = database.HashStringLengthAsync(redisKey, "data", MasterOnly);
         long ttl;
         try
         {
-            ttl = (long)(sync ? database.Execute("PTTL", redisKey) : await database.ExecuteAsync("PTTL", redisKey).ConfigureAwait(false));
+            ttl = (long)(sync ? database.Execute("PTTL", [redisKey], MasterOnly) : await database.ExecuteAsync("PTTL", [redisKey], MasterOnly).ConfigureAwait(false));
         }
         catch
         {
@@ -192,7 +197,7 @@ internal sealed class RedisL2Store : IL2Store
         }
 
         var large = (await _large!.GetAsync(sync, token).ConfigureAwait(false)).GetDatabase();
-        var fields = sync ? large.HashGet(redisKey, EntryFields) : await large.HashGetAsync(redisKey, EntryFields).ConfigureAwait(false);
+        var fields = sync ? large.HashGet(redisKey, EntryFields, MasterOnly) : await large.HashGetAsync(redisKey, EntryFields, MasterOnly).ConfigureAwait(false);
         if (fields[2].IsNull)
         {
             return null; // removed since: the removal's invalidation is on its way
