@@ -115,84 +115,23 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output) : IAsyncLifet
         var failingTag = TagOn(master => master.Equals(victim));
         var otherTag = TagOn(master => !master.Equals(victim));
 
-        var acknowledged = new List<(string Key, byte[] Value)>();
-        int stale = 0, refused = 0, otherShardRefused = 0, sinceRefusal = 0;
-        var reasons = new HashSet<string>(StringComparer.Ordinal);
-        TimeSpan faultAt = TimeSpan.Zero, resumedAt = TimeSpan.Zero;
-        Task? faultTask = null;
-        var clock = Stopwatch.StartNew();
+        var traffic = new FailoverTraffic(output);
 
         // Until the fault is over and the failing shard took 200 writes in a row since its last refusal (bounded in time).
-        for (var round = 0; clock.Elapsed < TimeSpan.FromSeconds(40) && !(faultTask is { IsCompleted: true } && sinceRefusal >= 200); round++)
+        for (var round = 0; traffic.Elapsed < TimeSpan.FromSeconds(40) && !traffic.Settled; round++)
         {
             if (round == 200)
             {
-                // The fault runs beside the traffic (a failover takes seconds).
-                faultTask = Task.Run(() => fault(victim));
-                faultAt = clock.Elapsed;
+                traffic.StartFault(() => fault(victim));
             }
 
             var onFailingShard = round % 2 == 0;
-            var key = $"{(onFailingShard ? failingTag : otherTag)}s{round}";
-            var value = BitConverter.GetBytes(round);
             var (writer, reader) = round % 4 < 2 ? (a, b) : (b, a);
-            try
-            {
-                await writer.SetAsync(key, value, Sliding);
-                acknowledged.Add((key, value));
-                if (onFailingShard && faultAt != TimeSpan.Zero)
-                {
-                    // Writing again: the first success after the last refusal.
-                    resumedAt = sinceRefusal == 0 ? clock.Elapsed : resumedAt;
-                    sinceRefusal++;
-                }
-            }
-            catch (CacheUnavailableException ex)
-            {
-                refused++;
-                otherShardRefused += onFailingShard ? 0 : 1;
-                sinceRefusal = onFailingShard ? 0 : sinceRefusal;
-                resumedAt = onFailingShard ? TimeSpan.Zero : resumedAt;
-                if (!onFailingShard)
-                {
-                    output.WriteLine($"{clock.Elapsed}: a write to another shard was refused: {ex}");
-                }
-                else if (reasons.Add(ex.Message[..Math.Min(60, ex.Message.Length)]))
-                {
-                    output.WriteLine($"{clock.Elapsed - faultAt} after the fault, refused: {ex.Message} {ex.InnerException?.Message}");
-                }
-
-                // Refused (an open breaker refuses at once): pace the retries rather than spin a core the election needs.
-                await Task.Delay(5);
-                continue;
-            }
-
-            try
-            {
-                if (!(await reader.GetAsync(key)).AsSpan().SequenceEqual(value))
-                {
-                    stale++;
-                }
-            }
-            catch (CacheUnavailableException)
-            {
-                // Unavailable is not stale.
-            }
+            await traffic.RoundAsync(writer, reader, $"{(onFailingShard ? failingTag : otherTag)}s{round}", BitConverter.GetBytes(round), watched: onFailingShard);
         }
 
-        Assert.NotNull(faultTask);
-        await faultTask;
-        Assert.True(sinceRefusal >= 200, $"the failing shard's writes did not resume within 40 s ({sinceRefusal} since its last refusal)");
-        resumedAt = resumedAt == TimeSpan.Zero ? faultAt : resumedAt; // never refused
         using var check = await ConnectionMultiplexer.ConnectAsync(_cluster.Endpoints);
-        var lost = 0;
-        foreach (var (key, value) in acknowledged)
-        {
-            if (!((byte[]?)await check.GetDatabase().HashGetAsync(instances.Prefix + key, "data")).AsSpan().SequenceEqual(value))
-            {
-                lost++;
-            }
-        }
+        var lost = await traffic.FinishAsync(check.GetDatabase(), instances.Prefix);
 
         // The promoted master tracks what this instance reads there: a change by another client is revoked.
         var probeKey = $"{failingTag}revoked";
@@ -202,8 +141,8 @@ public sealed class ClusterFailoverTests(ITestOutputHelper output) : IAsyncLifet
         await Eventually.TrueAsync(() => !b.L1.TryPeek(probeKey, out _), "the DEL on the promoted master is revoked", TimeSpan.FromSeconds(2));
 
         output.WriteLine(
-            $"minReplicas {minReplicas}: {acknowledged.Count} writes acknowledged, {lost} lost, {refused} refused ({otherShardRefused} on "
-            + $"other shards), {stale} stale reads, the failed shard's writes resumed {resumedAt - faultAt} after the fault");
-        return new Run(stale, lost, otherShardRefused, resumedAt - faultAt);
+            $"minReplicas {minReplicas}: {traffic.Acknowledged} writes acknowledged, {lost} lost, {traffic.Refused} refused ({traffic.RefusedUnwatched} on "
+            + $"other shards), {traffic.Stale} stale reads, the failed shard's writes resumed {traffic.Resumed} after the fault");
+        return new Run(traffic.Stale, lost, traffic.RefusedUnwatched, traffic.Resumed);
     }
 }

@@ -113,11 +113,14 @@ internal sealed class RedisProcess : IDisposable
         _process.WaitForExit();
     }
 
-    /// <summary>Starts the server again on the same port and directory (it reloads its append-only file, if it kept one).</summary>
-    public void Restart()
+    /// <summary>
+    /// Starts the server again on the same port and directory (it reloads its append-only file, if it kept one), with
+    /// <paramref name="extraArguments"/> added for this start only (for example <c>--replicaof</c>).
+    /// </summary>
+    public void Restart(params string[] extraArguments)
     {
         _process.Dispose();
-        _process = Launch(_arguments);
+        _process = Launch([.. _arguments, .. extraArguments]);
         WaitUntilListening(TimeSpan.FromSeconds(15));
     }
 
