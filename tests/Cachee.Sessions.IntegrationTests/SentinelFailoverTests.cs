@@ -107,11 +107,11 @@ public sealed class SentinelFailoverTests(ITestOutputHelper output) : IAsyncLife
     // Asks Sentinel to fail over (graceful: the master is alive) and returns once the replica was promoted.
     private async Task FailOverAsync()
     {
-        Assert.Contains("OK", Sentinel("SENTINEL", "FAILOVER", Service), StringComparison.Ordinal);
+        Assert.Contains("OK", Sentinel(_sentinels[0], "SENTINEL", "FAILOVER", Service), StringComparison.Ordinal);
         await Eventually.TrueAsync(() => MasterPort() == _replica.Port, "Sentinel promoted the replica", TimeSpan.FromSeconds(20));
     }
 
-    // Kills the master and returns once the sentinels promoted the replica.
+    // Kills the master and returns once every sentinel names the promoted replica as the master.
     private async Task KillMasterAsync()
     {
         _master.Kill();
@@ -123,17 +123,21 @@ public sealed class SentinelFailoverTests(ITestOutputHelper output) : IAsyncLife
 
         await Eventually.TrueAsync(() => MasterPort() == _replica.Port, "Sentinel promoted the replica", TimeSpan.FromSeconds(20));
     }
+    // The port of the master every sentinel names now (0 while they disagree).
+    private int MasterPort() => _sentinels.Select(sentinel => MasterPortAccordingTo(sentinel)).Distinct().Count() == 1
+        ? MasterPortAccordingTo(_sentinels[0])
+        : 0;
 
-    // The port of the master the first sentinel names now.
-    private int MasterPort()
+    // The port of the master one sentinel names now (0: none yet).
+    private static int MasterPortAccordingTo(RedisProcess sentinel)
     {
-        var reply = Sentinel("SENTINEL", "GET-MASTER-ADDR-BY-NAME", Service).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var reply = Sentinel(sentinel, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", Service).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         return reply.Length == 2 && int.TryParse(reply[1], System.Globalization.CultureInfo.InvariantCulture, out var port) ? port : 0;
     }
 
-    // A command to the first sentinel, through redis-cli.
-    private string Sentinel(params string[] command) =>
-        RedisCluster.CliAsync(["-p", _sentinels[0].Port.ToString(System.Globalization.CultureInfo.InvariantCulture), .. command]).GetAwaiter().GetResult().Output;
+    // A command to a sentinel, through redis-cli.
+    private static string Sentinel(RedisProcess sentinel, params string[] command) =>
+        RedisCluster.CliAsync(["-p", sentinel.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), .. command]).GetAwaiter().GetResult().Output;
 
     // Whether every replica the master lists has acknowledged its whole replication stream.
     private static bool ReplicasCaughtUp(RedisProcess master)

@@ -63,6 +63,20 @@ internal sealed partial class RedisInvalidationBus
         }
     }
 
+    /// <summary>
+    /// On a cluster: a node answered as a replica where the multiplexer expected the master (READONLY, or a refused WAIT),
+    /// which happens after a graceful failover, when no connection dropped to make it learn the new layout. It learns it now
+    /// (in the background), so that the next call for the key goes to the new master.
+    /// </summary>
+    public void NoteServedByReplica()
+    {
+        if (IsCluster)
+        {
+            _ = RefreshLayoutAsync().ContinueWith(
+                static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        }
+    }
+
     private Task RefreshLayoutAsync()
     {
         lock (_gate)

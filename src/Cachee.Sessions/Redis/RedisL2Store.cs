@@ -521,6 +521,18 @@ internal sealed class RedisL2Store : IL2Store
                 ? database.ScriptEvaluate(hash, keys, args)
                 : await database.ScriptEvaluateAsync(hash, keys, args).ConfigureAwait(false);
         }
+        catch (RedisServerException ex) when (ex.Message.StartsWith("READONLY", StringComparison.Ordinal))
+        {
+            // Sent to a node that is a replica now (a graceful cluster failover): the multiplexers learn the new layout.
+            _inboxes.NoteServedByReplica();
+            if (on is ConnectionMultiplexer own && _inboxes.IsCluster)
+            {
+                _ = own.ConfigureAsync().ContinueWith(
+                    static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            }
+
+            throw;
+        }
         catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
         {
             return sync
