@@ -44,13 +44,20 @@ public class LargeSessionsBenchmark
     [Params("idle", "2 MB, 20/s", "2 MB, flat out")]
     public string Traffic { get; set; } = "idle";
 
+    /// <summary>Cachee's <see cref="CacheeOptions.LargeValueConnections"/> (RedisCache has none).</summary>
+    [Params(0, 1, 2, 4)]
+    public int LargeConnections { get; set; } = 2;
+
     [GlobalSetup(Target = nameof(RedisCache))]
     public void SetupRedisCache() => Setup(prefix => new RedisCache(Options.Create(new RedisCacheOptions { Configuration = _redis!.Endpoint, InstanceName = prefix })));
 
     [GlobalSetup(Target = nameof(Cachee))]
     public void SetupCachee() => Setup(prefix =>
     {
-        var cache = new TieredDistributedCache(Options.Create(new CacheeOptions { Configuration = _redis!.Endpoint, InstanceName = prefix, L1MaxEntryBytes = 4 * 1024 * 1024 }));
+        var cache = new TieredDistributedCache(Options.Create(new CacheeOptions
+        {
+            Configuration = _redis!.Endpoint, InstanceName = prefix, L1MaxEntryBytes = 4 * 1024 * 1024, LargeValueConnections = LargeConnections,
+        }));
         L1Fixtures.StartAndWaitUntilSubscribed(cache);
         return cache;
     });
@@ -72,7 +79,7 @@ public class LargeSessionsBenchmark
         _redis?.Dispose();
     }
 
-    private string Describe() => string.Create(CultureInfo.InvariantCulture, $"{_measured.GetType().Name}|{Traffic}");
+    private string Describe() => string.Create(CultureInfo.InvariantCulture, $"{_measured.GetType().Name}|{Traffic}|{LargeConnections}");
 
     private void Setup(Func<string, IDistributedCache> create)
     {
@@ -162,7 +169,7 @@ public class LargeSessionsBenchmark
         private static Result For(BenchmarkCase benchmarkCase)
         {
             var store = benchmarkCase.Descriptor.WorkloadMethod.Name == nameof(Cachee) ? nameof(TieredDistributedCache) : nameof(Microsoft.Extensions.Caching.StackExchangeRedis.RedisCache);
-            return Results[string.Create(CultureInfo.InvariantCulture, $"{store}|{benchmarkCase.Parameters["Traffic"]}")];
+            return Results[string.Create(CultureInfo.InvariantCulture, $"{store}|{benchmarkCase.Parameters["Traffic"]}|{benchmarkCase.Parameters["LargeConnections"]}")];
         }
 
         private static string Micro(double microseconds) => $"{microseconds:N0} μs";
