@@ -40,6 +40,35 @@ public sealed class ClusterTests(RedisCluster cluster)
     }
 
     [Fact]
+    public async Task LargeValues_AcrossShards_AreRead_Invalidated_AndServedFromL1()
+    {
+        await using var instances = new Instances(cluster.Endpoints);
+        var a = await instances.StartAsync(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
+        var b = await instances.StartAsync(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
+        for (var round = 0; round < 3; round++)
+        {
+            for (var i = 0; i < 6; i++)
+            {
+                var key = $"large-{i}";
+                var value = new byte[200 * 1024];
+                new Random((round * 10) + i).NextBytes(value);
+                await a.SetAsync(key, value, Sliding);
+                Assert.Equal(value, await b.GetAsync(key)); // after the first round, over a large-value connection
+                var l2Reads = b.GetStatistics().L2Hits;
+                Assert.Equal(value, await b.GetAsync(key));
+                Assert.Equal(l2Reads, b.GetStatistics().L2Hits); // served from L1
+            }
+        }
+
+        Assert.Equal(0, a.GetStatistics().AckTimeouts);
+        using var admin = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(cluster.Endpoints);
+        foreach (var server in admin.GetServers().Where(server => !server.IsReplica))
+        {
+            Assert.Empty(server.Keys(pattern: instances.Prefix + "*:staged:*"));
+        }
+    }
+
+    [Fact]
     public async Task AChangeByAnotherClient_OnAnyShard_IsRevoked()
     {
         await using var instances = new Instances(cluster.Endpoints);

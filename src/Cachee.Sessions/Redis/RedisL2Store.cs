@@ -93,7 +93,7 @@ internal sealed class RedisL2Store : IL2Store
             return await ReadRegisteredAsync(key, refreshSliding, nowTicks, sync, token).ConfigureAwait(false);
         }
 
-        if (_large is not null && !_inboxes.IsCluster && _largeKeys.Contains(key))
+        if (_large is not null && _largeKeys.Contains(key))
         {
             return await ReadLargeAsync(database, key, register, refreshSliding, nowTicks, sync, token).ConfigureAwait(false);
         }
@@ -196,17 +196,11 @@ internal sealed class RedisL2Store : IL2Store
             throw new L2PayloadException("The key holds another type than a hash.");
         }
 
-        var large = (await _large!.GetAsync(sync, token).ConfigureAwait(false)).GetDatabase();
-        var fields = sync ? large.HashGet(redisKey, EntryFields, MasterOnly) : await large.HashGetAsync(redisKey, EntryFields, MasterOnly).ConfigureAwait(false);
-        if (fields[2].IsNull)
+        if (await FetchLargeAsync(key, trackedVersion, ttl, sync, token).ConfigureAwait(false) is not { } entry)
         {
-            return null; // removed since: the removal's invalidation is on its way
+            return null;
         }
 
-        var fetchedVersion = Version(fields[3]);
-        var entry = Entry(
-            fields[0], fields[1], fields[2], fetchedVersion, fetchedVersion == trackedVersion ? RedisTtl.FromPttl(ttl) : RedisTtl.Unknown, fields[4]);
-        _largeKeys.Saw(key, entry.Data.Length, _largeThreshold);
         return refreshSliding && entry.Expiration.HasSliding
             ? await RenewIfDueAsync(key, entry, nowTicks, sync, token).ConfigureAwait(false)
             : entry;
@@ -218,8 +212,9 @@ internal sealed class RedisL2Store : IL2Store
     private async ValueTask<L2Entry?> ReadRegisteredAsync(string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token)
     {
         await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
+        var large = _large is not null && _largeKeys.Contains(key);
         var reply = (RedisResult[])(await EvaluateAsync(
-            RedisScripts.ReadRegistered, key, [_origin, _registrationMs, _inboxes.OwnInboxFor(key)], sync, token).ConfigureAwait(false))!;
+            RedisScripts.ReadRegistered, key, [_origin, _registrationMs, _inboxes.OwnInboxFor(key), large ? "1" : string.Empty], sync, token).ConfigureAwait(false))!;
         var registered = (long)reply[5] == 1;
         if (!registered)
         {
@@ -227,17 +222,58 @@ internal sealed class RedisL2Store : IL2Store
                 static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         }
 
-        if (reply[2].IsNull)
+        L2Entry entry;
+        if (large)
         {
-            return null;
+            if ((long)reply[2] == 0)
+            {
+                _largeKeys.Forget(key);
+                return null;
+            }
+
+            if (await FetchLargeAsync(key, Version((RedisValue)reply[3]), (long)reply[4], sync, token).ConfigureAwait(false) is not { } fetched)
+            {
+                return null;
+            }
+
+            entry = fetched;
+        }
+        else
+        {
+            if (reply[2].IsNull)
+            {
+                return null;
+            }
+
+            entry = Entry(
+                (RedisValue)reply[0], (RedisValue)reply[1], (RedisValue)reply[2], Version((RedisValue)reply[3]), RedisTtl.FromPttl((long)reply[4]), (RedisValue)reply[6]);
+            _largeKeys.Saw(key, entry.Data.Length, _largeThreshold);
         }
 
-        var entry = Entry(
-            (RedisValue)reply[0], (RedisValue)reply[1], (RedisValue)reply[2], Version((RedisValue)reply[3]), RedisTtl.FromPttl((long)reply[4]), (RedisValue)reply[6]);
         var result = refreshSliding && entry.Expiration.HasSliding
             ? await RenewIfDueAsync(key, entry, nowTicks, sync, token).ConfigureAwait(false)
             : entry;
         return result is { } found && !registered ? found with { Ttl = RedisTtl.Unknown } : result;
+    }
+
+    // The fields of a key last seen large, over a large-value connection, after a read that tracking follows saw it at
+    // trackedVersion with ttl: the entry's time to live is known (its copy may be kept) only when the two saw the same
+    // version. Null when the entry is gone since (its removal's invalidation is on its way).
+    private async ValueTask<L2Entry?> FetchLargeAsync(string key, long trackedVersion, long ttl, bool sync, CancellationToken token)
+    {
+        RedisKey redisKey = _prefix.Append(key);
+        var large = (await _large!.GetAsync(sync, token).ConfigureAwait(false)).GetDatabase();
+        var fields = sync ? large.HashGet(redisKey, EntryFields, MasterOnly) : await large.HashGetAsync(redisKey, EntryFields, MasterOnly).ConfigureAwait(false);
+        if (fields[2].IsNull)
+        {
+            return null;
+        }
+
+        var fetchedVersion = Version(fields[3]);
+        var entry = Entry(
+            fields[0], fields[1], fields[2], fetchedVersion, fetchedVersion == trackedVersion ? RedisTtl.FromPttl(ttl) : RedisTtl.Unknown, fields[4]);
+        _largeKeys.Saw(key, entry.Data.Length, _largeThreshold);
+        return entry;
     }
 
     // A sliding entry just read: renewed when its time to live is more than the tolerance short of its window; null when it is

@@ -189,8 +189,10 @@ internal static class RedisScripts
     /// <summary>
     /// A read that registers its caller as a holder, on a cluster (elsewhere plain commands do it): the registration only if
     /// the caller listens on this node (see Listening), then the fields and the time to live.
-    /// KEYS[1] = key, KEYS[2] = its holder registry; ARGV = caller id, registration lifetime ms, the caller's own channel.
-    /// Returns {absexp, sldexp, data, ver, PTTL, 1 when registered else 0, enc}.
+    /// KEYS[1] = key, KEYS[2] = its holder registry; ARGV = caller id, registration lifetime ms, the caller's own channel, '1'
+    /// for a key last seen large (the data's length comes back instead of the data, which is then fetched over a large-value
+    /// connection, never copied through Lua) or ''.
+    /// Returns {absexp, sldexp, data (or its length, 0: none), ver, PTTL, 1 when registered else 0, enc}.
     /// </summary>
     public const string ReadRegistered = Listening + """
         local registered = 0
@@ -198,6 +200,10 @@ internal static class RedisScripts
           redis.call('SADD', KEYS[2], ARGV[1])
           redis.call('PEXPIRE', KEYS[2], ARGV[2])
           registered = 1
+        end
+        if ARGV[4] == '1' then
+          local m = redis.call('HMGET', KEYS[1], 'absexp', 'sldexp', 'ver', 'enc')
+          return {m[1], m[2], redis.call('HSTRLEN', KEYS[1], 'data'), m[3], redis.call('PTTL', KEYS[1]), registered, m[4]}
         end
         local r = redis.call('HMGET', KEYS[1], 'absexp', 'sldexp', 'data', 'ver', 'enc')
         return {r[1], r[2], r[3], r[4], redis.call('PTTL', KEYS[1]), registered, r[5]}
