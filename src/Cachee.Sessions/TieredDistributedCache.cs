@@ -81,7 +81,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         var renewals = new RenewalRequests();
         _l1 = new L1Store(options.L1MaxBytes, options.L1MaxEntries, options.L1MaxEntryBytes, _metrics.L1Evictions.Increment, new L1Clock(time), renewals);
         _copies = new L1Copies(_l1, time, options.SlidingRefreshTolerance, bus.CanHold);
-        var breakers = new CircuitBreakers(options.CircuitBreakerFailureThreshold, options.CircuitBreakerBreakDuration, time, bus.NodeOf);
+        var breakers = new CircuitBreakers(options.CircuitBreakerFailureThreshold, options.CircuitBreakerBreakDuration, time, bus.NodeOf, bus.LayoutMayHaveChanged);
         var guarded = new GuardedL2Store(store, options.L2OperationTimeout, breakers, time, _metrics, logs.CreateLogger<GuardedL2Store>());
         _l2 = guarded;
         Coordinator = new ClusterCoordinator(

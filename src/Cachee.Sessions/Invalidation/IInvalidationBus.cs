@@ -27,4 +27,10 @@ internal interface IInvalidationBus : IDisposable
     /// single node, Sentinel). Calls for keys of different nodes fail independently (see <c>CircuitBreakers</c>).
     /// </summary>
     object? NodeOf(string key);
+
+    /// <summary>
+    /// Calls for a node failed until its circuit breaker opened: on a Redis Cluster the node may have become a replica (a
+    /// graceful failover), so the connection learns the layout again. Nothing to do elsewhere.
+    /// </summary>
+    void LayoutMayHaveChanged();
 }

@@ -28,6 +28,10 @@ internal sealed class InMemoryInvalidationBus(InMemoryInvalidationHub hub, strin
 
     public object? NodeOf(string key) => null;
 
+    public void LayoutMayHaveChanged()
+    {
+    }
+
     public void PublishAck(string writerOrigin, long ackId, string key) => _ = hub.Send(writerOrigin, InvalidationMessage.FormatAck(ackId, origin));
 
     /// <summary>Plays a lost subscription: messages published from now on are not heard.</summary>

@@ -12,7 +12,8 @@ namespace Cachee.Sessions.L2;
 /// <param name="breakDuration">How long an open breaker fails calls at once.</param>
 /// <param name="time">The clock.</param>
 /// <param name="nodeOf">The node that serves a key, or null where one node serves all (see <c>IInvalidationBus.NodeOf</c>).</param>
-internal sealed class CircuitBreakers(int threshold, TimeSpan breakDuration, TimeProvider time, Func<string, object?> nodeOf)
+/// <param name="onOpened">Called when a node's breaker opens (see <c>IInvalidationBus.LayoutMayHaveChanged</c>).</param>
+internal sealed class CircuitBreakers(int threshold, TimeSpan breakDuration, TimeProvider time, Func<string, object?> nodeOf, Action? onOpened = null)
 {
     private readonly CircuitBreaker _all = new(threshold, breakDuration, time);
     private readonly ConcurrentDictionary<object, CircuitBreaker> _perNode = new();
@@ -27,6 +28,9 @@ internal sealed class CircuitBreakers(int threshold, TimeSpan breakDuration, Tim
 
         return _perNode.TryGetValue(node, out var breaker) ? breaker : _perNode.GetOrAdd(node, _ => new CircuitBreaker(threshold, breakDuration, time));
     }
+
+    /// <summary>A breaker just opened.</summary>
+    public void Opened() => onOpened?.Invoke();
 
     /// <summary>Redis answered outside of a call (the subscription's probe came back): closes every open breaker; true when one was.</summary>
     public bool AllSucceeded()

@@ -98,6 +98,7 @@ internal sealed partial class GuardedL2Store(
             metrics.L2Failures.Increment();
             if (breaker.Failed())
             {
+                breakers.Opened();
                 metrics.BreakerOpenings.Increment();
                 Log.BreakerOpened(logger, timeout, ex);
             }

@@ -64,11 +64,11 @@ internal sealed partial class RedisInvalidationBus
     }
 
     /// <summary>
-    /// On a cluster: a node answered as a replica where the multiplexer expected the master (READONLY, or a refused WAIT),
-    /// which happens after a graceful failover, when no connection dropped to make it learn the new layout. It learns it now
-    /// (in the background), so that the next call for the key goes to the new master.
+    /// On a cluster: a node answered as a replica where the multiplexer expected the master (READONLY), or a node's calls
+    /// failed until its circuit breaker opened. After a graceful failover no connection drops to make the multiplexer learn
+    /// the new layout; it learns it now (in the background), so that the next call for the key goes to the new master.
     /// </summary>
-    public void NoteServedByReplica()
+    public void LayoutMayHaveChanged()
     {
         if (IsCluster)
         {
@@ -77,16 +77,30 @@ internal sealed partial class RedisInvalidationBus
         }
     }
 
-    private Task RefreshLayoutAsync()
+    // One layout refresh at a time for everyone who asks; one that has run for a second without completing (a node that
+    // does not answer during a failover) no longer holds the others back: the next caller starts another. Callers wait for
+    // it half a second at most, then go on with the layout the multiplexer has.
+    private async Task RefreshLayoutAsync()
     {
+        Task pending;
         lock (_gate)
         {
-            if (_layoutRefresh is not { IsCompleted: false } pending)
+            if (_layoutRefresh is not { IsCompleted: false } running || DateTime.UtcNow - _layoutRefreshStarted > TimeSpan.FromSeconds(1))
             {
-                pending = _layoutRefresh = _multiplexer is ConnectionMultiplexer multiplexer ? multiplexer.ConfigureAsync() : Task.FromResult(false);
+                _layoutRefresh = _multiplexer is ConnectionMultiplexer multiplexer ? multiplexer.ConfigureAsync() : Task.FromResult(false);
+                _layoutRefreshStarted = DateTime.UtcNow;
             }
 
-            return pending;
+            pending = _layoutRefresh;
+        }
+
+        try
+        {
+            await pending.WaitAsync(TimeSpan.FromMilliseconds(500)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Still learning: the caller goes on, and tries again later.
         }
     }
 

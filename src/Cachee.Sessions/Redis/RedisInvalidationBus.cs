@@ -48,6 +48,7 @@ internal sealed partial class RedisInvalidationBus(RedisConnection connection, s
     private long _losses;
     private long _nodeLosses;
     private Task? _layoutRefresh;
+    private DateTime _layoutRefreshStarted;
     private int _trackingReported;
 
     /// <summary>True on a Redis Cluster: channels are sharded, one per slot in use (known once started).</summary>

@@ -560,7 +560,7 @@ internal sealed class RedisL2Store : IL2Store
         catch (RedisServerException ex) when (ex.Message.StartsWith("READONLY", StringComparison.Ordinal))
         {
             // Sent to a node that is a replica now (a graceful cluster failover): the multiplexers learn the new layout.
-            _inboxes.NoteServedByReplica();
+            _inboxes.LayoutMayHaveChanged();
             if (on is ConnectionMultiplexer own && _inboxes.IsCluster)
             {
                 _ = own.ConfigureAsync().ContinueWith(
