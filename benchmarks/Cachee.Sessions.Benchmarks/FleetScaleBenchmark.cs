@@ -5,7 +5,6 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
-using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Cachee.Sessions.Testing;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Caching.StackExchangeRedis;
@@ -170,14 +169,7 @@ public class FleetScaleBenchmark
     {
         public Config()
         {
-            _ = AddJob(Job.Default
-                .WithToolchain(InProcessEmitToolchain.Instance)
-                .WithInvocationCount(1)
-                .WithUnrollFactor(1)
-                .WithWarmupCount(2)
-                .WithIterationCount(8)
-                .WithLaunchCount(1)
-                .WithGcForce(false));
+            _ = AddJob(OperationJob.InProcess(warmups: 2, iterations: 8));
             _ = AddColumn(
                 new ResultColumn("Redis cmds/req", "Redis commands per request (INFO commandstats)", (_, c) => For(c).CommandsPerRequest.ToString("N2", CultureInfo.InvariantCulture)),
                 new ResultColumn("Redis CPU/req", "CPU time of redis-server per request (INFO cpu)", (_, c) => Micro(For(c).RedisCpuMicroseconds)),

@@ -5,7 +5,6 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
-using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Cachee.Sessions.Testing;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Caching.StackExchangeRedis;
@@ -152,14 +151,7 @@ public class LargeSessionsBenchmark
     {
         public Config()
         {
-            _ = AddJob(Job.Default
-                .WithToolchain(InProcessEmitToolchain.Instance)
-                .WithInvocationCount(1)
-                .WithUnrollFactor(1)
-                .WithWarmupCount(2)
-                .WithIterationCount(8)
-                .WithLaunchCount(1)
-                .WithGcForce(false));
+            _ = AddJob(OperationJob.InProcess(warmups: 2, iterations: 8));
             _ = AddColumn(
                 new ResultColumn("Small read p50", "Median 1 KB read that L1 cannot answer", (_, c) => Micro(For(c).P50)),
                 new ResultColumn("Small read p99", "99th percentile of those reads", (_, c) => Micro(For(c).P99)),

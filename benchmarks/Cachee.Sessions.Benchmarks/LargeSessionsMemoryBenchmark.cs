@@ -4,7 +4,6 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
-using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Cachee.Sessions.Testing;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Options;
@@ -108,13 +107,7 @@ public class LargeSessionsMemoryBenchmark
     {
         public Config()
         {
-            _ = AddJob(Job.Default
-                .WithToolchain(InProcessEmitToolchain.Instance)
-                .WithInvocationCount(1)
-                .WithUnrollFactor(1)
-                .WithWarmupCount(1)
-                .WithIterationCount(3)
-                .WithLaunchCount(1));
+            _ = AddJob(OperationJob.InProcess(warmups: 1, iterations: 3, forceGc: true));
             _ = AddColumn(
                 new ResultColumn("Heap growth", "Managed heap kept after the large loads (full collection), MiB", (_, c) => $"{For(c).HeapGrowthMiB:N0} MiB"),
                 new ResultColumn("L1 bytes", "What L1 holds afterwards, MiB", (_, c) => $"{For(c).L1MiB:N0} MiB"),

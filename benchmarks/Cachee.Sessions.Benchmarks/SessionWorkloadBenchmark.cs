@@ -6,7 +6,6 @@ using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
-using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Cachee.Sessions.Testing;
 using StackExchange.Redis;
 
@@ -147,14 +146,7 @@ public class SessionWorkloadBenchmark
     {
         public Config()
         {
-            _ = AddJob(Job.Default
-                .WithToolchain(InProcessEmitToolchain.Instance)
-                .WithInvocationCount(1)
-                .WithUnrollFactor(1)
-                .WithWarmupCount(20)
-                .WithIterationCount(100)
-                .WithLaunchCount(1)
-                .WithGcForce(false));
+            _ = AddJob(OperationJob.InProcess(warmups: 20, iterations: 100));
             _ = AddColumn(
                 new ResultColumn("Req/s", "Requests per second: 640 requests over the mean", (s, c) =>
                     (SessionFleetHarness.RequestsPerOperation / (s[c]!.ResultStatistics!.Mean / 1e9)).ToString("N0", CultureInfo.InvariantCulture)),
