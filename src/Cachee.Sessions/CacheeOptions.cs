@@ -32,6 +32,28 @@ public sealed class CacheeOptions
     public Func<Task<IConnectionMultiplexer>>? ConnectionMultiplexerFactory { get; set; }
 
     /// <summary>
+    /// A certificate authority (PEM or DER file) trusted for the Redis server's TLS certificate, for servers whose certificate
+    /// a private CA issued. The server's certificate must still carry the host name connected to, and certificates the machine
+    /// trusts stay accepted. Needs TLS on in the configuration (<c>ssl=true</c>). Applies to every connection Cachee makes: the
+    /// shared one, the subscription, the Data Protection key ring, the large-value and the acknowledged-write connections.
+    /// Not used with <see cref="ConnectionMultiplexerFactory"/> (configure that multiplexer instead).
+    /// </summary>
+    public string? TlsCaCertificatePath { get; set; }
+
+    /// <summary>
+    /// A client certificate presented to Redis (mutual TLS, <c>tls-auth-clients yes</c>): a PEM file with its key in
+    /// <see cref="TlsClientKeyPath"/> (or in the same file), or a PKCS#12 file (<c>.pfx</c>/<c>.p12</c>) with
+    /// <see cref="TlsClientCertificatePassword"/>. Needs <c>ssl=true</c>; applies to every connection Cachee makes.
+    /// </summary>
+    public string? TlsClientCertificatePath { get; set; }
+
+    /// <summary>The PEM private key of <see cref="TlsClientCertificatePath"/>, when not in the certificate's file.</summary>
+    public string? TlsClientKeyPath { get; set; }
+
+    /// <summary>The password of a PKCS#12 <see cref="TlsClientCertificatePath"/>, if it has one.</summary>
+    public string? TlsClientCertificatePassword { get; set; }
+
+    /// <summary>
     /// A prefix put in front of every key in Redis, exactly as <c>RedisCacheOptions.InstanceName</c> does,
     /// so that Cachee and RedisCache configured with the same value read each other's entries.
     /// </summary>

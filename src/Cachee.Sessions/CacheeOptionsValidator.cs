@@ -1,3 +1,4 @@
+using Cachee.Sessions.Redis;
 using Microsoft.Extensions.Options;
 
 namespace Cachee.Sessions;
@@ -117,7 +118,73 @@ internal sealed class CacheeOptionsValidator : IValidateOptions<CacheeOptions>
             failures.Add($"CacheeOptions.{nameof(CacheeOptions.DataProtectionApplicationName)} must not be blank; leave it null for the default.");
         }
 
+        ValidateTls(options, failures);
+
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    // The TLS files load, and TLS is on for the connections they are meant for.
+    private static void ValidateTls(CacheeOptions options, List<string> failures)
+    {
+        if (options.TlsCaCertificatePath is null && options.TlsClientCertificatePath is null)
+        {
+            if (options.TlsClientKeyPath is not null || options.TlsClientCertificatePassword is not null)
+            {
+                failures.Add($"CacheeOptions.{nameof(CacheeOptions.TlsClientKeyPath)} and {nameof(CacheeOptions.TlsClientCertificatePassword)} need {nameof(CacheeOptions.TlsClientCertificatePath)}.");
+            }
+
+            return;
+        }
+
+        if (options.ConnectionMultiplexerFactory is not null)
+        {
+            failures.Add(
+                $"CacheeOptions' TLS certificates apply to connections Cachee makes; with {nameof(CacheeOptions.ConnectionMultiplexerFactory)}, "
+                + "configure the certificates on that multiplexer instead.");
+            return;
+        }
+
+        if (!TlsEnabled(options))
+        {
+            failures.Add("CacheeOptions' TLS certificates are set but TLS is off: add \"ssl=true\" to the configuration string (or set ConfigurationOptions.Ssl).");
+        }
+
+        if (options.TlsCaCertificatePath is { } authority)
+        {
+            TryLoad(nameof(CacheeOptions.TlsCaCertificatePath), authority, () => RedisTls.LoadAuthority(authority).Dispose(), failures);
+        }
+
+        if (options.TlsClientCertificatePath is { } client)
+        {
+            TryLoad(
+                nameof(CacheeOptions.TlsClientCertificatePath), client,
+                () => RedisTls.LoadClientCertificate(client, options.TlsClientKeyPath, options.TlsClientCertificatePassword).Dispose(), failures);
+        }
+    }
+
+    private static bool TlsEnabled(CacheeOptions options)
+    {
+        try
+        {
+            return (options.ConfigurationOptions ?? StackExchange.Redis.ConfigurationOptions.Parse(options.Configuration ?? string.Empty)).Ssl;
+        }
+        catch (ArgumentException)
+        {
+            return false; // a configuration string that does not parse fails on connect, with StackExchange.Redis' message
+        }
+    }
+
+    private static void TryLoad(string option, string path, Action load, List<string> failures)
+    {
+        try
+        {
+            load();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.Security.Cryptography.CryptographicException
+            or InvalidOperationException or ArgumentException)
+        {
+            failures.Add($"CacheeOptions.{option} ('{path}') could not be loaded: {ex.Message}");
+        }
     }
 
     /// <summary>Throws <see cref="OptionsValidationException"/> when the options are invalid (for callers outside DI).</summary>

@@ -74,7 +74,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         _logger = logs.CreateLogger<TieredDistributedCache>();
         _ackTimeout = options.InvalidationAckTimeout;
         _prefetch = options.PrefetchOnInvalidation;
-        var (store, bus) = tiers ?? OnRedis(options, instanceId, out _connection);
+        var (store, bus) = tiers ?? OnRedis(options, instanceId, logs.CreateLogger<RedisConnection>(), out _connection);
 
         _metrics = new CacheeMetrics(meterFactory, instanceId, options.CountL1Hits);
         _l1Hits = _metrics.L1Hits;
@@ -169,9 +169,9 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         return Validated(options.Value);
     }
 
-    private static (IL2Store, IInvalidationBus) OnRedis(CacheeOptions options, string instanceId, out RedisConnection connection)
+    private static (IL2Store, IInvalidationBus) OnRedis(CacheeOptions options, string instanceId, ILogger connectionLogger, out RedisConnection connection)
     {
-        connection = new RedisConnection(options, RedisInvalidationBus.ClientNameFor(instanceId));
+        connection = new RedisConnection(options, RedisInvalidationBus.ClientNameFor(instanceId), connectionLogger);
         var channel = ChannelName(options);
         var bus = new RedisInvalidationBus(connection, channel, instanceId, options.InstanceName, probeTimeout: TimeSpan.FromSeconds(5));
         var store = new RedisL2Store(

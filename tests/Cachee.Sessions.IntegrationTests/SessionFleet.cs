@@ -15,16 +15,17 @@ namespace Cachee.Sessions.IntegrationTests;
 /// </summary>
 internal sealed class SessionFleet : IAsyncDisposable
 {
-    private readonly RedisServer _redis;
+    private readonly string _endpoint;
+    private Action<CacheeOptions>? _cache;
     private readonly string _prefix = $"s{Guid.NewGuid():N}:";
     private readonly Dictionary<int, WebApplication> _apps = [];
     private readonly List<Uri> _addresses = [];
     private Action<SessionOptions>? _session;
     private readonly HttpClientHandler _handler = new() { CookieContainer = new CookieContainer(), UseCookies = true };
 
-    private SessionFleet(RedisServer redis)
+    private SessionFleet(string endpoint)
     {
-        _redis = redis;
+        _endpoint = endpoint;
         Client = new HttpClient(_handler);
     }
 
@@ -32,9 +33,13 @@ internal sealed class SessionFleet : IAsyncDisposable
 
     public string Prefix => _prefix;
 
-    public static async Task<SessionFleet> StartAsync(RedisServer redis, int instances, Action<SessionOptions>? session = null)
+    public static Task<SessionFleet> StartAsync(RedisServer redis, int instances, Action<SessionOptions>? session = null) =>
+        StartAsync(redis.Endpoint, instances, session);
+
+    /// <summary>Instances on the Redis at <paramref name="endpoint"/>; <paramref name="cache"/> adds to their Cachee options.</summary>
+    public static async Task<SessionFleet> StartAsync(string endpoint, int instances, Action<SessionOptions>? session = null, Action<CacheeOptions>? cache = null)
     {
-        var fleet = new SessionFleet(redis) { _session = session };
+        var fleet = new SessionFleet(endpoint) { _session = session, _cache = cache };
         for (var i = 0; i < instances; i++)
         {
             await fleet.StartInstanceAsync(i);
@@ -91,9 +96,10 @@ internal sealed class SessionFleet : IAsyncDisposable
         builder.Environment.ContentRootPath = Directory.CreateTempSubdirectory($"cachee-app{index}-").FullName;
         builder.Services.AddCacheeSessions(o =>
         {
-            o.Configuration = _redis.Endpoint;
+            o.Configuration = _endpoint;
             o.InstanceName = _prefix;
             o.CountL1Hits = true;
+            _cache?.Invoke(o);
         }, _session);
 
         var app = builder.Build();

@@ -67,6 +67,54 @@ public sealed class OptionsTests
     }
 
     [Fact]
+    public void TlsCertificates_MissingFile_FailsNamingTheOptionAndThePath()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), $"cachee-missing-{Guid.NewGuid():N}.crt");
+        var options = new CacheeOptions { Configuration = "localhost,ssl=true", TlsCaCertificatePath = missing, TlsClientCertificatePath = missing };
+        var error = Assert.Throws<OptionsValidationException>(() => new TieredDistributedCache(Options.Create(options)));
+        Assert.Contains($"CacheeOptions.{nameof(CacheeOptions.TlsCaCertificatePath)} ('{missing}') could not be loaded", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"CacheeOptions.{nameof(CacheeOptions.TlsClientCertificatePath)} ('{missing}') could not be loaded", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TlsCertificates_WithTlsOff_FailSayingHowToTurnItOn()
+    {
+        var authority = Path.GetTempFileName();
+        try
+        {
+            using (var key = System.Security.Cryptography.ECDsa.Create())
+            {
+                var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=test CA", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+                using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddDays(1));
+                File.WriteAllText(authority, certificate.ExportCertificatePem());
+            }
+
+            var options = new CacheeOptions { Configuration = "localhost", TlsCaCertificatePath = authority };
+            var error = Assert.Throws<OptionsValidationException>(() => new TieredDistributedCache(Options.Create(options)));
+            Assert.Contains("ssl=true", error.Message, StringComparison.Ordinal);
+
+            options.Configuration = "localhost,ssl=true";
+            CacheeOptionsValidator.ThrowIfInvalid(options); // the same file, with TLS on: valid
+        }
+        finally
+        {
+            File.Delete(authority);
+        }
+    }
+
+    [Fact]
+    public void TlsCertificates_WithTheApplicationsMultiplexer_FailSayingWhereToPutThem()
+    {
+        var options = new CacheeOptions
+        {
+            ConnectionMultiplexerFactory = () => throw new InvalidOperationException("not called"),
+            TlsCaCertificatePath = "ca.crt",
+        };
+        var error = Assert.Throws<OptionsValidationException>(() => new TieredDistributedCache(Options.Create(options)));
+        Assert.Contains(nameof(CacheeOptions.ConnectionMultiplexerFactory), error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void DefaultOptionsWithConfiguration_AreValid()
     {
         using var cache = new TieredDistributedCache(Options.Create(new CacheeOptions { Configuration = "127.0.0.1:1" }));

@@ -35,13 +35,30 @@ internal sealed class RedisProcess : IDisposable
     public string Endpoint => $"127.0.0.1:{Port}";
 
     /// <summary>Starts a server; <paramref name="extraArguments"/> are appended to the command line.</summary>
-    public static RedisProcess Start(params string[] extraArguments)
+    public static RedisProcess Start(params string[] extraArguments) =>
+        Start(port => ["--port", port.ToString(CultureInfo.InvariantCulture)], extraArguments);
+
+    /// <summary>
+    /// Starts a server that accepts TLS connections only (its plain port is off), with the PEM files of its certificate, key
+    /// and the certificate authority it checks client certificates against; <paramref name="requireClientCertificate"/> makes
+    /// it refuse clients without one (mutual TLS).
+    /// </summary>
+    public static RedisProcess StartTls(string certificateFile, string keyFile, string authorityFile, bool requireClientCertificate, params string[] extraArguments) =>
+        Start(
+            port =>
+            [
+                "--port", "0", "--tls-port", port.ToString(CultureInfo.InvariantCulture), "--tls-cert-file", certificateFile,
+                "--tls-key-file", keyFile, "--tls-ca-cert-file", authorityFile, "--tls-auth-clients", requireClientCertificate ? "yes" : "no",
+            ],
+            extraArguments);
+
+    private static RedisProcess Start(Func<int, string[]> portArguments, string[] extraArguments)
     {
         var directory = Directory.CreateTempSubdirectory("cachee-redis-").FullName;
         var port = FreePort();
         string[] arguments =
         [
-            "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", string.Empty,
+            .. portArguments(port), "--bind", "127.0.0.1", "--save", string.Empty,
             "--appendonly", "no", "--dir", directory, "--logfile", Path.Combine(directory, LogFileName), "--daemonize", "no",
             .. extraArguments,
         ];

@@ -26,6 +26,8 @@ internal sealed partial class GuardedL2Store(
 
     public bool IsLarge(string key) => inner.IsLarge(key);
 
+    public string? ConnectionProblem => inner.ConnectionProblem;
+
     public ValueTask<L2Entry?> GetAsync(
         string key, bool register, bool refreshSliding, long nowTicks, bool sync, CancellationToken token) =>
         RunAsync(key, () => inner.GetAsync(key, register, refreshSliding, nowTicks, sync, token), sync, token);
@@ -61,10 +63,20 @@ internal sealed partial class GuardedL2Store(
         _ => false,
     };
 
+    private static string Explained(string problem) => $" Cachee cannot connect: {problem}.";
+
     private async ValueTask<T> RunAsync<T>(string key, Func<ValueTask<T>> operation, bool sync, CancellationToken token)
     {
         var breaker = breakers.For(key);
-        breaker.Enter();
+        try
+        {
+            breaker.Enter();
+        }
+        catch (CacheUnavailableException ex) when (inner.ConnectionProblem is { } problem)
+        {
+            throw new CacheUnavailableException(ex.Message + Explained(problem), ex);
+        }
+
         try
         {
             var pending = operation();
@@ -103,8 +115,10 @@ internal sealed partial class GuardedL2Store(
                 Log.BreakerOpened(logger, timeout, ex);
             }
 
-            throw ex as CacheUnavailableException
-                ?? new CacheUnavailableException($"Redis could not be reached within {timeout}: {ex.Message}", ex);
+            var problem = inner.ConnectionProblem is { } known ? Explained(known) : string.Empty;
+            throw ex is CacheUnavailableException unavailable
+                ? (problem.Length == 0 ? unavailable : new CacheUnavailableException(unavailable.Message + problem, unavailable))
+                : new CacheUnavailableException($"Redis could not be reached within {timeout}: {ex.Message}{problem}", ex);
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {

@@ -17,6 +17,9 @@ internal interface IL2Store
     /// </summary>
     bool IsLarge(string key) => false;
 
+    /// <summary>Why the store's connection is being refused (a TLS certificate, credentials), when it is; else null.</summary>
+    string? ConnectionProblem => null;
+
     /// <summary>
     /// Reads an entry; when <paramref name="register"/> is set, this instance is registered as a holder first (it may keep a
     /// copy); when <paramref name="refreshSliding"/> is set, a sliding entry's expiry is renewed in the same step.

@@ -10,7 +10,7 @@ namespace Cachee.Sessions.Redis;
 /// call on it, is never held up. Connections are made on demand (at most <see cref="MaxConnections"/>, a few per core) and
 /// kept for reuse; they carry their own client name, so that they are never taken for the cache's subscriber connection.
 /// </summary>
-internal sealed class DurableWriteConnections(CacheeOptions options, string clientName) : IDisposable
+internal sealed class DurableWriteConnections(CacheeOptions options, string clientName, RedisTls? tls) : IDisposable
 {
     private readonly ConcurrentBag<ConnectionMultiplexer> _idle = [];
     private readonly SemaphoreSlim _slots = new(MaxConnections, MaxConnections);
@@ -36,7 +36,7 @@ internal sealed class DurableWriteConnections(CacheeOptions options, string clie
         {
             if (!_idle.TryTake(out var multiplexer))
             {
-                var configuration = RedisConnection.Configure(options, clientName);
+                var configuration = RedisConnection.Configure(options, clientName, tls);
 
                 // A command for a node without a connection (killed, in an election) fails at once rather than waiting in
                 // the backlog with its connection leased: the next write would then have to connect a new one, which on a

@@ -9,7 +9,7 @@ namespace Cachee.Sessions.Redis;
 /// they are never taken for the cache's subscriber connection, and no tracking: what is read through them is kept in L1 only
 /// when a read on the shared (tracked) connection saw the same version (see <c>RedisL2Store</c>).
 /// </summary>
-internal sealed class LargeValueConnections(CacheeOptions options, string clientName) : IDisposable
+internal sealed class LargeValueConnections(CacheeOptions options, string clientName, RedisTls? tls) : IDisposable
 {
     private readonly Lazy<Task<ConnectionMultiplexer>>[] _connections = new Lazy<Task<ConnectionMultiplexer>>[options.LargeValueConnections];
 
@@ -35,7 +35,7 @@ internal sealed class LargeValueConnections(CacheeOptions options, string client
     }
 
     private Lazy<Task<ConnectionMultiplexer>> NewConnection() =>
-        new(() => ConnectionMultiplexer.ConnectAsync(RedisConnection.Configure(options, clientName)));
+        new(() => ConnectionMultiplexer.ConnectAsync(RedisConnection.Configure(options, clientName, tls)));
 
     /// <summary>Closes the connections made, at once.</summary>
     public void Dispose()

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
 
 namespace Cachee.Sessions.Redis;
@@ -5,22 +7,44 @@ namespace Cachee.Sessions.Redis;
 /// <summary>
 /// The one multiplexer of a cache, connected lazily on first use. <c>AbortOnConnectFail</c> is off so that a cache
 /// created while Redis is down connects as soon as Redis is back. Its connections carry the client name
-/// <paramref name="clientName"/>, unique to the cache, by which the invalidation bus finds its subscriber connection.
+/// given to the constructor, unique to the cache, by which the invalidation bus finds its subscriber connection.
 /// </summary>
-internal sealed class RedisConnection(CacheeOptions options, string clientName) : IDisposable
+internal sealed partial class RedisConnection : IDisposable
 {
+    private readonly CacheeOptions _options;
+    private readonly string _clientName;
+    private readonly ILogger _logger;
+    private readonly RedisTls? _tls;
     private readonly SemaphoreSlim _connectLock = new(1, 1);
+    private volatile string? _problem;
     private volatile IConnectionMultiplexer? _multiplexer;
     private volatile bool _owned;
     private volatile bool _disposed;
 
+    public RedisConnection(CacheeOptions options, string clientName, ILogger? logger = null)
+    {
+        _options = options;
+        _clientName = clientName;
+        _logger = logger ?? NullLogger.Instance;
+        _tls = RedisTls.From(options, Refused);
+        Durable = options.MinReplicasToAcknowledge > 0 ? new DurableWriteConnections(options, clientName + "-acknowledged", _tls) : null;
+        Large = options.LargeValueConnections > 0 && options.ConnectionMultiplexerFactory is null
+            ? new LargeValueConnections(options, clientName + "-large", _tls)
+            : null;
+    }
+
     /// <summary>The connections writes run on when they wait for replicas (<see cref="CacheeOptions.MinReplicasToAcknowledge"/> &gt; 0), else null.</summary>
-    public DurableWriteConnections? Durable { get; } =
-        options.MinReplicasToAcknowledge > 0 ? new DurableWriteConnections(options, clientName + "-acknowledged") : null;
+    public DurableWriteConnections? Durable { get; }
 
     /// <summary>The connections large values travel on (<see cref="CacheeOptions.LargeValueConnections"/> &gt; 0 and connections of Cachee's own), else null.</summary>
-    public LargeValueConnections? Large { get; } =
-        options.LargeValueConnections > 0 && options.ConnectionMultiplexerFactory is null ? new LargeValueConnections(options, clientName + "-large") : null;
+    public LargeValueConnections? Large { get; }
+
+    /// <summary>
+    /// Why Redis refused the last connection of this cache, when it did and no connection succeeded since: a TLS certificate
+    /// not trusted, a client certificate or a password refused. Null otherwise. StackExchange.Redis only reports that no
+    /// connection is available; this says why.
+    /// </summary>
+    public string? Problem => _problem;
 
     /// <summary>Returns the multiplexer, connecting first if needed; completes synchronously when <paramref name="sync"/> is set.</summary>
     public async ValueTask<IConnectionMultiplexer> GetAsync(bool sync, CancellationToken token)
@@ -48,7 +72,7 @@ internal sealed class RedisConnection(CacheeOptions options, string clientName) 
                 return existing;
             }
 
-            if (options.ConnectionMultiplexerFactory is { } factory)
+            if (_options.ConnectionMultiplexerFactory is { } factory)
             {
                 var task = factory();
                 multiplexer = sync ? task.GetAwaiter().GetResult() : await task.ConfigureAwait(false);
@@ -56,10 +80,18 @@ internal sealed class RedisConnection(CacheeOptions options, string clientName) 
             }
             else
             {
-                var configuration = Configure(options, clientName);
-                multiplexer = sync
+                var configuration = Configure(_options, _clientName, _tls);
+                var own = sync
                     ? ConnectionMultiplexer.Connect(configuration)
                     : await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
+                own.ConnectionFailed += OnConnectionFailed;
+                own.ConnectionRestored += OnConnectionRestored;
+                if (own.IsConnected)
+                {
+                    _problem = null;
+                }
+
+                multiplexer = own;
                 _owned = true;
             }
 
@@ -80,11 +112,12 @@ internal sealed class RedisConnection(CacheeOptions options, string clientName) 
     }
 
     /// <summary>The configuration of a connection Cachee makes itself, named <paramref name="clientName"/>.</summary>
-    internal static ConfigurationOptions Configure(CacheeOptions options, string clientName)
+    internal static ConfigurationOptions Configure(CacheeOptions options, string clientName, RedisTls? tls)
     {
         var configuration = options.ConfigurationOptions?.Clone() ?? ConfigurationOptions.Parse(options.Configuration!);
         configuration.AbortOnConnectFail = false;
         configuration.ClientName = clientName;
+        tls?.ApplyTo(configuration);
 
         // On a cluster, tracking is armed on each master through IServer, whose CLIENT commands need admin mode.
         configuration.AllowAdmin = true;
@@ -97,6 +130,43 @@ internal sealed class RedisConnection(CacheeOptions options, string clientName) 
         configuration.SyncTimeout = Math.Min(configuration.SyncTimeout, timeout);
         configuration.ConnectTimeout = Math.Min(configuration.ConnectTimeout, Math.Max(timeout, 1000));
         return configuration;
+    }
+
+    // A TLS certificate refused on our side (see RedisTls): reported once per reason, kept until a connection succeeds.
+    private void Refused(string reason)
+    {
+        if (Interlocked.Exchange(ref _problem, reason) != reason)
+        {
+            Log.ConnectionRefused(_logger, reason);
+        }
+    }
+
+    // Redis refused us (a password, a client certificate, a user's permissions): StackExchange.Redis reports it as an
+    // authentication failure.
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    {
+        if (e.FailureType == ConnectionFailureType.AuthenticationFailure && _problem is null)
+        {
+            Refused($"Redis at {e.EndPoint} refused the connection ({Innermost(e.Exception)})");
+        }
+    }
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) => _problem = null;
+
+    private static string Innermost(Exception? exception)
+    {
+        while (exception?.InnerException is not null)
+        {
+            exception = exception.InnerException;
+        }
+
+        return exception?.Message ?? "no detail";
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Error, "Cachee cannot connect to Redis: {Reason}.", EventName = "ConnectionRefused")]
+        public static partial void ConnectionRefused(ILogger logger, string reason);
     }
 
     /// <summary>

@@ -71,6 +71,8 @@ internal sealed class RedisL2Store : IL2Store
 
     public bool IsLarge(string key) => _largeKeys.Contains(key);
 
+    public string? ConnectionProblem => _connection.Problem;
+
     /// <summary>
     /// One round trip of plain commands, sent together: the holder registration (<c>SADD</c> and <c>PEXPIRE</c> of the registry, before the entry is read), <c>HMGET</c> of the entry's
     /// fields, then <c>PTTL</c>. No script: a script's calls and its copy of the value through Lua cost Redis several
