@@ -180,6 +180,36 @@ public sealed class CacheeOptions
     /// <summary>The size from which values are compressed (<see cref="CompressValues"/>). Default 4 KiB; 256 bytes to 512 MiB.</summary>
     public int CompressionThreshold { get; set; } = 4 * 1024;
 
+    /// <summary>
+    /// When true, values are encrypted with AES-256-GCM before they reach Redis, under the active key of
+    /// <see cref="EncryptionKeyRing"/> or <see cref="EncryptionKeys"/>, so that Redis, its replicas and its backups hold
+    /// nothing readable. Each payload carries its key's id, and its Redis key name is bound into the authentication, so a
+    /// payload copied to another key does not decrypt. Off by default: RedisCache cannot read encrypted entries. Every instance
+    /// with the keys reads encrypted entries whatever this says, so a fleet is given the keys first and this is switched on
+    /// after. A payload that does not decrypt (tampered, copied, or under a key no longer in the ring) is a logged, counted miss.
+    /// </summary>
+    public bool EncryptValues { get; set; }
+
+    /// <summary>
+    /// The encryption keys (see <see cref="EncryptValues"/>), from configuration. Values are encrypted with
+    /// <see cref="EncryptionActiveKeyId"/>, or the last key listed; reads accept every key listed. To rotate: add the new key
+    /// to every instance, then make it active, then remove the old one once the entries written under it have expired.
+    /// </summary>
+    public IList<CacheeEncryptionKey> EncryptionKeys { get; set; } = [];
+
+    /// <summary>The id of the key in <see cref="EncryptionKeys"/> new values are encrypted with. Default: the last key listed.</summary>
+    public string? EncryptionActiveKeyId { get; set; }
+
+    /// <summary>The keys, from code (a vault, a key management service); takes precedence over <see cref="EncryptionKeys"/>.</summary>
+    public IEncryptionKeyRing? EncryptionKeyRing { get; set; }
+
+    /// <summary>
+    /// When true, an entry in Redis that is not encrypted is a logged miss instead of being read, so that nobody who can
+    /// write to Redis can plant a value. Switch it on once every entry written before <see cref="EncryptValues"/> has
+    /// expired. Needs <see cref="EncryptValues"/>.
+    /// </summary>
+    public bool RequireEncryptedValues { get; set; }
+
     /// <summary>How many keys the replay queue holds at most (<see cref="WriteFailureMode.Replay"/>). Default 10,000; 1 to 1,000,000.</summary>
     public int ReplayQueueCapacity { get; set; } = 10_000;
 

@@ -119,8 +119,51 @@ internal sealed class CacheeOptionsValidator : IValidateOptions<CacheeOptions>
         }
 
         ValidateTls(options, failures);
+        ValidateEncryption(options, failures);
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    // Keys decode to 32 bytes under unique printable ids, and writes have a key to use.
+    private static void ValidateEncryption(CacheeOptions options, List<string> failures)
+    {
+        var keys = options.EncryptionKeys ?? [];
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        Span<byte> decoded = stackalloc byte[33];
+        foreach (var key in keys)
+        {
+            if (key is null || string.IsNullOrEmpty(key.Id) || key.Id.Length > 64 || !key.Id.All(c => c is > ' ' and <= '~'))
+            {
+                failures.Add($"CacheeOptions.{nameof(CacheeOptions.EncryptionKeys)}: every key needs an Id of 1 to 64 printable ASCII characters without spaces; '{key?.Id}' is not one.");
+                continue;
+            }
+
+            if (!ids.Add(key.Id))
+            {
+                failures.Add($"CacheeOptions.{nameof(CacheeOptions.EncryptionKeys)}: the Id '{key.Id}' is listed twice.");
+            }
+
+            if (!Convert.TryFromBase64String(key.Key ?? string.Empty, decoded, out var length) || length != 32)
+            {
+                // The key itself is a secret: never in the message.
+                failures.Add($"CacheeOptions.{nameof(CacheeOptions.EncryptionKeys)}: the key '{key.Id}' must be 32 bytes in base64 (44 characters, for example from 'openssl rand -base64 32').");
+            }
+        }
+
+        if (options.EncryptionActiveKeyId is { } active && !ids.Contains(active))
+        {
+            failures.Add($"CacheeOptions.{nameof(CacheeOptions.EncryptionActiveKeyId)} ('{active}') must be the Id of one of the {nameof(CacheeOptions.EncryptionKeys)}.");
+        }
+
+        if (options.EncryptValues && options.EncryptionKeyRing is null && keys.Count == 0)
+        {
+            failures.Add($"CacheeOptions.{nameof(CacheeOptions.EncryptValues)} needs keys: set {nameof(CacheeOptions.EncryptionKeys)} (configuration) or {nameof(CacheeOptions.EncryptionKeyRing)} (code).");
+        }
+
+        if (options.RequireEncryptedValues && !options.EncryptValues)
+        {
+            failures.Add($"CacheeOptions.{nameof(CacheeOptions.RequireEncryptedValues)} needs {nameof(CacheeOptions.EncryptValues)}: an instance that refuses plain entries must not write them.");
+        }
     }
 
     // The TLS files load, and TLS is on for the connections they are meant for.

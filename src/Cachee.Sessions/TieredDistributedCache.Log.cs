@@ -19,5 +19,8 @@ public sealed partial class TieredDistributedCache
 
         [LoggerMessage(4, LogLevel.Warning, "Cachee: Redis could not be asked for {Key} ({Reason}); served the L1 copy, which may be stale.", EventName = "ServedStale")]
         public static partial void ServedStale(ILogger logger, RedactedKey key, string reason);
+
+        [LoggerMessage(5, LogLevel.Warning, "Cachee: Redis could not be reached at start-up to check the user's permissions; the cache starts and serves from Redis once it answers.", EventName = "AccessUnchecked")]
+        public static partial void AccessUnchecked(ILogger logger, Exception exception);
     }
 }

@@ -29,12 +29,14 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     private readonly L1Store _l1;
     private readonly L1Copies _copies;
     private readonly IL2Store _l2;
+    private readonly IInvalidationBus _bus;
     private readonly WriteReplayer _replay;
     private readonly RedisConnection? _connection;
     private readonly CacheeMetrics _metrics;
     private readonly ILogger _logger;
     private readonly TimeSpan _ackTimeout;
     private readonly bool _prefetch;
+    private readonly TimeSpan _accessCheckTimeout;
     private readonly PerThreadCounter? _l1Hits; // _metrics.L1Hits, held here so that a hit reaches it in one load (null: not counted)
     private int _disposed;
 
@@ -75,6 +77,8 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         _ackTimeout = options.InvalidationAckTimeout;
         _prefetch = options.PrefetchOnInvalidation;
         var (store, bus) = tiers ?? OnRedis(options, instanceId, logs.CreateLogger<RedisConnection>(), out _connection);
+        _bus = bus;
+        _accessCheckTimeout = options.L2OperationTimeout * 5;
 
         _metrics = new CacheeMetrics(meterFactory, instanceId, options.CountL1Hits);
         _l1Hits = _metrics.L1Hits;
@@ -90,6 +94,40 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
             options.WriteFailureMode == WriteFailureMode.Replay ? new ReplayQueue(options.ReplayQueueCapacity) : null,
             _l1, _copies, guarded, _metrics, time, options.CircuitBreakerBreakDuration, logs.CreateLogger<WriteReplayer>());
         _metrics.Observe(_l1, () => _replay.Count);
+    }
+
+    /// <summary>
+    /// Checks, at start-up, that Redis lets this cache do its work: it reads and writes (a script) a key of its own and
+    /// subscribes to a channel of its own. Throws <see cref="InvalidOperationException"/> when Redis refuses: the user lacks a
+    /// permission (<c>NOPERM</c>: the README's Security section has the ACL rule), or the connection itself is refused (an
+    /// untrusted TLS certificate, credentials). A Redis that is merely unreachable is not an error here: it is logged, and
+    /// the cache starts, serving from Redis once it is back.
+    /// </summary>
+    internal async Task CheckAccessAsync(CancellationToken cancellationToken)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(_accessCheckTimeout);
+        try
+        {
+            await _l2.CheckAccessAsync(limit.Token).WaitAsync(limit.Token).ConfigureAwait(false);
+            await _bus.CheckAccessAsync(limit.Token).WaitAsync(limit.Token).ConfigureAwait(false);
+        }
+        catch (StackExchange.Redis.RedisServerException ex) when (ex.Message.StartsWith("NOPERM", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException(
+                $"Redis refused a command Cachee needs ({ex.Message}). Grant the Redis user the ACL rule in the Cachee.Sessions README "
+                + "(section Security: ACL SETUSER …), with its key pattern on InstanceName and its channel patterns.",
+                ex);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            if ((_l2.ConnectionProblem ?? RedisConnection.RefusalIn(ex)) is { } problem)
+            {
+                throw new InvalidOperationException($"Cachee cannot connect to Redis: {problem}.", ex);
+            }
+
+            Log.AccessUnchecked(_logger, ex);
+        }
     }
 
     /// <summary>This instance's identity on the invalidation channel (its own messages are ignored).</summary>
@@ -176,7 +214,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         var bus = new RedisInvalidationBus(connection, channel, instanceId, options.InstanceName, probeTimeout: TimeSpan.FromSeconds(5));
         var store = new RedisL2Store(
             connection, options.InstanceName, bus, instanceId, options.L2OperationTimeout, options.SlidingRefreshTolerance, options.MinReplicasToAcknowledge,
-            options.LargeValueThreshold, options.CompressValues ? options.CompressionThreshold : null);
+            options.LargeValueThreshold, PayloadCodec.For(options));
         return (store, bus);
     }
 }

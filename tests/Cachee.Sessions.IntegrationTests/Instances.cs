@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 namespace Cachee.Sessions.IntegrationTests;
 
 /// <summary>Creates cache instances on the test Redis, each with its own multiplexer as separate app instances would have.</summary>
-internal sealed class Instances(string endpoint, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null) : IAsyncDisposable
+internal sealed class Instances(string endpoint, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null, string? prefix = null) : IAsyncDisposable
 {
     public Instances(RedisServer redis)
         : this(redis.Endpoint)
@@ -14,7 +14,7 @@ internal sealed class Instances(string endpoint, Microsoft.Extensions.Logging.IL
     private readonly List<IAsyncDisposable> _created = [];
 
     /// <summary>A key prefix no other test uses.</summary>
-    public string Prefix { get; } = $"t{Guid.NewGuid():N}:";
+    public string Prefix { get; } = prefix ?? $"t{Guid.NewGuid():N}:";
 
     public async Task<TieredDistributedCache> StartAsync(Action<CacheeOptions>? configure = null)
     {

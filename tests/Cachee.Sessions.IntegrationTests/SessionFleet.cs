@@ -17,7 +17,7 @@ internal sealed class SessionFleet : IAsyncDisposable
 {
     private readonly string _endpoint;
     private Action<CacheeOptions>? _cache;
-    private readonly string _prefix = $"s{Guid.NewGuid():N}:";
+    private string _prefix = $"s{Guid.NewGuid():N}:";
     private readonly Dictionary<int, WebApplication> _apps = [];
     private readonly List<Uri> _addresses = [];
     private Action<SessionOptions>? _session;
@@ -37,9 +37,11 @@ internal sealed class SessionFleet : IAsyncDisposable
         StartAsync(redis.Endpoint, instances, session);
 
     /// <summary>Instances on the Redis at <paramref name="endpoint"/>; <paramref name="cache"/> adds to their Cachee options.</summary>
-    public static async Task<SessionFleet> StartAsync(string endpoint, int instances, Action<SessionOptions>? session = null, Action<CacheeOptions>? cache = null)
+    public static async Task<SessionFleet> StartAsync(
+        string endpoint, int instances, Action<SessionOptions>? session = null, Action<CacheeOptions>? cache = null, string? prefixOverride = null)
     {
         var fleet = new SessionFleet(endpoint) { _session = session, _cache = cache };
+        fleet._prefix = prefixOverride ?? fleet._prefix;
         for (var i = 0; i < instances; i++)
         {
             await fleet.StartInstanceAsync(i);

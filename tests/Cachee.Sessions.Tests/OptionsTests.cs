@@ -114,6 +114,32 @@ public sealed class OptionsTests
         Assert.Contains(nameof(CacheeOptions.ConnectionMultiplexerFactory), error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("no keys", "needs keys")]
+    [InlineData("short key", "must be 32 bytes in base64")]
+    [InlineData("duplicate id", "listed twice")]
+    [InlineData("blank id", "needs an Id")]
+    [InlineData("unknown active key", "must be the Id of one of the EncryptionKeys")]
+    [InlineData("require without encrypting", "needs EncryptValues")]
+    public void EncryptionOptions_AreCheckedAtStartUp(string case_, string expected)
+    {
+        var key = Convert.ToBase64String(new byte[32]);
+        var options = new CacheeOptions { Configuration = "localhost", EncryptValues = true, EncryptionKeys = [new() { Id = "a", Key = key }] };
+        switch (case_)
+        {
+            case "no keys": options.EncryptionKeys = []; break;
+            case "short key": options.EncryptionKeys = [new() { Id = "a", Key = Convert.ToBase64String(new byte[16]) }]; break;
+            case "duplicate id": options.EncryptionKeys = [new() { Id = "a", Key = key }, new() { Id = "a", Key = key }]; break;
+            case "blank id": options.EncryptionKeys = [new() { Id = " ", Key = key }]; break;
+            case "unknown active key": options.EncryptionActiveKeyId = "b"; break;
+            case "require without encrypting": options.EncryptValues = false; options.RequireEncryptedValues = true; break;
+        }
+
+        var error = Assert.Throws<OptionsValidationException>(() => new TieredDistributedCache(Options.Create(options)));
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(key, error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void DefaultOptionsWithConfiguration_AreValid()
     {

@@ -23,4 +23,21 @@ internal static class Eventually
             spinner.SpinOnce(sleep1Threshold: 10);
         }
     }
+
+    /// <summary>Waits until the asynchronous <paramref name="condition"/> holds (it is awaited once per try).</summary>
+    public static async Task TrueAsync(Func<Task<bool>> condition, string what, TimeSpan? timeout = null)
+    {
+        var deadline = Stopwatch.StartNew();
+        var limit = timeout ?? TimeSpan.FromSeconds(10);
+        var spinner = default(SpinWait);
+        while (!await condition())
+        {
+            if (deadline.Elapsed > limit)
+            {
+                Assert.Fail($"Timed out after {limit} waiting until {what}.");
+            }
+
+            spinner.SpinOnce(sleep1Threshold: 10);
+        }
+    }
 }

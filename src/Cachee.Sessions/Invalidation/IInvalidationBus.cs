@@ -11,6 +11,12 @@ internal interface IInvalidationBus : IDisposable
     Task StartAsync(IInvalidationListener listener, CancellationToken token);
 
     /// <summary>
+    /// Subscribes to a channel of this cache's own and leaves it, so that a Redis user without the channel permissions Cachee
+    /// needs is found at start-up. Throws what Redis answered (a <c>NOPERM</c> error) or why it could not be asked.
+    /// </summary>
+    Task CheckAccessAsync(CancellationToken token) => Task.CompletedTask;
+
+    /// <summary>
     /// Tells the instance <paramref name="writerOrigin"/> that its invalidation <paramref name="ackId"/> of <paramref name="key"/>
     /// was applied here (fire and forget).
     /// </summary>

@@ -28,6 +28,8 @@ internal sealed partial class GuardedL2Store(
 
     public string? ConnectionProblem => inner.ConnectionProblem;
 
+    public Task CheckAccessAsync(CancellationToken token) => inner.CheckAccessAsync(token);
+
     public ValueTask<L2Entry?> GetAsync(
         string key, bool register, bool refreshSliding, long nowTicks, bool sync, CancellationToken token) =>
         RunAsync(key, () => inner.GetAsync(key, register, refreshSliding, nowTicks, sync, token), sync, token);

@@ -17,6 +17,13 @@ internal interface IL2Store
     /// </summary>
     bool IsLarge(string key) => false;
 
+    /// <summary>
+    /// Runs, once, the kinds of commands the store sends (a read of an entry, a write script) on a key of Cachee's own that
+    /// holds nothing, so that a Redis user without the permissions Cachee needs is found at start-up. Throws what Redis
+    /// answered (a <c>NOPERM</c> error) or why it could not be asked.
+    /// </summary>
+    Task CheckAccessAsync(CancellationToken token) => Task.CompletedTask;
+
     /// <summary>Why the store's connection is being refused (a TLS certificate, credentials), when it is; else null.</summary>
     string? ConnectionProblem => null;
 

@@ -122,6 +122,17 @@ internal sealed partial class RedisConnection : IDisposable
         // On a cluster, tracking is armed on each master through IServer, whose CLIENT commands need admin mode.
         configuration.AllowAdmin = true;
 
+        // Nothing outside what the least-privilege ACL rule in the README grants: StackExchange.Redis would otherwise read its
+        // tie-breaker key and listen on its own configuration channel (both for its own master promotions, which Cachee never
+        // asks for; Sentinel and Cluster fail over by themselves), and in admin mode read the server's CONFIG, which Cachee
+        // does not need.
+        configuration.TieBreaker = string.Empty;
+        configuration.ConfigurationChannel = string.Empty;
+        if (configuration.CommandMap == CommandMap.Default)
+        {
+            configuration.CommandMap = CommandMap.Create(new HashSet<string>(StringComparer.OrdinalIgnoreCase) { "CONFIG" }, available: false);
+        }
+
         // Keys are bearer secrets (session ids): StackExchange.Redis must not put them in its exception messages.
         configuration.IncludeDetailInExceptions = false;
 
@@ -152,6 +163,24 @@ internal sealed partial class RedisConnection : IDisposable
     }
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e) => _problem = null;
+
+    /// <summary>
+    /// Why Redis refused a connection, when <paramref name="exception"/> or one of its causes says it did (an authentication
+    /// failure: credentials, a client certificate); else null.
+    /// </summary>
+    public static string? RefusalIn(Exception exception)
+    {
+        for (Exception? cause = exception; cause is not null; cause = cause.InnerException)
+        {
+            if (cause is RedisConnectionException { FailureType: ConnectionFailureType.AuthenticationFailure }
+                || (cause is RedisServerException && (cause.Message.Contains("WRONGPASS", StringComparison.Ordinal) || cause.Message.Contains("NOAUTH", StringComparison.Ordinal))))
+            {
+                return $"Redis refused the connection ({Innermost(cause)})";
+            }
+        }
+
+        return null;
+    }
 
     private static string Innermost(Exception? exception)
     {

@@ -96,6 +96,16 @@ internal sealed partial class RedisInvalidationBus(RedisConnection connection, s
         await ProbeAsync(token).ConfigureAwait(false);
     }
 
+    public async Task CheckAccessAsync(CancellationToken token)
+    {
+        var multiplexer = await connection.GetAsync(sync: false, token).ConfigureAwait(false);
+        var subscriber = multiplexer.GetSubscriber();
+        var cluster = multiplexer.GetServers().Any(server => server.ServerType == ServerType.Cluster);
+        var check = InboxOf("access-check-" + origin, cluster ? 0 : null);
+        _ = await subscriber.SubscribeAsync(check).ConfigureAwait(false);
+        await subscriber.UnsubscribeAsync(check).ConfigureAwait(false);
+    }
+
     public void PublishAck(string writerOrigin, long ackId, string key)
     {
         if (_multiplexer is not { } multiplexer)

@@ -23,7 +23,7 @@ internal sealed class RedisL2Store : IL2Store
     private readonly LargeValueConnections? _large;
     private readonly int _largeThreshold;
     private readonly LargeKeyHints _largeKeys = new();
-    private readonly int? _compressAbove;
+    private readonly PayloadCodec _codec;
     private readonly int _minReplicas;
     private readonly RedisValue _messagePrefix;
     private readonly long _registrationMs = (long)HolderRegistry.Lifetime.TotalMilliseconds;
@@ -41,13 +41,13 @@ internal sealed class RedisL2Store : IL2Store
     /// <param name="operationTimeout">How long callers wait; writes must reach Redis well within it (see <see cref="WriteWindow"/>).</param>
     /// <param name="slidingTolerance">The configured <see cref="CacheeOptions.SlidingRefreshTolerance"/> (null: the default).</param>
     /// <param name="minReplicas">The configured <see cref="CacheeOptions.MinReplicasToAcknowledge"/> (writes then run on <see cref="RedisConnection.Durable"/>).</param>
-    /// <param name="compressAbove">Values of at least this many bytes are compressed (<see cref="CacheeOptions.CompressValues"/>); null: none.</param>
+    /// <param name="codec">What values become in Redis: compressed, encrypted (null: stored as they are).</param>
     /// <param name="largeValueThreshold">The configured <see cref="CacheeOptions.LargeValueThreshold"/> (such values travel on <see cref="RedisConnection.Large"/>).</param>
     public RedisL2Store(
         RedisConnection connection, string? instanceName, RedisInvalidationBus inboxes, string origin, TimeSpan operationTimeout,
-        TimeSpan? slidingTolerance = null, int minReplicas = 0, int largeValueThreshold = int.MaxValue, int? compressAbove = null)
+        TimeSpan? slidingTolerance = null, int minReplicas = 0, int largeValueThreshold = int.MaxValue, PayloadCodec? codec = null)
     {
-        _compressAbove = compressAbove;
+        _codec = codec ?? new PayloadCodec(null, null, encryptWrites: false, requireEncrypted: false);
         _large = connection.Large;
         _largeThreshold = largeValueThreshold;
         _durable = minReplicas > 0 ? connection.Durable ?? throw new ArgumentException("The connection has no connections for acknowledged writes.", nameof(connection)) : null;
@@ -72,6 +72,13 @@ internal sealed class RedisL2Store : IL2Store
     public bool IsLarge(string key) => _largeKeys.Contains(key);
 
     public string? ConnectionProblem => _connection.Problem;
+
+    public async Task CheckAccessAsync(CancellationToken token)
+    {
+        const string key = "cachee:access-check";
+        _ = await GetAsync(key, register: false, refreshSliding: false, nowTicks: 0, sync: false, token).ConfigureAwait(false);
+        _ = await RemoveAsync(key, ackId: 0, sync: false, token).ConfigureAwait(false);
+    }
 
     /// <summary>
     /// One round trip of plain commands, sent together: the holder registration (<c>SADD</c> and <c>PEXPIRE</c> of the registry, before the entry is read), <c>HMGET</c> of the entry's
@@ -140,7 +147,7 @@ internal sealed class RedisL2Store : IL2Store
             return null;
         }
 
-        var entry = Entry(fields[0], fields[1], fields[2], Version(fields[3]), RedisTtl.FromPttl(ttl), fields[4]);
+        var entry = Entry(key, fields[0], fields[1], fields[2], Version(fields[3]), RedisTtl.FromPttl(ttl), fields[4]);
         _largeKeys.Saw(key, entry.Data.Length, _largeThreshold);
         return refreshSliding && entry.Expiration.HasSliding
             ? await RenewIfDueAsync(key, entry, nowTicks, sync, token).ConfigureAwait(false)
@@ -248,6 +255,7 @@ internal sealed class RedisL2Store : IL2Store
             }
 
             entry = Entry(
+                key,
                 (RedisValue)reply[0], (RedisValue)reply[1], (RedisValue)reply[2], Version((RedisValue)reply[3]), RedisTtl.FromPttl((long)reply[4]), (RedisValue)reply[6]);
             _largeKeys.Saw(key, entry.Data.Length, _largeThreshold);
         }
@@ -273,6 +281,7 @@ internal sealed class RedisL2Store : IL2Store
 
         var fetchedVersion = Version(fields[3]);
         var entry = Entry(
+            key,
             fields[0], fields[1], fields[2], fetchedVersion, fetchedVersion == trackedVersion ? RedisTtl.FromPttl(ttl) : RedisTtl.Unknown, fields[4]);
         _largeKeys.Saw(key, entry.Data.Length, _largeThreshold);
         return entry;
@@ -298,11 +307,14 @@ internal sealed class RedisL2Store : IL2Store
         return entry with { Ttl = renewed.Status == RenewalStatus.Renewed ? renewed.Ttl : RedisTtl.Unknown };
     }
 
-    private static L2Entry Entry(RedisValue absolute, RedisValue sliding, RedisValue data, long version, RedisTtl ttl, RedisValue encoding) => new(
-        PayloadCompression.Decode((byte[]?)data ?? throw new L2PayloadException("The data field is missing."), (string?)encoding),
+    private L2Entry Entry(string key, RedisValue absolute, RedisValue sliding, RedisValue data, long version, RedisTtl ttl, RedisValue encoding) => new(
+        _codec.Decode(RedisKeyName(key), (byte[]?)data ?? throw new L2PayloadException("The data field is missing."), (string?)encoding),
         new EntryExpiration(ParseTicks(absolute, "absexp"), ParseTicks(sliding, "sldexp")),
         version,
         ttl);
+
+    // The entry's key name in Redis, which encryption binds into each payload.
+    private string RedisKeyName(string key) => _instanceName + key;
 
     private static long Version(RedisValue field) => field.IsNull ? 0 : ParseLong(field, "ver");
 
@@ -312,7 +324,7 @@ internal sealed class RedisL2Store : IL2Store
         var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
         await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
         var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(key);
-        var (payload, encoding) = PayloadCompression.Encode(value, _compressAbove);
+        var (payload, encoding) = _codec.Encode(RedisKeyName(key), value);
         var large = IsLargeValue(key, payload);
         RedisValue[] args =
         [
@@ -339,7 +351,7 @@ internal sealed class RedisL2Store : IL2Store
         var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
         await _inboxes.EnsureInboxAsync(write.Key).ConfigureAwait(false);
         var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(write.Key);
-        var (payload, encoding) = PayloadCompression.Encode(write.Value, _compressAbove);
+        var (payload, encoding) = _codec.Encode(RedisKeyName(write.Key), write.Value);
         var large = IsLargeValue(write.Key, payload);
         RedisValue[] args =
         [

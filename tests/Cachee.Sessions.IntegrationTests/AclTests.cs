@@ -1,0 +1,174 @@
+using System.Text;
+using Cachee.Sessions.Testing;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Caching.Distributed;
+using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
+
+namespace Cachee.Sessions.IntegrationTests;
+
+/// <summary>
+/// Issue #19: the least-privilege Redis user. The rule is the one line the README documents (read from it here, so that the
+/// documentation cannot drift from what is tested); the whole flow runs as that user, and Redis' <c>ACL LOG</c> must record
+/// no refusal: a command, key or channel outside the rule fails the test.
+/// </summary>
+public sealed class AclTests
+{
+    private const string Password = "acl-test-password";
+
+    [Fact]
+    public async Task TheDocumentedRule_CoversEverythingCacheeSends()
+    {
+        using var redis = RedisProcess.Start();
+        using var admin = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint + ",allowAdmin=true");
+        var prefix = $"acl{Guid.NewGuid():N}:";
+        await CreateUserAsync(admin, DocumentedRule(prefix));
+        var asUser = redis.Endpoint + $",user=cachee,password={Password}";
+
+        // Sessions through the middleware on three instances: loads, saves, refreshes, invalidations, a large session on the
+        // large-value connections, and the Data Protection key ring in Redis.
+        await using (var fleet = await SessionFleet.StartAsync(asUser, instances: 3, prefixOverride: prefix))
+        {
+            Assert.Equal("ok", await fleet.PostAsync(0, "/set/cart/apples"));
+            Assert.Equal("apples", await fleet.GetAsync(1, "/get/cart"));
+            Assert.Equal("pong", await fleet.GetAsync(2, "/ping"));
+            Assert.Equal("ok", await fleet.PostAsync(2, "/set/cart/pears"));
+            Assert.Equal("pears", await fleet.GetAsync(0, "/get/cart"));
+            var hash = await fleet.PostAsync(1, "/big/400000");
+            Assert.Equal(hash, await fleet.GetAsync(0, "/big"));
+            Assert.Equal(hash, await fleet.GetAsync(2, "/big"));
+            Assert.All(Enumerable.Range(0, 3), i => Assert.True(fleet.CacheOf(i).Coordinator.IsSubscribed));
+        }
+
+        // The cache API directly: absolute and sliding entries, renewals, removals, compressed values, a large value, and a
+        // change by another client revoked through tracking.
+        await using (var instances = new Instances(asUser, prefix: prefix))
+        {
+            var writer = await instances.StartAsync(o => o.CompressValues = true);
+            var reader = await instances.StartAsync(o => o.CompressValues = true);
+            await writer.SetStringAsync("absolute", "a", new DistributedCacheEntryOptions { AbsoluteExpirationRelativeToNow = TimeSpan.FromMinutes(5) });
+            await writer.SetStringAsync("sliding", "s", new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(5) });
+            await writer.SetAsync("compressed", Encoding.UTF8.GetBytes(new string('x', 20_000)));
+            await writer.SetAsync("large", new byte[200_000]);
+            Assert.Equal("a", await reader.GetStringAsync("absolute"));
+            Assert.Equal("s", await reader.GetStringAsync("sliding"));
+            Assert.Equal(20_000, (await reader.GetAsync("compressed"))!.Length);
+            Assert.Equal(200_000, (await reader.GetAsync("large"))!.Length);
+            Assert.Equal(200_000, (await reader.GetAsync("large"))!.Length);
+            await reader.RefreshAsync("sliding");
+            await writer.RemoveAsync("absolute");
+            Assert.Null(await reader.GetAsync("absolute"));
+
+            _ = await admin.GetDatabase().HashSetAsync(prefix + "sliding", "data", "changed by another client");
+            await Eventually.TrueAsync(async () => await reader.GetStringAsync("sliding") == "changed by another client", "the other client's change is revoked");
+        }
+
+        var refusals = await RefusalsAsync(admin);
+        Assert.True(refusals.Count == 0, "Redis refused Cachee's user:\n" + string.Join('\n', refusals));
+    }
+
+    [Fact]
+    public async Task AUserWithoutTheKeyPattern_FailsStartUp_SayingWhatIsMissing()
+    {
+        using var redis = RedisProcess.Start();
+        using var admin = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint + ",allowAdmin=true");
+        var prefix = $"acl{Guid.NewGuid():N}:";
+        await CreateUserAsync(admin, DocumentedRule("other:"));
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => StartHostAsync(redis.Endpoint, prefix));
+
+        Assert.Contains("NOPERM", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("ACL", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AUserWithoutTheChannels_FailsStartUp_SayingWhatIsMissing()
+    {
+        using var redis = RedisProcess.Start();
+        using var admin = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint + ",allowAdmin=true");
+        var prefix = $"acl{Guid.NewGuid():N}:";
+        var withoutChannels = DocumentedRule(prefix).Replace($"&{prefix}__cachee:* ", string.Empty, StringComparison.Ordinal);
+        await CreateUserAsync(admin, withoutChannels);
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => StartHostAsync(redis.Endpoint, prefix));
+
+        Assert.Contains("NOPERM", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("channel", refused.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task AWrongPassword_FailsStartUp_SayingRedisRefusedTheConnection()
+    {
+        using var redis = RedisProcess.Start();
+        using var admin = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint + ",allowAdmin=true");
+        var prefix = $"acl{Guid.NewGuid():N}:";
+        await CreateUserAsync(admin, DocumentedRule(prefix));
+
+        // A server whose default user is off, as a secured one is (otherwise a failed AUTH leaves a connection as that user).
+        _ = await admin.GetDatabase().ExecuteAsync("ACL", "SETUSER", "default", "off");
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => StartHostAsync(redis.Endpoint, prefix, password: "wrong"));
+
+        Assert.Contains("refused the connection", refused.Message, StringComparison.Ordinal);
+    }
+
+    // The README's rule for this prefix and the test's password.
+    private static string DocumentedRule(string prefix)
+    {
+        var readme = FindReadme();
+        var line = File.ReadLines(readme).Select(l => l.Trim()).Single(l => l.StartsWith("ACL SETUSER cachee ", StringComparison.Ordinal));
+        return line.Replace("<password>", Password, StringComparison.Ordinal).Replace("<prefix>", prefix, StringComparison.Ordinal);
+    }
+
+    private static string FindReadme()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            var readme = Path.Combine(directory.FullName, "README.md");
+            if (File.Exists(readme) && Directory.Exists(Path.Combine(directory.FullName, "src", "Cachee.Sessions")))
+            {
+                return readme;
+            }
+        }
+
+        throw new InvalidOperationException("The repository's README.md was not found above " + AppContext.BaseDirectory);
+    }
+
+    private static async Task CreateUserAsync(ConnectionMultiplexer admin, string rule)
+    {
+        var words = rule.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["ACL", "SETUSER"], words[..2]);
+        _ = await admin.GetDatabase().ExecuteAsync("ACL", words[1..]);
+        _ = await admin.GetDatabase().ExecuteAsync("ACL", "LOG", "RESET");
+    }
+
+    private static async Task<List<string>> RefusalsAsync(ConnectionMultiplexer admin)
+    {
+        var log = (RedisResult[])(await admin.GetDatabase().ExecuteAsync("ACL", "LOG"))!;
+        return [.. log.Select(entry =>
+        {
+            var fields = ((RedisResult[])entry!).Select(field => field.ToString()).ToArray();
+            string Field(string name) => fields[Array.IndexOf(fields, name) + 1];
+            return $"{Field("reason")} {Field("object")} ({Field("context")}, {Field("count")} times)";
+        })];
+    }
+
+    private static async Task StartHostAsync(string endpoint, string prefix, string password = Password)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Services.AddCacheeSessions(o =>
+        {
+            o.Configuration = endpoint + $",user=cachee,password={password}";
+            o.InstanceName = prefix;
+        });
+        await using var app = builder.Build();
+        try
+        {
+            await app.StartAsync();
+        }
+        finally
+        {
+            await app.StopAsync();
+        }
+    }
+}
