@@ -16,8 +16,8 @@ internal sealed partial class ClusterCoordinator
         [LoggerMessage(102, LogLevel.Warning, "Cachee: could not subscribe to invalidations; retrying in {Delay}. L1 is bypassed meanwhile.", EventName = "SubscribeFailed")]
         public static partial void SubscribeFailed(ILogger logger, TimeSpan delay, Exception exception);
 
-        [LoggerMessage(103, LogLevel.Warning, "Cachee: a message on the invalidation channel was not understood and was ignored.", EventName = "MalformedMessage")]
-        public static partial void MalformedMessage(ILogger logger);
+        [LoggerMessage(103, LogLevel.Warning, "Cachee: {Count} message(s) on this instance's invalidation channel were not understood and were ignored (logged at most once a minute; cachee.invalidations.malformed counts them all). Only Cachee should publish there: see the ACL rule in the README.", EventName = "MalformedMessage")]
+        public static partial void MalformedMessage(ILogger logger, long count);
 
         [LoggerMessage(104, LogLevel.Warning, "Cachee: renewing the sliding expiration of {Key} in Redis failed; it will be retried on the next hit.", EventName = "RefreshFailed")]
         public static partial void RefreshFailed(ILogger logger, RedactedKey key, Exception exception);

@@ -17,6 +17,9 @@ namespace Cachee.Sessions;
 internal sealed partial class ClusterCoordinator : IInvalidationListener, IDisposable
 {
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan MalformedLogInterval = TimeSpan.FromMinutes(1);
+    private long? _lastMalformedLogged; // messages are delivered one at a time (IInvalidationListener): no lock needed
+    private long _malformedSinceLogged;
     private readonly L1Store _l1;
     private readonly IL2Store _l2;
     private readonly IInvalidationBus _bus;
@@ -285,8 +288,16 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
                 Acks.Acknowledge(message.AckId, message.Origin);
                 break;
             case MessageKind.Malformed:
+                // Counted each; logged at most once a minute, with how many came since, so a flood cannot flood the logs.
                 _metrics.InvalidationsMalformed.Increment();
-                Log.MalformedMessage(_logger);
+                _malformedSinceLogged++;
+                if (_lastMalformedLogged is not { } last || _time.GetElapsedTime(last) >= MalformedLogInterval)
+                {
+                    Log.MalformedMessage(_logger, _malformedSinceLogged);
+                    _malformedSinceLogged = 0;
+                    _lastMalformedLogged = _time.GetTimestamp();
+                }
+
                 break;
             default:
                 // Our own invalidations, and probes of other instances.

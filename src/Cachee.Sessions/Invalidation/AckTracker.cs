@@ -1,22 +1,47 @@
+using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Security.Cryptography;
 
 namespace Cachee.Sessions.Invalidation;
 
 /// <summary>
 /// Counts the acknowledgements of this instance's writes: a write returns once every instance that heard its invalidation
 /// has dropped its copy (or a bounded wait ran out), so that the caller's next request, on any instance, reads the write.
+/// Acknowledgement ids are random (63 bits), not a sequence: a client that may publish on the channels but does not read
+/// them cannot guess the id of a write in flight, so cannot end its wait early with forged acknowledgements.
 /// </summary>
 internal sealed class AckTracker
 {
     private readonly ConcurrentDictionary<long, Waiter> _waiting = new();
-    private long _lastId;
 
     /// <summary>Starts waiting for acknowledgements of a write about to be sent; dispose the waiter when done.</summary>
     public Waiter Register()
     {
-        var waiter = new Waiter(this, Interlocked.Increment(ref _lastId));
-        _waiting[waiter.Id] = waiter;
-        return waiter;
+        while (true)
+        {
+            var waiter = new Waiter(this, RandomId());
+            if (_waiting.TryAdd(waiter.Id, waiter))
+            {
+                return waiter;
+            }
+        }
+    }
+
+    /// <summary>How many writes are waiting for acknowledgements now.</summary>
+    internal int Waiting => _waiting.Count;
+
+    private static long RandomId()
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        long id;
+        do
+        {
+            RandomNumberGenerator.Fill(bytes);
+            id = BinaryPrimitives.ReadInt64LittleEndian(bytes) & long.MaxValue;
+        }
+        while (id == 0); // 0 means "no acknowledgement wanted"
+
+        return id;
     }
 
     /// <summary>Counts the acknowledgement of one instance, once (unknown ids, for waits already over, are ignored).</summary>
