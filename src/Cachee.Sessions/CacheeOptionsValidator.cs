@@ -21,6 +21,18 @@ internal sealed class CacheeOptionsValidator : IValidateOptions<CacheeOptions>
                 + $"{nameof(CacheeOptions.ConfigurationOptions)} or {nameof(CacheeOptions.ConnectionMultiplexerFactory)} is set.");
         }
 
+        if (options.ConfigurationOptions is null && !string.IsNullOrWhiteSpace(options.Configuration))
+        {
+            try
+            {
+                _ = RedisUri.ToConfigurationString(options.Configuration);
+            }
+            catch (ArgumentException ex)
+            {
+                failures.Add($"CacheeOptions.{nameof(CacheeOptions.Configuration)}: {ex.Message.Split(" (Parameter", 2)[0]}");
+            }
+        }
+
         if (options.L1MaxBytes is < 1 or > CacheeOptions.MaxL1Bytes)
         {
             failures.Add($"CacheeOptions.{nameof(CacheeOptions.L1MaxBytes)} must be between 1 and {CacheeOptions.MaxL1Bytes} bytes; it is {options.L1MaxBytes}.");
@@ -209,7 +221,7 @@ internal sealed class CacheeOptionsValidator : IValidateOptions<CacheeOptions>
     {
         try
         {
-            return (options.ConfigurationOptions ?? StackExchange.Redis.ConfigurationOptions.Parse(options.Configuration ?? string.Empty)).Ssl;
+            return (options.ConfigurationOptions ?? StackExchange.Redis.ConfigurationOptions.Parse(RedisUri.ToConfigurationString(options.Configuration ?? string.Empty))).Ssl;
         }
         catch (ArgumentException)
         {

@@ -20,6 +20,7 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
     private static readonly TimeSpan MalformedLogInterval = TimeSpan.FromMinutes(1);
     private long? _lastMalformedLogged; // messages are delivered one at a time (IInvalidationListener): no lock needed
     private long _malformedSinceLogged;
+    private long _unsubscribedSince; // timestamp; 0 while subscribed
     private readonly L1Store _l1;
     private readonly IL2Store _l2;
     private readonly IInvalidationBus _bus;
@@ -57,6 +58,7 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
         _instanceId = instanceId;
         _scanInterval = scanInterval;
         _runLoops = runLoops;
+        _unsubscribedSince = time.GetTimestamp();
     }
 
     /// <summary>True while invalidations are heard and L1 is served.</summary>
@@ -323,8 +325,13 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
 
     void IInvalidationListener.OnShardProven() => _l1.RejectReadsInFlight();
 
+    /// <summary>How long the subscription has not been live (since start-up, or since it was lost); null while it is.</summary>
+    public TimeSpan? UnsubscribedFor =>
+        Interlocked.Read(ref _unsubscribedSince) is var since && since != 0 && !IsSubscribed ? _time.GetElapsedTime(since) : null;
+
     void IInvalidationListener.OnSubscriptionLost()
     {
+        _ = Interlocked.CompareExchange(ref _unsubscribedSince, _time.GetTimestamp(), 0);
         _l1.Suspend();
         Log.SubscriptionLost(_logger);
     }
@@ -341,6 +348,7 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
         // A probe went through Redis and came back: Redis answers, so an open circuit breaker may close at once.
         (_l2 as GuardedL2Store)?.NoteRedisAnswered();
         var epoch = _l1.Resume();
+        Interlocked.Exchange(ref _unsubscribedSince, 0);
         Log.SubscriptionEstablished(_logger, epoch);
     }
 }

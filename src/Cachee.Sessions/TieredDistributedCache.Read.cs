@@ -162,6 +162,7 @@ public sealed partial class TieredDistributedCache
         catch (CacheUnavailableException ex) when (_l1.TryGetStale(key, _l1.Clock.Now()) is { } stale)
         {
             _metrics.StaleHits.Increment();
+            Volatile.Write(ref _lastStaleServed, _time.GetTimestamp());
             Log.ServedStale(_logger, new RedactedKey(key), ex.Message);
             return stale;
         }

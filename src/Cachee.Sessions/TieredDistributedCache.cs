@@ -37,6 +37,9 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     private readonly TimeSpan _ackTimeout;
     private readonly bool _prefetch;
     private readonly TimeSpan _accessCheckTimeout;
+    private readonly TimeProvider _time;
+    private readonly CircuitBreakers _breakers;
+    private readonly TimeSpan _operationTimeout;
     private readonly PerThreadCounter? _l1Hits; // _metrics.L1Hits, held here so that a hit reaches it in one load (null: not counted)
     private int _disposed;
 
@@ -86,6 +89,9 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         _l1 = new L1Store(options.L1MaxBytes, options.L1MaxEntries, options.L1MaxEntryBytes, _metrics.L1Evictions.Increment, new L1Clock(time), renewals);
         _copies = new L1Copies(_l1, time, options.SlidingRefreshTolerance, bus.CanHold);
         var breakers = new CircuitBreakers(options.CircuitBreakerFailureThreshold, options.CircuitBreakerBreakDuration, time, bus.NodeOf, bus.LayoutMayHaveChanged);
+        _breakers = breakers;
+        _time = time;
+        _operationTimeout = options.L2OperationTimeout;
         var guarded = new GuardedL2Store(store, options.L2OperationTimeout, breakers, time, _metrics, logs.CreateLogger<GuardedL2Store>());
         _l2 = guarded;
         Coordinator = new ClusterCoordinator(

@@ -17,7 +17,7 @@ public sealed class TlsTests
         var (certificate, key) = certificates.Issue("redis", server: true);
         using var redis = RedisProcess.StartTls(certificate, key, certificates.AuthorityFile, requireClientCertificate: false);
         await using var fleet = await SessionFleet.StartAsync(
-            redis.Endpoint + ",ssl=true,checkCertificateRevocation=false", instances: 3, cache: o => o.TlsCaCertificatePath = certificates.AuthorityFile);
+            $"rediss://127.0.0.1:{redis.Port}?checkCertificateRevocation=false", instances: 3, cache: o => o.TlsCaCertificatePath = certificates.AuthorityFile);
 
         Assert.Equal("ok", await fleet.PostAsync(0, "/set/cart/apples"));
         Assert.Equal("apples", await fleet.GetAsync(1, "/get/cart"));

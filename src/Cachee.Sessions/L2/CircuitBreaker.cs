@@ -16,6 +16,25 @@ internal sealed class CircuitBreaker(int threshold, TimeSpan breakDuration, Time
     private long _openedAt;
     private bool _probing;
 
+    /// <summary>The state now: closed, open (failing calls at once), or half-open (its break is over: a probe may go).</summary>
+    public BreakerState State
+    {
+        get
+        {
+            if (Volatile.Read(ref _state) == Closed)
+            {
+                return BreakerState.Closed;
+            }
+
+            lock (_gate)
+            {
+                return _state == Closed ? BreakerState.Closed
+                    : _probing || time.GetElapsedTime(_openedAt) >= breakDuration ? BreakerState.HalfOpen
+                    : BreakerState.Open;
+            }
+        }
+    }
+
     /// <summary>Returns when a call may go to Redis (closed, or this call is the half-open probe); throws otherwise.</summary>
     /// <exception cref="CacheUnavailableException">The breaker is open.</exception>
     public void Enter()

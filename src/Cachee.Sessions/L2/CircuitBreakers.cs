@@ -29,6 +29,19 @@ internal sealed class CircuitBreakers(int threshold, TimeSpan breakDuration, Tim
         return _perNode.TryGetValue(node, out var breaker) ? breaker : _perNode.GetOrAdd(node, _ => new CircuitBreaker(threshold, breakDuration, time));
     }
 
+    /// <summary>The worst state among the breakers: open if one is, else half-open if one is, else closed.</summary>
+    public BreakerState Worst()
+    {
+        var worst = _all.State;
+        foreach (var breaker in _perNode.Values)
+        {
+            var state = breaker.State;
+            worst = state == BreakerState.Open || (state == BreakerState.HalfOpen && worst == BreakerState.Closed) ? state : worst;
+        }
+
+        return worst;
+    }
+
     /// <summary>A breaker just opened.</summary>
     public void Opened() => onOpened?.Invoke();
 

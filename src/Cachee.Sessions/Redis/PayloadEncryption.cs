@@ -36,7 +36,8 @@ internal sealed class PayloadEncryption(IEncryptionKeyRing ring)
 
         var idBytes = Encoding.UTF8.GetByteCount(keyId);
         var headerBytes = 2 + idBytes;
-        var payload = new byte[headerBytes + NonceBytes + TagBytes + plaintext.Length];
+        // Every byte is written below: no need to zero a megabyte first.
+        var payload = GC.AllocateUninitializedArray<byte>(headerBytes + NonceBytes + TagBytes + plaintext.Length);
         payload[0] = Format;
         payload[1] = checked((byte)idBytes);
         _ = Encoding.UTF8.GetBytes(keyId, payload.AsSpan(2));
@@ -77,7 +78,7 @@ internal sealed class PayloadEncryption(IEncryptionKeyRing ring)
             throw new L2PayloadException($"The payload is encrypted under key '{Printable(keyId)}', which the key ring does not hold (retired, or never given to this instance).");
         }
 
-        var plaintext = new byte[payload.Length - headerBytes - NonceBytes - TagBytes];
+        var plaintext = GC.AllocateUninitializedArray<byte>(payload.Length - headerBytes - NonceBytes - TagBytes);
         try
         {
             using var aes = new AesGcm(key.Span, TagBytes);

@@ -114,7 +114,7 @@ internal sealed partial class RedisConnection : IDisposable
     /// <summary>The configuration of a connection Cachee makes itself, named <paramref name="clientName"/>.</summary>
     internal static ConfigurationOptions Configure(CacheeOptions options, string clientName, RedisTls? tls)
     {
-        var configuration = options.ConfigurationOptions?.Clone() ?? ConfigurationOptions.Parse(options.Configuration!);
+        var configuration = options.ConfigurationOptions?.Clone() ?? ConfigurationOptions.Parse(RedisUri.ToConfigurationString(options.Configuration!));
         configuration.AbortOnConnectFail = false;
         configuration.ClientName = clientName;
         tls?.ApplyTo(configuration);
