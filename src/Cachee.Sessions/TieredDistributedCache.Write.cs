@@ -130,7 +130,12 @@ public sealed partial class TieredDistributedCache
             return;
         }
 
-        if (!await ack.WaitAsync((int)Math.Min(others, int.MaxValue), _ackTimeout, sync).ConfigureAwait(false))
+        using var activity = CacheeActivities.StartAcknowledgementWait(others);
+        var started = _time.GetTimestamp();
+        var complete = await ack.WaitAsync((int)Math.Min(others, int.MaxValue), _ackTimeout, sync).ConfigureAwait(false);
+        _metrics.RecordAckWait(_time.GetElapsedTime(started).TotalSeconds);
+        _ = activity?.SetTag("cachee.ack.complete", complete);
+        if (!complete)
         {
             _metrics.AckTimeouts.Increment();
             Log.AckTimeout(_logger, new RedactedKey(key), others, _ackTimeout);

@@ -99,7 +99,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         _replay = new WriteReplayer(
             options.WriteFailureMode == WriteFailureMode.Replay ? new ReplayQueue(options.ReplayQueueCapacity) : null,
             _l1, _copies, guarded, _metrics, time, options.CircuitBreakerBreakDuration, logs.CreateLogger<WriteReplayer>());
-        _metrics.Observe(_l1, () => _replay.Count);
+        _metrics.Observe(_l1, () => _replay.Count, () => breakers.Worst() switch { BreakerState.Open => 2, BreakerState.HalfOpen => 1, _ => 0 });
     }
 
     /// <summary>

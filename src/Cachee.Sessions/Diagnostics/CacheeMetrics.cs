@@ -30,35 +30,48 @@ internal sealed class CacheeMetrics : IDisposable
         L1Hits = countL1Hits ? new PerThreadCounter() : null;
         if (L1Hits is { } hits)
         {
-            Observe("cachee.l1.hits", hits, "Reads answered from L1.");
+            Observe("cachee.l1.hits", hits, "{read}", "Reads answered from L1.");
         }
 
-        Observe("cachee.l1.misses", L1Misses, "Reads L1 could not answer.");
-        Observe("cachee.l2.hits", L2Hits, "Reads answered by Redis.");
-        Observe("cachee.l2.misses", L2Misses, "Reads Redis had no entry for.");
-        Observe("cachee.invalidations.sent", InvalidationsSent, "Invalidations published.");
-        Observe("cachee.invalidations.received", InvalidationsReceived, "Invalidations heard from other instances.");
-        Observe("cachee.invalidations.revocations", Revocations, "Keys Redis reported changed by any client.");
-        Observe("cachee.invalidations.malformed", InvalidationsMalformed, "Channel messages ignored as malformed.");
-        Observe("cachee.l1.evictions", L1Evictions, "Entries evicted from L1.");
-        Observe("cachee.l2.refreshes", L2Refreshes, "Background sliding renewals sent to Redis.");
-        Observe("cachee.l2.unreadable", UnreadablePayloads, "Redis payloads that could not be read.");
-        Observe("cachee.invalidations.ack_timeouts", AckTimeouts, "Writes that stopped waiting for acknowledgements.");
-        Observe("cachee.l2.prefetches", Prefetches, "New values fetched into L1 right after an invalidation.");
-        Observe("cachee.l2.failures", L2Failures, "Redis calls that got no answer in time, or no connection.");
-        Observe("cachee.l2.breaker_openings", BreakerOpenings, "Times the circuit breaker opened.");
-        Observe("cachee.l1.stale_hits", StaleHits, "Reads answered from a copy L1 could not vouch for, because Redis could not be asked.");
-        Observe("cachee.replay.queued", ReplayQueued, "Writes accepted into the replay queue while Redis was unreachable.");
-        Observe("cachee.replay.applied", ReplayApplied, "Queued writes written to Redis once it was back.");
-        Observe("cachee.replay.superseded", ReplaySuperseded, "Queued writes dropped because Redis held newer data, or because they had expired.");
+        Observe("cachee.l1.misses", L1Misses, "{read}", "Reads L1 could not answer.");
+        Observe("cachee.l2.hits", L2Hits, "{read}", "Reads answered by Redis.");
+        Observe("cachee.l2.misses", L2Misses, "{read}", "Reads Redis had no entry for.");
+        Observe("cachee.invalidations.sent", InvalidationsSent, "{message}", "Invalidations published.");
+        Observe("cachee.invalidations.received", InvalidationsReceived, "{message}", "Invalidations heard from other instances.");
+        Observe("cachee.invalidations.revocations", Revocations, "{key}", "Keys Redis reported changed by any client.");
+        Observe("cachee.invalidations.malformed", InvalidationsMalformed, "{message}", "Channel messages ignored as malformed.");
+        Observe("cachee.l1.evictions", L1Evictions, "{entry}", "Entries evicted from L1.");
+        Observe("cachee.l2.refreshes", L2Refreshes, "{renewal}", "Background sliding renewals sent to Redis.");
+        Observe("cachee.l2.unreadable", UnreadablePayloads, "{payload}", "Redis payloads that could not be read.");
+        Observe("cachee.invalidations.ack_timeouts", AckTimeouts, "{write}", "Writes that stopped waiting for acknowledgements.");
+        Observe("cachee.l2.prefetches", Prefetches, "{read}", "New values fetched into L1 right after an invalidation.");
+        Observe("cachee.l2.failures", L2Failures, "{call}", "Redis calls that got no answer in time, or no connection.");
+        Observe("cachee.l2.breaker_openings", BreakerOpenings, "{opening}", "Times the circuit breaker opened.");
+        Observe("cachee.l1.stale_hits", StaleHits, "{read}", "Reads answered from a copy L1 could not vouch for, because Redis could not be asked.");
+        Observe("cachee.replay.queued", ReplayQueued, "{write}", "Writes accepted into the replay queue while Redis was unreachable.");
+        Observe("cachee.replay.applied", ReplayApplied, "{write}", "Queued writes written to Redis once it was back.");
+        Observe("cachee.replay.superseded", ReplaySuperseded, "{write}", "Queued writes dropped because Redis held newer data, or because they had expired.");
 
-        void Observe(string name, PerThreadCounter counter, string description) =>
-            _meter.CreateObservableCounter(name, () => Measure(counter.Value), null, description);
+        AckWait = _meter.CreateHistogram<double>(
+            "cachee.invalidation.ack.duration", "s", "How long writes waited for the other instances' acknowledgements (writes with holders to wait for).",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] });
+
+        void Observe(string name, PerThreadCounter counter, string unit, string description) =>
+            _meter.CreateObservableCounter(name, () => Measure(counter.Value), unit, description);
     }
 
-    /// <summary>Publishes the gauges of L1's size and the replay queue's length (once, when the cache has built them).</summary>
-    public void Observe(L1Store l1, Func<long> replayPending)
+    /// <summary>How long writes waited for acknowledgements, in seconds (tagged with the instance).</summary>
+    public void RecordAckWait(double seconds) => AckWait.Record(seconds, _tags[0]);
+
+    private Histogram<double> AckWait { get; }
+
+    /// <summary>
+    /// Publishes the gauges of L1's size, the replay queue's length and the circuit breakers' worst state (0 closed, 1
+    /// half-open, 2 open), once, when the cache has built them.
+    /// </summary>
+    public void Observe(L1Store l1, Func<long> replayPending, Func<int> breakerState)
     {
+        _ = _meter.CreateObservableGauge("cachee.l2.breaker.state", () => Measure(breakerState()), "{state}", "The worst circuit breaker state: 0 closed, 1 half-open, 2 open.");
         _l1 = l1;
         _replayPending = replayPending;
         _ = _meter.CreateObservableUpDownCounter("cachee.replay.pending", () => Measure(_replayPending?.Invoke()), "{write}", "Writes waiting in the replay queue.");

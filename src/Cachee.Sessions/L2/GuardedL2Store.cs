@@ -32,20 +32,20 @@ internal sealed partial class GuardedL2Store(
 
     public ValueTask<L2Entry?> GetAsync(
         string key, bool register, bool refreshSliding, long nowTicks, bool sync, CancellationToken token) =>
-        RunAsync(key, () => inner.GetAsync(key, register, refreshSliding, nowTicks, sync, token), sync, token);
+        RunAsync("load", null, key, () => inner.GetAsync(key, register, refreshSliding, nowTicks, sync, token), sync, token);
 
     public ValueTask<L2WriteResult> SetAsync(
         string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token) =>
-        RunAsync(key, () => inner.SetAsync(key, value, expiration, ttlMilliseconds, ackId, sync, token), sync, token);
+        RunAsync("write", value.Length, key, () => inner.SetAsync(key, value, expiration, ttlMilliseconds, ackId, sync, token), sync, token);
 
     public ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token) =>
-        RunAsync(key, () => inner.RemoveAsync(key, ackId, sync, token), sync, token);
+        RunAsync("remove", null, key, () => inner.RemoveAsync(key, ackId, sync, token), sync, token);
 
     public ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, bool register, long nowTicks, bool sync, CancellationToken token) =>
-        RunAsync(key, () => inner.RefreshAsync(key, expectedVersion, register, nowTicks, sync, token), sync, token);
+        RunAsync("renew", null, key, () => inner.RefreshAsync(key, expectedVersion, register, nowTicks, sync, token), sync, token);
 
     public ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token) =>
-        RunAsync(write.Key, () => inner.ReplayAsync(write, ttlMilliseconds, sync, token), sync, token);
+        RunAsync("replay", write.Value.Length, write.Key, () => inner.ReplayAsync(write, ttlMilliseconds, sync, token), sync, token);
 
     /// <summary>
     /// True for the failures that mean "Redis could not be asked", as opposed to an answer (even an error). Besides timeouts
@@ -67,7 +67,32 @@ internal sealed partial class GuardedL2Store(
 
     private static string Explained(string problem) => $" Cachee cannot connect: {problem}.";
 
-    private async ValueTask<T> RunAsync<T>(string key, Func<ValueTask<T>> operation, bool sync, CancellationToken token)
+    // The operation under its span (see CacheeActivities), when something listens; else just guarded.
+    private ValueTask<T> RunAsync<T>(string name, long? bytes, string key, Func<ValueTask<T>> operation, bool sync, CancellationToken token)
+    {
+        var activity = Diagnostics.CacheeActivities.Start(name, bytes);
+        return activity is null ? GuardAsync(key, operation, sync, token) : TracedAsync(activity, key, operation, sync, token);
+    }
+
+    private async ValueTask<T> TracedAsync<T>(System.Diagnostics.Activity activity, string key, Func<ValueTask<T>> operation, bool sync, CancellationToken token)
+    {
+        using (activity)
+        {
+            try
+            {
+                var result = await GuardAsync(key, operation, sync, token).ConfigureAwait(false);
+                Diagnostics.CacheeActivities.Completed(activity, result);
+                return result;
+            }
+            catch (Exception ex)
+            {
+                Diagnostics.CacheeActivities.Failed(activity, ex);
+                throw;
+            }
+        }
+    }
+
+    private async ValueTask<T> GuardAsync<T>(string key, Func<ValueTask<T>> operation, bool sync, CancellationToken token)
     {
         var breaker = breakers.For(key);
         try

@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Cachee.Sessions.Testing;
+using Microsoft.Extensions.Caching.Distributed;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+
+namespace Cachee.Sessions.IntegrationTests;
+
+/// <summary>
+/// Issue #20: what Cachee reports to OpenTelemetry, read with the SDK's in-memory exporter: a span per operation that goes to
+/// Redis, none for an L1 hit, and the meter's instruments with their units, created through <see cref="IMeterFactory"/>.
+/// </summary>
+[Collection(RedisCollection.Name)]
+public sealed class TelemetryTests(RedisServer redis)
+{
+    [Fact]
+    public async Task EveryOperationOnRedis_HasASpan_AnL1HitHasNone()
+    {
+        var spans = new List<Activity>();
+        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource(CacheeTelemetry.ActivitySourceName).AddInMemoryExporter(spans).Build();
+        await using var instances = new Instances(redis);
+        var writer = await instances.StartAsync();
+        var reader = await instances.StartAsync();
+        await writer.SetStringAsync("k", "v1");
+        Assert.Equal("v1", await reader.GetStringAsync("k")); // from Redis
+        Assert.Equal("v1", await reader.GetStringAsync("k")); // from L1
+        Assert.Null(await reader.GetAsync("missing"));
+        await writer.SetStringAsync("k", "v2");              // the reader holds a copy: the writer waits for its acknowledgement
+        await reader.RefreshAsync("missing");
+        await writer.RemoveAsync("k");
+        tracing.ForceFlush();
+
+        var ours = spans.Where(span => span.Source.Name == CacheeTelemetry.ActivitySourceName).ToList();
+        string[] names = [.. ours.Select(span => span.DisplayName)];
+        Assert.Equal(2, ours.Count(span => span.DisplayName == "cachee load")); // one hit, one miss: the L1 hit made none
+        var hit = ours.Single(span => span.DisplayName == "cachee load" && Equals(span.GetTagItem("cachee.hit"), true));
+        Assert.Equal("redis", hit.GetTagItem("db.system.name"));
+        Assert.Equal(2, hit.GetTagItem("cachee.bytes"));
+        Assert.True((long)hit.GetTagItem("cachee.version")! >= 1);
+        Assert.Contains(ours, span => span.DisplayName == "cachee load" && Equals(span.GetTagItem("cachee.hit"), false));
+        var writes = ours.Where(span => span.DisplayName == "cachee write").ToList();
+        Assert.Equal(2, writes.Count);
+        Assert.All(writes, span => Assert.Equal(2L, span.GetTagItem("cachee.bytes")));
+        Assert.Contains(ours, span => span.DisplayName == "cachee ack wait" && Equals(span.GetTagItem("cachee.ack.expected"), 1L) && Equals(span.GetTagItem("cachee.ack.complete"), true));
+        Assert.Contains(ours, span => span.DisplayName == "cachee renew" && (string?)span.GetTagItem("cachee.renewal") == "Missing");
+        Assert.Contains("cachee remove", names);
+        Assert.All(ours, span => Assert.DoesNotContain(span.TagObjects, tag => tag.Value as string == "k")); // no key in any tag
+    }
+
+    [Fact]
+    public async Task AFailedCall_IsRecordedOnItsSpan()
+    {
+        var spans = new List<Activity>();
+        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource(CacheeTelemetry.ActivitySourceName).AddInMemoryExporter(spans).Build();
+        await using var instances = new Instances($"127.0.0.1:{RedisProcess.FreePort()},connectTimeout=200");
+        var cache = instances.Create(o => o.L2OperationTimeout = TimeSpan.FromMilliseconds(200));
+
+        _ = await Assert.ThrowsAsync<CacheUnavailableException>(() => cache.GetAsync("k"));
+        tracing.ForceFlush();
+
+        var failed = Assert.Single(spans, span => span.DisplayName == "cachee load");
+        Assert.Equal(ActivityStatusCode.Error, failed.Status);
+        Assert.NotNull(failed.GetTagItem("error.type"));
+        Assert.Contains(failed.Events, e => e.Name == "exception");
+    }
+
+    [Fact]
+    public async Task L1Hits_AllocateNothing_WhileTracingListens()
+    {
+        var spans = new List<Activity>();
+        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource(CacheeTelemetry.ActivitySourceName).AddInMemoryExporter(spans).Build();
+        await using var instances = new Instances(redis);
+        var cache = await instances.StartAsync();
+        await cache.SetStringAsync("k", "v");
+        _ = cache.Get("k");
+        var spansBefore = spans.Count;
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 10_000; i++)
+        {
+            _ = cache.Get("k");
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        tracing.ForceFlush();
+        Assert.Equal(spansBefore, spans.Count);
+    }
+
+    [Fact]
+    public async Task TheMeter_ComesFromIMeterFactory_WithUnitsAndTheInstanceTag()
+    {
+        var metrics = new List<Metric>();
+        using var meters = Sdk.CreateMeterProviderBuilder().AddMeter(CacheeTelemetry.MeterName).AddInMemoryExporter(metrics).Build();
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var factory = services.GetRequiredService<IMeterFactory>();
+        var options = Options.Create(new CacheeOptions { Configuration = redis.Endpoint, InstanceName = $"m{Guid.NewGuid():N}:", CountL1Hits = true });
+        using var writer = new TieredDistributedCache(options, loggerFactory: null, timeProvider: null, meterFactory: factory);
+        using var reader = new TieredDistributedCache(options, loggerFactory: null, timeProvider: null, meterFactory: factory);
+        foreach (var cache in new[] { writer, reader })
+        {
+            await cache.Coordinator.StartAsync(CancellationToken.None);
+            await Eventually.TrueAsync(() => cache.Coordinator.IsSubscribed, "the subscription becomes live");
+        }
+
+        await writer.SetStringAsync("k", "v1");
+        Assert.Equal("v1", await reader.GetStringAsync("k"));
+        Assert.Equal("v1", await reader.GetStringAsync("k"));
+        await writer.SetStringAsync("k", "v2");
+        meters.ForceFlush();
+
+        Metric Named(string name) => metrics.Last(metric => metric.Name == name);
+        Assert.Equal("{read}", Named("cachee.l1.hits").Unit);
+        Assert.Equal("{read}", Named("cachee.l2.hits").Unit);
+        Assert.Equal("By", Named("cachee.l1.bytes").Unit);
+        Assert.Equal("{state}", Named("cachee.l2.breaker.state").Unit);
+        var ackWait = Named("cachee.invalidation.ack.duration");
+        Assert.Equal("s", ackWait.Unit);
+        Assert.Equal(MetricType.Histogram, ackWait.MetricType);
+        long waits = 0;
+        foreach (ref readonly var point in ackWait.GetMetricPoints())
+        {
+            waits += point.GetHistogramCount();
+            var tags = new List<string>();
+            foreach (var tag in point.Tags)
+            {
+                tags.Add(tag.Key);
+            }
+
+            Assert.Contains("cachee.instance", tags);
+        }
+
+        Assert.True(waits >= 1, "the second write waited for the reader's acknowledgement");
+        long hits = 0;
+        foreach (ref readonly var point in Named("cachee.l1.hits").GetMetricPoints())
+        {
+            hits += point.GetSumLong();
+        }
+
+        Assert.True(hits >= 1);
+    }
+}
