@@ -13,6 +13,19 @@ ensure_redis() {
   command -v redis-server >/dev/null 2>&1 || { echo "redis-server could not be installed" >&2; exit 1; }
 }
 
+# Installs Chromium from the OS packages when it is missing (the dashboard test drives it headless).
+ensure_chromium() {
+  if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
+    return
+  fi
+  echo "chromium not found: installing it from the OS packages..."
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+  command -v chromium >/dev/null 2>&1 || { echo "chromium could not be installed" >&2; exit 1; }
+}
+
 # Prints a free TCP port on 127.0.0.1.
 free_port() {
   local port

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Cachee.Sessions;
+using OpenTelemetry.Metrics;
 
 // A small shop front whose sessions live in Cachee: run several copies on different ports over one Redis, put any load
 // balancer in front, and every copy serves every visitor's session.
@@ -14,10 +15,18 @@ builder.Services.AddCacheeSessions(
     },
     session => session.IdleTimeout = TimeSpan.FromMinutes(20));
 
+// Operations: Cachee's metrics for Prometheus at /metrics, its health at /healthz, and a live dashboard at /dashboard.
+builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(CacheeTelemetry.MeterName).AddPrometheusExporter());
+builder.Services.AddHealthChecks().AddCacheeHealthCheck();
+builder.Services.AddHttpClient();
+
 var app = builder.Build();
 app.UseSession();
 
 var instance = builder.Configuration["InstanceLabel"] ?? Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+app.MapPrometheusScrapingEndpoint();
+app.MapHealthChecks("/healthz");
+app.MapDashboard(instance);
 
 // Which instance served the request, the session's contents, and this instance's L1 hit rate.
 app.MapGet("/", (HttpContext context, TieredDistributedCache cache) =>

@@ -133,7 +133,7 @@ public sealed partial class TieredDistributedCache
         using var activity = CacheeActivities.StartAcknowledgementWait(others);
         var started = _time.GetTimestamp();
         var complete = await ack.WaitAsync((int)Math.Min(others, int.MaxValue), _ackTimeout, sync).ConfigureAwait(false);
-        _metrics.RecordAckWait(_time.GetElapsedTime(started).TotalSeconds);
+        _metrics.RecordAckWait(_time.GetElapsedTime(started));
         _ = activity?.SetTag("cachee.ack.complete", complete);
         if (!complete)
         {

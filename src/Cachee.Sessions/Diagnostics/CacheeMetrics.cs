@@ -19,6 +19,7 @@ internal sealed class CacheeMetrics : IDisposable
     private readonly KeyValuePair<string, object?>[] _tags;
     private L1Store? _l1;
     private Func<long>? _replayPending;
+    private Func<int>? _breakerState;
     private int _disposed;
 
     public CacheeMetrics(IMeterFactory? meterFactory, string instanceId, bool countL1Hits)
@@ -61,7 +62,16 @@ internal sealed class CacheeMetrics : IDisposable
     }
 
     /// <summary>How long writes waited for acknowledgements, in seconds (tagged with the instance).</summary>
-    public void RecordAckWait(double seconds) => AckWait.Record(seconds, _tags[0]);
+    public void RecordAckWait(TimeSpan waited)
+    {
+        AckWait.Record(waited.TotalSeconds, _tags[0]);
+        AckWaits.Increment();
+        AckWaitTicks.Add(waited.Ticks);
+    }
+
+    public PerThreadCounter AckWaits { get; } = new();
+
+    public PerThreadCounter AckWaitTicks { get; } = new();
 
     private Histogram<double> AckWait { get; }
 
@@ -71,7 +81,8 @@ internal sealed class CacheeMetrics : IDisposable
     /// </summary>
     public void Observe(L1Store l1, Func<long> replayPending, Func<int> breakerState)
     {
-        _ = _meter.CreateObservableGauge("cachee.l2.breaker.state", () => Measure(breakerState()), "{state}", "The worst circuit breaker state: 0 closed, 1 half-open, 2 open.");
+        _breakerState = breakerState;
+        _ = _meter.CreateObservableGauge("cachee.l2.breaker.state", () => Measure(_breakerState?.Invoke()), "{state}", "The worst circuit breaker state: 0 closed, 1 half-open, 2 open.");
         _l1 = l1;
         _replayPending = replayPending;
         _ = _meter.CreateObservableUpDownCounter("cachee.replay.pending", () => Measure(_replayPending?.Invoke()), "{write}", "Writes waiting in the replay queue.");
@@ -142,6 +153,8 @@ internal sealed class CacheeMetrics : IDisposable
         ReplayApplied = ReplayApplied.Value,
         ReplaySuperseded = ReplaySuperseded.Value,
         ReplayPending = _replayPending?.Invoke() ?? 0,
+        AckWaits = AckWaits.Value,
+        AckWaitTime = TimeSpan.FromTicks(AckWaitTicks.Value),
     };
 
     public void Dispose()
@@ -153,12 +166,13 @@ internal sealed class CacheeMetrics : IDisposable
 
         _l1 = null;
         _replayPending = null;
+        _breakerState = null;
         L1Hits?.Dispose();
         foreach (var counter in new[]
         {
             L1Misses, L2Hits, L2Misses, InvalidationsSent, InvalidationsReceived, InvalidationsMalformed, Revocations,
             L1Evictions, L2Refreshes, UnreadablePayloads, AckTimeouts, Prefetches, L2Failures, BreakerOpenings, StaleHits, ReplayQueued,
-            ReplayApplied, ReplaySuperseded,
+            ReplayApplied, ReplaySuperseded, AckWaits, AckWaitTicks,
         })
         {
             counter.Dispose();

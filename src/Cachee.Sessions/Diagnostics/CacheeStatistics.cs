@@ -75,6 +75,12 @@ public sealed class CacheeStatistics
     /// <summary>Writes waiting in the replay queue now.</summary>
     public long ReplayPending { get; init; }
 
+    /// <summary>Writes that waited for other instances' acknowledgements (those with holders to wait for).</summary>
+    public long AckWaits { get; init; }
+
+    /// <summary>The time those writes spent waiting, in total (divide by <see cref="AckWaits"/> for the mean).</summary>
+    public TimeSpan AckWaitTime { get; init; }
+
     /// <summary>
     /// The share of reads answered from L1, from 0 to 1 (0 when there were no reads); null when hits are not counted
     /// (<see cref="CacheeOptions.CountL1Hits"/>).

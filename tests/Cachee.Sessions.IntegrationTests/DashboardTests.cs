@@ -1,0 +1,215 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.RegularExpressions;
+using Cachee.Sessions.Testing;
+
+namespace Cachee.Sessions.IntegrationTests;
+
+/// <summary>
+/// Issue #20: the sample's live dashboard, in a real headless browser (Chromium from the OS packages, in its own headless
+/// modes: the DOM after the page's scripts ran, and a screenshot). Three sample instances run over one redis-server; the
+/// page, served by one of them, must show all three with their figures. The screenshot goes to docs/dashboard.png.
+/// </summary>
+public sealed partial class DashboardTests
+{
+#if DEBUG
+    private const string Configuration = "Debug";
+#else
+    private const string Configuration = "Release";
+#endif
+
+    [Fact]
+    public async Task TheDashboard_ShowsEveryInstanceLive_InAHeadlessBrowser()
+    {
+        var chromium = FindChromium();
+        var repository = RepositoryRoot();
+        var sample = Path.Combine(repository, "samples", "Cachee.Sessions.Sample", "bin", Configuration, "net10.0", "Cachee.Sessions.Sample.dll");
+        Assert.True(File.Exists(sample), $"The sample is not built: {sample}");
+        var work = Directory.CreateTempSubdirectory("cachee-dashboard-").FullName;
+        using var redis = RedisProcess.Start();
+        int[] ports = [RedisProcess.FreePort(), RedisProcess.FreePort(), RedisProcess.FreePort()];
+        var peers = string.Join(',', ports.Select(port => $"http://127.0.0.1:{port}"));
+        var apps = new List<Process>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                apps.Add(StartSample(sample, ports[i], $"app-{i + 1}", redis.Endpoint, peers, Path.Combine(work, $"app-{i + 1}.log")));
+            }
+
+            using var handler = new HttpClientHandler { CookieContainer = new CookieContainer() };
+            using var client = new HttpClient(handler);
+            for (var i = 0; i < 3; i++)
+            {
+                await WaitUntilServingAsync(client, ports[i], apps[i]);
+            }
+
+            // A visitor: signed in on one instance, read on all of them (then from their L1), a change on another.
+            await PostAsync(client, ports[0], "/signin/alice");
+            for (var round = 0; round < 3; round++)
+            {
+                foreach (var port in ports)
+                {
+                    _ = await client.GetStringAsync(new Uri($"http://127.0.0.1:{port}/"));
+                }
+            }
+
+            await PostAsync(client, ports[1], "/cart/book");
+            _ = await client.GetStringAsync(new Uri($"http://127.0.0.1:{ports[2]}/"));
+
+            // Prometheus metrics, from the OpenTelemetry exporter.
+            var metrics = await client.GetStringAsync(new Uri($"http://127.0.0.1:{ports[1]}/metrics")); // the instance that wrote to held copies
+            Assert.Matches(PrometheusL1Hits(), metrics);
+            Assert.Contains("cachee_invalidation_ack_duration_seconds_bucket", metrics, StringComparison.Ordinal);
+
+            // What the browser shows once the page's script has fetched the figures.
+            var page = $"http://127.0.0.1:{ports[0]}/dashboard";
+            var dom = await RunChromiumAsync(chromium, work, "--dump-dom", page);
+            Assert.Contains("live: 3 of 3 instances up", dom, StringComparison.Ordinal);
+            for (var i = 1; i <= 3; i++)
+            {
+                var row = RowOf(dom, $"app-{i}");
+                Assert.Matches(HitRatio(), CellOf(row, "hit-ratio"));
+                Assert.Matches(Saved(), CellOf(row, "saved"));
+                Assert.Equal("closed", CellOf(row, "breaker closed"));
+                Assert.Equal("0", CellOf(row, "replay"));
+                Assert.Equal("live", CellOf(row, "subscription live"));
+                Assert.Matches(Ack(), CellOf(row, "ack"));
+            }
+
+            // The screenshot in docs/.
+            var screenshot = Path.Combine(repository, "docs", "dashboard.png");
+            File.Delete(screenshot);
+            _ = await RunChromiumAsync(chromium, work, $"--screenshot={screenshot}", "--window-size=1300,430", "--hide-scrollbars", page);
+            var png = await File.ReadAllBytesAsync(screenshot);
+            Assert.True(png.Length > 10_000, $"the screenshot has {png.Length} bytes");
+            Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
+        }
+        finally
+        {
+            foreach (var app in apps)
+            {
+                if (!app.HasExited)
+                {
+                    app.Kill(entireProcessTree: true);
+                    await app.WaitForExitAsync();
+                }
+
+                app.Dispose();
+            }
+
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    [GeneratedRegex(@"cachee_l1_hits\S*\{[^}]*cachee_instance=""[^""]+""[^}]*\} [1-9]")]
+    private static partial Regex PrometheusL1Hits();
+
+    [GeneratedRegex(@"^\d{1,3}\.\d%$")]
+    private static partial Regex HitRatio();
+
+    [GeneratedRegex(@"^\d+ \(\d{1,3}% of reads\)$")]
+    private static partial Regex Saved();
+
+    [GeneratedRegex(@"^(\d+\.\d\d ms( \(all\))?|—)$")]
+    private static partial Regex Ack();
+
+    private static string RowOf(string dom, string instance)
+    {
+        var start = dom.IndexOf($"<tr data-instance=\"{instance}\">", StringComparison.Ordinal);
+        Assert.True(start >= 0, $"no row for {instance} in the page:\n{dom}");
+        return dom[start..dom.IndexOf("</tr>", start, StringComparison.Ordinal)];
+    }
+
+    private static string CellOf(string row, string cssClass)
+    {
+        var match = Regex.Match(row, $"<td class=\"{Regex.Escape(cssClass)}\">(.*?)</td>");
+        Assert.True(match.Success, $"no '{cssClass}' cell in {row}");
+        return WebUtility.HtmlDecode(match.Groups[1].Value);
+    }
+
+    private static string FindChromium() =>
+        new[] { "chromium", "chromium-browser", "google-chrome" }
+            .SelectMany(name => (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':').Select(dir => Path.Combine(dir, name)))
+            .FirstOrDefault(File.Exists)
+        ?? throw new InvalidOperationException("Chromium was not found on PATH. The dashboard test needs it: apt-get install -y chromium (.ci/test does).");
+
+    private static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "README.md")) && Directory.Exists(Path.Combine(directory.FullName, "samples")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("The repository was not found above " + AppContext.BaseDirectory);
+    }
+
+    private static Process StartSample(string dll, int port, string label, string redis, string peers, string log)
+    {
+        var start = new ProcessStartInfo("bash") { UseShellExecute = false };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add("exec dotnet \"$0\" \"$@\" > \"$LOG\" 2>&1");
+        foreach (var argument in new[] { dll, "--urls", $"http://127.0.0.1:{port}", "--Redis", redis, "--InstanceLabel", label, "--Dashboard:Peers", peers })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["LOG"] = log;
+        return Process.Start(start) ?? throw new InvalidOperationException("The sample did not start.");
+    }
+
+    private static async Task PostAsync(HttpClient client, int port, string path)
+    {
+        using var response = await client.PostAsync(new Uri($"http://127.0.0.1:{port}{path}"), content: null);
+        _ = response.EnsureSuccessStatusCode();
+    }
+
+    private static async Task WaitUntilServingAsync(HttpClient client, int port, Process process)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                using var response = await client.GetAsync(new Uri($"http://127.0.0.1:{port}/healthz"));
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException) when (!process.HasExited)
+            {
+                // Not listening yet: poll again, within the deadline.
+            }
+
+            Assert.False(process.HasExited, $"The sample on port {port} exited.");
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(60), $"The sample on port {port} was not healthy within 60 s.");
+            await Task.Delay(100);
+        }
+    }
+
+    // Chromium in its own headless mode; what it prints on standard output goes to a file (not read through pipes).
+    private static async Task<string> RunChromiumAsync(string chromium, string work, params string[] arguments)
+    {
+        var output = Path.Combine(work, $"chromium-{Guid.NewGuid():N}.out");
+        var start = new ProcessStartInfo("bash") { UseShellExecute = false };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add("\"$0\" \"$@\" > \"$OUT\" 2> \"$OUT.err\"");
+        start.ArgumentList.Add(chromium);
+        foreach (var argument in (string[])["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+            $"--user-data-dir={Path.Combine(work, "chromium-profile-" + Guid.NewGuid().ToString("N"))}", "--virtual-time-budget=5000", .. arguments])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["OUT"] = output;
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("Chromium did not start.");
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        await process.WaitForExitAsync(limit.Token);
+        Assert.True(process.ExitCode == 0, $"Chromium exited with {process.ExitCode}: {await File.ReadAllTextAsync(output + ".err")}");
+        return await File.ReadAllTextAsync(output);
+    }
+}
