@@ -115,23 +115,9 @@ public sealed class AclTests
     // The README's rule for this prefix and the test's password.
     private static string DocumentedRule(string prefix)
     {
-        var readme = FindReadme();
+        var readme = Path.Combine(ChildProcesses.RepositoryRoot(), "README.md");
         var line = File.ReadLines(readme).Select(l => l.Trim()).Single(l => l.StartsWith("ACL SETUSER cachee ", StringComparison.Ordinal));
         return line.Replace("<password>", Password, StringComparison.Ordinal).Replace("<prefix>", prefix, StringComparison.Ordinal);
-    }
-
-    private static string FindReadme()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            var readme = Path.Combine(directory.FullName, "README.md");
-            if (File.Exists(readme) && Directory.Exists(Path.Combine(directory.FullName, "src", "Cachee.Sessions")))
-            {
-                return readme;
-            }
-        }
-
-        throw new InvalidOperationException("The repository's README.md was not found above " + AppContext.BaseDirectory);
     }
 
     private static async Task CreateUserAsync(ConnectionMultiplexer admin, string rule)

@@ -12,18 +12,12 @@ namespace Cachee.Sessions.IntegrationTests;
 /// </summary>
 public sealed partial class DashboardTests
 {
-#if DEBUG
-    private const string Configuration = "Debug";
-#else
-    private const string Configuration = "Release";
-#endif
-
     [Fact]
     public async Task TheDashboard_ShowsEveryInstanceLive_InAHeadlessBrowser()
     {
         var chromium = FindChromium();
-        var repository = RepositoryRoot();
-        var sample = Path.Combine(repository, "samples", "Cachee.Sessions.Sample", "bin", Configuration, "net10.0", "Cachee.Sessions.Sample.dll");
+        var repository = ChildProcesses.RepositoryRoot();
+        var sample = Path.Combine(repository, "samples", "Cachee.Sessions.Sample", "bin", ChildProcesses.Configuration, "net10.0", "Cachee.Sessions.Sample.dll");
         Assert.True(File.Exists(sample), $"The sample is not built: {sample}");
         var work = Directory.CreateTempSubdirectory("cachee-dashboard-").FullName;
         using var redis = RedisProcess.Start();
@@ -34,14 +28,17 @@ public sealed partial class DashboardTests
         {
             for (var i = 0; i < 3; i++)
             {
-                apps.Add(StartSample(sample, ports[i], $"app-{i + 1}", redis.Endpoint, peers, Path.Combine(work, $"app-{i + 1}.log")));
+                apps.Add(ChildProcesses.StartLogged(
+                    "dotnet",
+                    [sample, "--urls", $"http://127.0.0.1:{ports[i]}", "--Redis", redis.Endpoint, "--InstanceLabel", $"app-{i + 1}", "--Dashboard:Peers", peers],
+                    Path.Combine(work, $"app-{i + 1}.log")));
             }
 
             using var handler = new HttpClientHandler { CookieContainer = new CookieContainer() };
             using var client = new HttpClient(handler);
             for (var i = 0; i < 3; i++)
             {
-                await WaitUntilServingAsync(client, ports[i], apps[i]);
+                await ChildProcesses.WaitUntilServingAsync(client, new Uri($"http://127.0.0.1:{ports[i]}/healthz"), apps[i]);
             }
 
             // A visitor: signed in on one instance, read on all of them (then from their L1), a change on another.
@@ -87,17 +84,7 @@ public sealed partial class DashboardTests
         }
         finally
         {
-            foreach (var app in apps)
-            {
-                if (!app.HasExited)
-                {
-                    app.Kill(entireProcessTree: true);
-                    await app.WaitForExitAsync();
-                }
-
-                app.Dispose();
-            }
-
+            await ChildProcesses.StopAllAsync(apps);
             Directory.Delete(work, recursive: true);
         }
     }
@@ -134,82 +121,16 @@ public sealed partial class DashboardTests
             .FirstOrDefault(File.Exists)
         ?? throw new InvalidOperationException("Chromium was not found on PATH. The dashboard test needs it: apt-get install -y chromium (.ci/test does).");
 
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "README.md")) && Directory.Exists(Path.Combine(directory.FullName, "samples")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("The repository was not found above " + AppContext.BaseDirectory);
-    }
-
-    private static Process StartSample(string dll, int port, string label, string redis, string peers, string log)
-    {
-        var start = new ProcessStartInfo("bash") { UseShellExecute = false };
-        start.ArgumentList.Add("-c");
-        start.ArgumentList.Add("exec dotnet \"$0\" \"$@\" > \"$LOG\" 2>&1");
-        foreach (var argument in new[] { dll, "--urls", $"http://127.0.0.1:{port}", "--Redis", redis, "--InstanceLabel", label, "--Dashboard:Peers", peers })
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        start.Environment["LOG"] = log;
-        return Process.Start(start) ?? throw new InvalidOperationException("The sample did not start.");
-    }
-
     private static async Task PostAsync(HttpClient client, int port, string path)
     {
         using var response = await client.PostAsync(new Uri($"http://127.0.0.1:{port}{path}"), content: null);
         _ = response.EnsureSuccessStatusCode();
     }
 
-    private static async Task WaitUntilServingAsync(HttpClient client, int port, Process process)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                using var response = await client.GetAsync(new Uri($"http://127.0.0.1:{port}/healthz"));
-                if (response.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException) when (!process.HasExited)
-            {
-                // Not listening yet: poll again, within the deadline.
-            }
-
-            Assert.False(process.HasExited, $"The sample on port {port} exited.");
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(60), $"The sample on port {port} was not healthy within 60 s.");
-            await Task.Delay(100);
-        }
-    }
-
-    // Chromium in its own headless mode; what it prints on standard output goes to a file (not read through pipes).
-    private static async Task<string> RunChromiumAsync(string chromium, string work, params string[] arguments)
-    {
-        var output = Path.Combine(work, $"chromium-{Guid.NewGuid():N}.out");
-        var start = new ProcessStartInfo("bash") { UseShellExecute = false };
-        start.ArgumentList.Add("-c");
-        start.ArgumentList.Add("\"$0\" \"$@\" > \"$OUT\" 2> \"$OUT.err\"");
-        start.ArgumentList.Add(chromium);
-        foreach (var argument in (string[])["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-            $"--user-data-dir={Path.Combine(work, "chromium-profile-" + Guid.NewGuid().ToString("N"))}", "--virtual-time-budget=5000", .. arguments])
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        start.Environment["OUT"] = output;
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("Chromium did not start.");
-        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        await process.WaitForExitAsync(limit.Token);
-        Assert.True(process.ExitCode == 0, $"Chromium exited with {process.ExitCode}: {await File.ReadAllTextAsync(output + ".err")}");
-        return await File.ReadAllTextAsync(output);
-    }
+    // Chromium in its own headless mode, with a profile of its own; returns what it printed (the DOM for --dump-dom).
+    private static Task<string> RunChromiumAsync(string chromium, string work, params string[] arguments) =>
+        ChildProcesses.RunAsync(
+            work, chromium,
+            ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                $"--user-data-dir={Path.Combine(work, "chromium-profile-" + Guid.NewGuid().ToString("N"))}", "--virtual-time-budget=5000", .. arguments]);
 }

@@ -14,16 +14,10 @@ namespace Cachee.Sessions.IntegrationTests;
 /// </summary>
 public sealed partial class PackageTests
 {
-#if DEBUG
-    private const string Configuration = "Debug";
-#else
-    private const string Configuration = "Release";
-#endif
-
     [Fact]
     public async Task ThePackage_InAFreshWebApp_SharesASessionAcrossTwoProcesses()
     {
-        var repository = RepositoryRoot();
+        var repository = ChildProcesses.RepositoryRoot();
         var work = Directory.CreateTempSubdirectory("cachee-package-").FullName;
         var version = $"0.1.0-ci.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
         var installed = Path.Combine(NuGetPackagesFolder(), "cachee.sessions", version);
@@ -32,7 +26,7 @@ public sealed partial class PackageTests
         {
             // Packed from the build the tests run on.
             var feed = Path.Combine(work, "feed");
-            await RunAsync(repository, "dotnet", "pack", Path.Combine("src", "Cachee.Sessions", "Cachee.Sessions.csproj"), "-c", Configuration, "--no-build",
+            await ChildProcesses.RunAsync(repository, "dotnet", "pack", Path.Combine("src", "Cachee.Sessions", "Cachee.Sessions.csproj"), "-c", ChildProcesses.Configuration, "--no-build",
                 "-o", feed, $"-p:PackageVersion={version}", "-nologo");
             var package = Path.Combine(feed, $"Cachee.Sessions.{version}.nupkg");
             Assert.True(File.Exists(Path.Combine(feed, $"Cachee.Sessions.{version}.snupkg")), "no symbols package");
@@ -51,7 +45,7 @@ public sealed partial class PackageTests
 
             // A fresh app, made and given the package the way the README says, with the README's Program.cs.
             var app = Path.Combine(work, "MyApp");
-            await RunAsync(work, "dotnet", "new", "web", "-o", app);
+            await ChildProcesses.RunAsync(work, "dotnet", "new", "web", "-o", app);
             await File.WriteAllTextAsync(Path.Combine(app, "nuget.config"), $"""
                 <?xml version="1.0" encoding="utf-8"?>
                 <configuration>
@@ -60,20 +54,25 @@ public sealed partial class PackageTests
                   </packageSources>
                 </configuration>
                 """);
-            await RunAsync(app, "dotnet", "add", "package", "Cachee.Sessions", "--version", version);
+            await ChildProcesses.RunAsync(app, "dotnet", "add", "package", "Cachee.Sessions", "--version", version);
             using var redis = RedisProcess.Start();
             await File.WriteAllTextAsync(Path.Combine(app, "Program.cs"), QuickStart(repository).Replace("redis:6379", redis.Endpoint, StringComparison.Ordinal));
-            await RunAsync(app, "dotnet", "build", "-c", "Release", "-nologo", "-o", Path.Combine(work, "out"));
+            await ChildProcesses.RunAsync(app, "dotnet", "build", "-c", "Release", "-nologo", "-o", Path.Combine(work, "out"));
 
             // Two processes of it, one client: signed in on the first, known on the second.
             var first = RedisProcess.FreePort();
             var second = RedisProcess.FreePort();
-            processes.Add(Start(Path.Combine(work, "out", "MyApp.dll"), first));
-            processes.Add(Start(Path.Combine(work, "out", "MyApp.dll"), second));
+            foreach (var port in new[] { first, second })
+            {
+                processes.Add(ChildProcesses.StartLogged(
+                    "dotnet", [Path.Combine(work, "out", "MyApp.dll"), "--urls", $"http://127.0.0.1:{port}"], Path.Combine(work, $"app-{port}.log"),
+                    new Dictionary<string, string> { ["ASPNETCORE_ENVIRONMENT"] = "Production" }));
+            }
+
             using var handler = new HttpClientHandler { CookieContainer = new CookieContainer() };
             using var client = new HttpClient(handler);
-            await WaitUntilServingAsync(client, first, processes[0]);
-            await WaitUntilServingAsync(client, second, processes[1]);
+            await ChildProcesses.WaitUntilServingAsync(client, new Uri($"http://127.0.0.1:{first}/"), processes[0]);
+            await ChildProcesses.WaitUntilServingAsync(client, new Uri($"http://127.0.0.1:{second}/"), processes[1]);
 
             using (var signIn = await client.PostAsync(new Uri($"http://127.0.0.1:{first}/signin/alice"), content: null))
             {
@@ -85,17 +84,7 @@ public sealed partial class PackageTests
         }
         finally
         {
-            foreach (var process in processes)
-            {
-                if (!process.HasExited)
-                {
-                    process.Kill(entireProcessTree: true);
-                    await process.WaitForExitAsync();
-                }
-
-                process.Dispose();
-            }
-
+            await ChildProcesses.StopAllAsync(processes);
             Directory.Delete(work, recursive: true);
             if (Directory.Exists(installed))
             {
@@ -117,88 +106,8 @@ public sealed partial class PackageTests
     [GeneratedRegex("```csharp\n(.*?)```", RegexOptions.Singleline)]
     private static partial Regex QuickStartBlock();
 
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "README.md")) && Directory.Exists(Path.Combine(directory.FullName, "src", "Cachee.Sessions")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("The repository was not found above " + AppContext.BaseDirectory);
-    }
-
     private static string NuGetPackagesFolder() =>
         Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } configured
             ? configured
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-
-    private static Process Start(string dll, int port)
-    {
-        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = false, RedirectStandardError = false };
-        start.ArgumentList.Add(dll);
-        start.ArgumentList.Add("--urls");
-        start.ArgumentList.Add($"http://127.0.0.1:{port}");
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        start.Environment["Logging__LogLevel__Default"] = "Warning";
-        return Process.Start(start) ?? throw new InvalidOperationException("The app did not start.");
-    }
-
-    private static async Task WaitUntilServingAsync(HttpClient client, int port, Process process)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                using var response = await client.GetAsync(new Uri($"http://127.0.0.1:{port}/"));
-                if (response.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException) when (!process.HasExited)
-            {
-                // Not listening yet: poll again, within the deadline.
-            }
-
-            Assert.False(process.HasExited, $"The app on port {port} exited with code {(process.HasExited ? process.ExitCode : 0)}.");
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(60), $"The app on port {port} did not serve within 60 s.");
-            await Task.Delay(100);
-        }
-    }
-
-    // Runs a command to completion; its output is kept in a file (not read through pipes) and shown if it fails.
-    private static async Task RunAsync(string directory, string command, params string[] arguments)
-    {
-        var log = Path.GetTempFileName();
-        try
-        {
-            var start = new ProcessStartInfo("bash") { UseShellExecute = false, WorkingDirectory = directory };
-            start.ArgumentList.Add("-c");
-            start.ArgumentList.Add("\"$0\" \"$@\" > \"$LOG\" 2>&1");
-            start.ArgumentList.Add(command);
-            foreach (var argument in arguments)
-            {
-                start.ArgumentList.Add(argument);
-            }
-
-            start.Environment["LOG"] = log;
-            start.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-            start.Environment["DOTNET_NOLOGO"] = "1";
-            using var process = Process.Start(start) ?? throw new InvalidOperationException($"{command} did not start.");
-            using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-            await process.WaitForExitAsync(limit.Token);
-            if (process.ExitCode != 0)
-            {
-                Assert.Fail($"'{command} {string.Join(' ', arguments)}' exited with {process.ExitCode}:\n{await File.ReadAllTextAsync(log)}");
-            }
-        }
-        finally
-        {
-            File.Delete(log);
-        }
-    }
 }

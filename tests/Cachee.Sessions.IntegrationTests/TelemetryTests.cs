@@ -17,14 +17,25 @@ namespace Cachee.Sessions.IntegrationTests;
 [Collection(RedisCollection.Name)]
 public sealed class TelemetryTests(RedisServer redis)
 {
+    // Listeners are process-wide and other tests run alongside: each test runs its operations under a trace of its own and
+    // looks only at the spans of that trace.
+    private static readonly ActivitySource Test = new(nameof(TelemetryTests));
+
+    private static TracerProvider Tracing(List<Activity> spans) =>
+        Sdk.CreateTracerProviderBuilder().AddSource(CacheeTelemetry.ActivitySourceName, nameof(TelemetryTests)).AddInMemoryExporter(spans).Build();
+
+    private static List<Activity> SpansOf(Activity trace, List<Activity> spans) =>
+        [.. spans.Where(span => span.TraceId == trace.TraceId && span.Source.Name == CacheeTelemetry.ActivitySourceName)];
+
     [Fact]
     public async Task EveryOperationOnRedis_HasASpan_AnL1HitHasNone()
     {
         var spans = new List<Activity>();
-        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource(CacheeTelemetry.ActivitySourceName).AddInMemoryExporter(spans).Build();
+        using var tracing = Tracing(spans);
         await using var instances = new Instances(redis);
         var writer = await instances.StartAsync();
         var reader = await instances.StartAsync();
+        var trace = Test.StartActivity("operations")!;
         await writer.SetStringAsync("k", "v1");
         Assert.Equal("v1", await reader.GetStringAsync("k")); // from Redis
         Assert.Equal("v1", await reader.GetStringAsync("k")); // from L1
@@ -32,9 +43,10 @@ public sealed class TelemetryTests(RedisServer redis)
         await writer.SetStringAsync("k", "v2");              // the reader holds a copy: the writer waits for its acknowledgement
         await reader.RefreshAsync("missing");
         await writer.RemoveAsync("k");
+        trace.Stop();
         tracing.ForceFlush();
 
-        var ours = spans.Where(span => span.Source.Name == CacheeTelemetry.ActivitySourceName).ToList();
+        var ours = SpansOf(trace, spans);
         string[] names = [.. ours.Select(span => span.DisplayName)];
         Assert.Equal(2, ours.Count(span => span.DisplayName == "cachee load")); // one hit, one miss: the L1 hit made none
         var hit = ours.Single(span => span.DisplayName == "cachee load" && Equals(span.GetTagItem("cachee.hit"), true));
@@ -55,14 +67,16 @@ public sealed class TelemetryTests(RedisServer redis)
     public async Task AFailedCall_IsRecordedOnItsSpan()
     {
         var spans = new List<Activity>();
-        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource(CacheeTelemetry.ActivitySourceName).AddInMemoryExporter(spans).Build();
+        using var tracing = Tracing(spans);
         await using var instances = new Instances($"127.0.0.1:{RedisProcess.FreePort()},connectTimeout=200");
         var cache = instances.Create(o => o.L2OperationTimeout = TimeSpan.FromMilliseconds(200));
 
+        var trace = Test.StartActivity("operations")!;
         _ = await Assert.ThrowsAsync<CacheUnavailableException>(() => cache.GetAsync("k"));
+        trace.Stop();
         tracing.ForceFlush();
 
-        var failed = Assert.Single(spans, span => span.DisplayName == "cachee load");
+        var failed = Assert.Single(SpansOf(trace, spans), span => span.DisplayName == "cachee load");
         Assert.Equal(ActivityStatusCode.Error, failed.Status);
         Assert.NotNull(failed.GetTagItem("error.type"));
         Assert.Contains(failed.Events, e => e.Name == "exception");
@@ -72,22 +86,24 @@ public sealed class TelemetryTests(RedisServer redis)
     public async Task L1Hits_AllocateNothing_WhileTracingListens()
     {
         var spans = new List<Activity>();
-        using var tracing = Sdk.CreateTracerProviderBuilder().AddSource(CacheeTelemetry.ActivitySourceName).AddInMemoryExporter(spans).Build();
+        using var tracing = Tracing(spans);
         await using var instances = new Instances(redis);
         var cache = await instances.StartAsync();
         await cache.SetStringAsync("k", "v");
         _ = cache.Get("k");
-        var spansBefore = spans.Count;
 
+        var trace = Test.StartActivity("hits")!;
         var before = GC.GetAllocatedBytesForCurrentThread();
         for (var i = 0; i < 10_000; i++)
         {
             _ = cache.Get("k");
         }
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        trace.Stop();
         tracing.ForceFlush();
-        Assert.Equal(spansBefore, spans.Count);
+        Assert.Equal(0, allocated);
+        Assert.Empty(SpansOf(trace, spans));
     }
 
     [Fact]

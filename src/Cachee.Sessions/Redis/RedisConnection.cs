@@ -81,14 +81,20 @@ internal sealed partial class RedisConnection : IDisposable
             else
             {
                 var configuration = Configure(_options, _clientName, _tls);
+                using var connectLog = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
                 var own = sync
-                    ? ConnectionMultiplexer.Connect(configuration)
-                    : await ConnectionMultiplexer.ConnectAsync(configuration).ConfigureAwait(false);
+                    ? ConnectionMultiplexer.Connect(configuration, connectLog)
+                    : await ConnectionMultiplexer.ConnectAsync(configuration, connectLog).ConfigureAwait(false);
                 own.ConnectionFailed += OnConnectionFailed;
                 own.ConnectionRestored += OnConnectionRestored;
                 if (own.IsConnected)
                 {
                     _problem = null;
+                }
+                else if (RefusalInConnectLog(connectLog.ToString()) is { } refusal)
+                {
+                    // The first connect was refused: StackExchange.Redis says why only in its connect log.
+                    Refused(refusal);
                 }
 
                 multiplexer = own;
@@ -176,6 +182,24 @@ internal sealed partial class RedisConnection : IDisposable
                 || (cause is RedisServerException && (cause.Message.Contains("WRONGPASS", StringComparison.Ordinal) || cause.Message.Contains("NOAUTH", StringComparison.Ordinal))))
             {
                 return $"Redis refused the connection ({Innermost(cause)})";
+            }
+        }
+
+        return null;
+    }
+
+    // The line of a connect log where Redis refused the credentials, if one did.
+    private static string? RefusalInConnectLog(string log)
+    {
+        foreach (var line in log.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            foreach (var marker in (string[])["WRONGPASS", "NOAUTH", "NOPERM"])
+            {
+                var at = line.IndexOf(marker, StringComparison.Ordinal);
+                if (at >= 0)
+                {
+                    return $"Redis refused the connection ({line[at..]})";
+                }
             }
         }
 
