@@ -1,5 +1,3 @@
-using Cachee.Sessions.Diagnostics;
-
 namespace Cachee.Sessions;
 
 // What the health check (AddCacheeHealthCheck) reads: the state of the subscription, the breakers, the replay queue and

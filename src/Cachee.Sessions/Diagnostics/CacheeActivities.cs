@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Cachee.Sessions.L2;
 
 namespace Cachee.Sessions.Diagnostics;
 
@@ -47,39 +46,6 @@ internal static class CacheeActivities
         var activity = Source.StartActivity("cachee ack wait", ActivityKind.Internal);
         _ = activity?.SetTag("cachee.ack.expected", expected);
         return activity;
-    }
-
-    /// <summary>Tags the span with what Redis answered.</summary>
-    public static void Completed(Activity activity, object? result)
-    {
-        if (!activity.IsAllDataRequested)
-        {
-            return;
-        }
-
-        switch (result)
-        {
-            case L2Entry entry:
-                _ = activity.SetTag("cachee.hit", true).SetTag("cachee.version", entry.Version).SetTag("cachee.bytes", entry.Data.Length);
-                break;
-            case null when activity.GetTagItem("db.operation.name") is "load":
-                _ = activity.SetTag("cachee.hit", false);
-                break;
-            case null when activity.GetTagItem("db.operation.name") is "replay":
-                _ = activity.SetTag("cachee.replay.applied", false);
-                break;
-            case L2WriteResult written:
-                _ = activity.SetTag("cachee.version", written.Version).SetTag("cachee.holders_notified", written.Receivers);
-                if (activity.GetTagItem("db.operation.name") is "replay")
-                {
-                    _ = activity.SetTag("cachee.replay.applied", true);
-                }
-
-                break;
-            case Renewal renewal:
-                _ = activity.SetTag("cachee.renewal", renewal.Status.ToString());
-                break;
-        }
     }
 
     /// <summary>Records a failure on the span.</summary>

@@ -81,7 +81,7 @@ internal sealed partial class GuardedL2Store(
             try
             {
                 var result = await GuardAsync(key, operation, sync, token).ConfigureAwait(false);
-                Diagnostics.CacheeActivities.Completed(activity, result);
+                Completed(activity, result);
                 return result;
             }
             catch (Exception ex)
@@ -89,6 +89,39 @@ internal sealed partial class GuardedL2Store(
                 Diagnostics.CacheeActivities.Failed(activity, ex);
                 throw;
             }
+        }
+    }
+
+    // Tags an operation's span with what Redis answered.
+    private static void Completed(System.Diagnostics.Activity activity, object? result)
+    {
+        if (!activity.IsAllDataRequested)
+        {
+            return;
+        }
+
+        switch (result)
+        {
+            case L2Entry entry:
+                _ = activity.SetTag("cachee.hit", true).SetTag("cachee.version", entry.Version).SetTag("cachee.bytes", entry.Data.Length);
+                break;
+            case null when activity.GetTagItem("db.operation.name") is "load":
+                _ = activity.SetTag("cachee.hit", false);
+                break;
+            case null when activity.GetTagItem("db.operation.name") is "replay":
+                _ = activity.SetTag("cachee.replay.applied", false);
+                break;
+            case L2WriteResult written:
+                _ = activity.SetTag("cachee.version", written.Version).SetTag("cachee.holders_notified", written.Receivers);
+                if (activity.GetTagItem("db.operation.name") is "replay")
+                {
+                    _ = activity.SetTag("cachee.replay.applied", true);
+                }
+
+                break;
+            case Renewal renewal:
+                _ = activity.SetTag("cachee.renewal", renewal.Status.ToString());
+                break;
         }
     }
 

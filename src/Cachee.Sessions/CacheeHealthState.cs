@@ -1,6 +1,6 @@
 using Cachee.Sessions.L2;
 
-namespace Cachee.Sessions.Diagnostics;
+namespace Cachee.Sessions;
 
 /// <summary>What a cache's health is judged on (see <c>CacheeHealthCheck</c>).</summary>
 /// <param name="Subscribed">The invalidation subscription is proven live (L1 serves).</param>
