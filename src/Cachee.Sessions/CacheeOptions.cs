@@ -200,7 +200,11 @@ public sealed class CacheeOptions
     /// <summary>The id of the key in <see cref="EncryptionKeys"/> new values are encrypted with. Default: the last key listed.</summary>
     public string? EncryptionActiveKeyId { get; set; }
 
-    /// <summary>The keys, from code (a vault, a key management service); takes precedence over <see cref="EncryptionKeys"/>.</summary>
+    /// <summary>
+    /// The keys, from code (a vault, a key management service); takes precedence over <see cref="EncryptionKeys"/>. With
+    /// <c>AddCacheeSessions</c> or <c>AddCacheeDistributedCache</c>, an <see cref="IEncryptionKeyRing"/> registered in the
+    /// container is taken when this is not set.
+    /// </summary>
     public IEncryptionKeyRing? EncryptionKeyRing { get; set; }
 
     /// <summary>

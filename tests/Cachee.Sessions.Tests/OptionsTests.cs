@@ -141,6 +141,40 @@ public sealed class OptionsTests
     }
 
     [Fact]
+    public void AKeyRingRegisteredInTheContainer_IsTaken_UnlessTheOptionsSetOne()
+    {
+        var registered = new FixedKeyRing("registered");
+        using var services = new ServiceCollection()
+            .AddLogging()
+            .AddSingleton<IEncryptionKeyRing>(registered)
+            .AddCacheeDistributedCache(o => { o.Configuration = "localhost"; o.EncryptValues = true; })
+            .BuildServiceProvider();
+
+        Assert.Same(registered, services.GetRequiredService<IOptions<CacheeOptions>>().Value.EncryptionKeyRing);
+
+        var own = new FixedKeyRing("own");
+        using var explicitRing = new ServiceCollection()
+            .AddLogging()
+            .AddSingleton<IEncryptionKeyRing>(registered)
+            .AddCacheeDistributedCache(o => { o.Configuration = "localhost"; o.EncryptValues = true; o.EncryptionKeyRing = own; })
+            .BuildServiceProvider();
+        Assert.Same(own, explicitRing.GetRequiredService<IOptions<CacheeOptions>>().Value.EncryptionKeyRing);
+    }
+
+    private sealed class FixedKeyRing(string id) : IEncryptionKeyRing
+    {
+        private readonly byte[] _key = new byte[32];
+
+        public string ActiveKeyId => id;
+
+        public bool TryGetKey(string keyId, out ReadOnlyMemory<byte> key)
+        {
+            key = _key;
+            return keyId == id;
+        }
+    }
+
+    [Fact]
     public void DefaultOptionsWithConfiguration_AreValid()
     {
         using var cache = new TieredDistributedCache(Options.Create(new CacheeOptions { Configuration = "127.0.0.1:1" }));

@@ -84,6 +84,7 @@ public static class CacheeServiceCollectionExtensions
     {
         _ = services.AddOptions<CacheeOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CacheeOptions>, CacheeOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<CacheeOptions>, EncryptionKeyRingFromServices>());
         services.TryAddSingleton(sp => new TieredDistributedCache(
             sp.GetRequiredService<IOptions<CacheeOptions>>(),
             sp.GetService<ILoggerFactory>(),
