@@ -68,6 +68,78 @@ public sealed class AclTests
     }
 
     [Fact]
+    public async Task OnACluster_TheDocumentedRuleAndItsClusterLine_CoverEverythingCacheeSends()
+    {
+        var cluster = new RedisCluster(replicasPerMaster: 0);
+        await cluster.InitializeAsync();
+        try
+        {
+            var prefix = $"acl{Guid.NewGuid():N}:";
+            var nodes = cluster.Endpoints.Split(',');
+            var admins = new List<ConnectionMultiplexer>();
+            foreach (var node in nodes)
+            {
+                // ACL users are per node: a cluster's operator creates the user on every node.
+                var admin = await ConnectionMultiplexer.ConnectAsync(node + ",allowAdmin=true,connectTimeout=5000");
+                admins.Add(admin);
+                var server = admin.GetServer(node);
+                foreach (var rule in new[] { DocumentedRule(prefix), DocumentedRule(prefix, cluster: true) })
+                {
+                    _ = await server.ExecuteAsync("ACL", rule.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..]);
+                }
+
+                _ = await server.ExecuteAsync("ACL", "LOG", "RESET");
+            }
+
+            try
+            {
+                await using (var fleet = await SessionFleet.StartAsync(cluster.Endpoints + $",user=cachee,password={Password}", instances: 2, prefixOverride: prefix))
+                {
+                    Assert.Equal("ok", await fleet.PostAsync(0, "/set/cart/apples"));
+                    Assert.Equal("apples", await fleet.GetAsync(1, "/get/cart"));
+                    Assert.Equal("ok", await fleet.PostAsync(1, "/set/cart/pears"));
+                    Assert.Equal("pears", await fleet.GetAsync(0, "/get/cart"));
+                    var hash = await fleet.PostAsync(1, "/big/400000");
+                    Assert.Equal(hash, await fleet.GetAsync(0, "/big"));
+                }
+
+                await using var instances = new Instances(cluster.Endpoints + $",user=cachee,password={Password}", prefix: prefix);
+                var writer = await instances.StartAsync(o => o.CompressValues = true);
+                var reader = await instances.StartAsync(o => o.CompressValues = true);
+                for (var i = 0; i < 12; i++) // keys on every shard
+                {
+                    await writer.SetStringAsync("k" + i, "v" + i, new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(5) });
+                    Assert.Equal("v" + i, await reader.GetStringAsync("k" + i));
+                    await reader.RefreshAsync("k" + i);
+                }
+
+                await writer.SetAsync("large", new byte[200_000]);
+                Assert.Equal(200_000, (await reader.GetAsync("large"))!.Length);
+                Assert.Equal(200_000, (await reader.GetAsync("large"))!.Length);
+                await writer.SetAsync("compressed", Encoding.UTF8.GetBytes(new string('x', 20_000)));
+                Assert.Equal(20_000, (await reader.GetAsync("compressed"))!.Length);
+                await writer.RemoveAsync("k0");
+                Assert.Null(await reader.GetAsync("k0"));
+            }
+            finally
+            {
+                var refusals = new List<string>();
+                foreach (var admin in admins)
+                {
+                    refusals.AddRange(await RefusalsAsync(admin, admin.GetEndPoints()[0]));
+                    await admin.DisposeAsync();
+                }
+
+                Assert.True(refusals.Count == 0, "Redis refused Cachee's user:\n" + string.Join('\n', refusals));
+            }
+        }
+        finally
+        {
+            await cluster.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task AUserWithoutTheKeyPattern_FailsStartUp_SayingWhatIsMissing()
     {
         using var redis = RedisProcess.Start();
@@ -112,11 +184,12 @@ public sealed class AclTests
         Assert.Contains("refused the connection", refused.Message, StringComparison.Ordinal);
     }
 
-    // The README's rule for this prefix and the test's password.
-    private static string DocumentedRule(string prefix)
+    // The README's rule (or the line a cluster adds to it) for this prefix and the test's password.
+    private static string DocumentedRule(string prefix, bool cluster = false)
     {
         var readme = Path.Combine(ChildProcesses.RepositoryRoot(), "README.md");
-        var line = File.ReadLines(readme).Select(l => l.Trim()).Single(l => l.StartsWith("ACL SETUSER cachee ", StringComparison.Ordinal));
+        var start = cluster ? "ACL SETUSER cachee &{*}" : "ACL SETUSER cachee on ";
+        var line = File.ReadLines(readme).Select(l => l.Trim()).Single(l => l.StartsWith(start, StringComparison.Ordinal));
         return line.Replace("<password>", Password, StringComparison.Ordinal).Replace("<prefix>", prefix, StringComparison.Ordinal);
     }
 
@@ -128,9 +201,11 @@ public sealed class AclTests
         _ = await admin.GetDatabase().ExecuteAsync("ACL", "LOG", "RESET");
     }
 
-    private static async Task<List<string>> RefusalsAsync(ConnectionMultiplexer admin)
+    private static async Task<List<string>> RefusalsAsync(ConnectionMultiplexer admin, System.Net.EndPoint? node = null)
     {
-        var log = (RedisResult[])(await admin.GetDatabase().ExecuteAsync("ACL", "LOG"))!;
+        var log = (RedisResult[])(node is null
+            ? await admin.GetDatabase().ExecuteAsync("ACL", "LOG")
+            : await admin.GetServer(node).ExecuteAsync("ACL", "LOG"))!;
         return [.. log.Select(entry =>
         {
             var fields = ((RedisResult[])entry!).Select(field => field.ToString()).ToArray();
