@@ -81,7 +81,8 @@ internal sealed partial class RedisConnection : IDisposable
             else
             {
                 var configuration = Configure(_options, _clientName, _tls);
-                using var connectLog = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
+                // Not disposed: StackExchange.Redis may still hold it after the connect returns (writing to a disposed writer throws).
+                var connectLog = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
                 var own = sync
                     ? ConnectionMultiplexer.Connect(configuration, connectLog)
                     : await ConnectionMultiplexer.ConnectAsync(configuration, connectLog).ConfigureAwait(false);
@@ -149,7 +150,8 @@ internal sealed partial class RedisConnection : IDisposable
         return configuration;
     }
 
-    // A TLS certificate refused on our side (see RedisTls): reported once per reason, kept until a connection succeeds.
+    // A connection refused, by us (a TLS certificate, see RedisTls) or by Redis (credentials): logged once per reason, and
+    // kept for the errors callers see until a connection succeeds.
     private void Refused(string reason)
     {
         if (Interlocked.Exchange(ref _problem, reason) != reason)
