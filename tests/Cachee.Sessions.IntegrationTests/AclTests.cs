@@ -55,6 +55,8 @@ public sealed class AclTests
             Assert.Equal(20_000, (await reader.GetAsync("compressed"))!.Length);
             Assert.Equal(200_000, (await reader.GetAsync("large"))!.Length);
             Assert.Equal(200_000, (await reader.GetAsync("large"))!.Length);
+            await writer.SetAsync("large", new byte[200_001]); // the reader's copy is dropped: it reads a key it knows is large
+            Assert.Equal(200_001, (await reader.GetAsync("large"))!.Length);
             await reader.RefreshAsync("sliding");
             await writer.RemoveAsync("absolute");
             Assert.Null(await reader.GetAsync("absolute"));
@@ -116,6 +118,8 @@ public sealed class AclTests
                 await writer.SetAsync("large", new byte[200_000]);
                 Assert.Equal(200_000, (await reader.GetAsync("large"))!.Length);
                 Assert.Equal(200_000, (await reader.GetAsync("large"))!.Length);
+                await writer.SetAsync("large", new byte[200_001]);
+                Assert.Equal(200_001, (await reader.GetAsync("large"))!.Length);
                 await writer.SetAsync("compressed", Encoding.UTF8.GetBytes(new string('x', 20_000)));
                 Assert.Equal(20_000, (await reader.GetAsync("compressed"))!.Length);
                 await writer.RemoveAsync("k0");
