@@ -146,12 +146,7 @@ public sealed class AclTests
     [Fact]
     public async Task AUserWithoutTheKeyPattern_FailsStartUp_SayingWhatIsMissing()
     {
-        using var redis = RedisProcess.Start();
-        using var admin = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint + ",allowAdmin=true");
-        var prefix = $"acl{Guid.NewGuid():N}:";
-        await CreateUserAsync(admin, DocumentedRule("other:"));
-
-        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => StartHostAsync(redis.Endpoint, prefix));
+        var refused = await StartUpRefusalAsync(prefix => DocumentedRule("other:"));
 
         Assert.Contains("NOPERM", refused.Message, StringComparison.Ordinal);
         Assert.Contains("ACL", refused.Message, StringComparison.Ordinal);
@@ -160,13 +155,7 @@ public sealed class AclTests
     [Fact]
     public async Task AUserWithoutTheChannels_FailsStartUp_SayingWhatIsMissing()
     {
-        using var redis = RedisProcess.Start();
-        using var admin = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint + ",allowAdmin=true");
-        var prefix = $"acl{Guid.NewGuid():N}:";
-        var withoutChannels = DocumentedRule(prefix).Replace($"&{prefix}__cachee:* ", string.Empty, StringComparison.Ordinal);
-        await CreateUserAsync(admin, withoutChannels);
-
-        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => StartHostAsync(redis.Endpoint, prefix));
+        var refused = await StartUpRefusalAsync(prefix => DocumentedRule(prefix).Replace($"&{prefix}__cachee:* ", string.Empty, StringComparison.Ordinal));
 
         Assert.Contains("NOPERM", refused.Message, StringComparison.Ordinal);
         Assert.Contains("channel", refused.Message, StringComparison.OrdinalIgnoreCase);
@@ -175,17 +164,26 @@ public sealed class AclTests
     [Fact]
     public async Task AWrongPassword_FailsStartUp_SayingRedisRefusedTheConnection()
     {
+        // On a server whose default user is off, as a secured one is (otherwise a failed AUTH leaves a connection as that user).
+        var refused = await StartUpRefusalAsync(prefix => DocumentedRule(prefix), password: "wrong", defaultUserOff: true);
+
+        Assert.Contains("refused the connection", refused.Message, StringComparison.Ordinal);
+    }
+
+    // Creates the user with rule(prefix) on a server of the test's own, then starts a host as that user with password: returns
+    // how its start-up failed.
+    private static async Task<InvalidOperationException> StartUpRefusalAsync(Func<string, string> rule, string password = Password, bool defaultUserOff = false)
+    {
         using var redis = RedisProcess.Start();
         using var admin = await ConnectionMultiplexer.ConnectAsync(redis.Endpoint + ",allowAdmin=true");
         var prefix = $"acl{Guid.NewGuid():N}:";
-        await CreateUserAsync(admin, DocumentedRule(prefix));
+        await CreateUserAsync(admin, rule(prefix));
+        if (defaultUserOff)
+        {
+            _ = await admin.GetDatabase().ExecuteAsync("ACL", "SETUSER", "default", "off");
+        }
 
-        // A server whose default user is off, as a secured one is (otherwise a failed AUTH leaves a connection as that user).
-        _ = await admin.GetDatabase().ExecuteAsync("ACL", "SETUSER", "default", "off");
-
-        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => StartHostAsync(redis.Endpoint, prefix, password: "wrong"));
-
-        Assert.Contains("refused the connection", refused.Message, StringComparison.Ordinal);
+        return await Assert.ThrowsAsync<InvalidOperationException>(() => StartHostAsync(redis.Endpoint, prefix, password));
     }
 
     // The README's rule (or the line a cluster adds to it) for this prefix and the test's password.
