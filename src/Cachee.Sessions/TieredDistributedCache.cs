@@ -36,7 +36,6 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     private readonly ILogger _logger;
     private readonly TimeSpan _ackTimeout;
     private readonly bool _prefetch;
-    private readonly TimeSpan _accessCheckTimeout;
     private readonly TimeProvider _time;
     private readonly CircuitBreakers _breakers;
     private readonly TimeSpan _operationTimeout;
@@ -81,7 +80,6 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         _prefetch = options.PrefetchOnInvalidation;
         var (store, bus) = tiers ?? OnRedis(options, instanceId, logs.CreateLogger<RedisConnection>(), out _connection);
         _bus = bus;
-        _accessCheckTimeout = options.L2OperationTimeout * 5;
 
         _metrics = new CacheeMetrics(meterFactory, instanceId, options.CountL1Hits);
         _l1Hits = _metrics.L1Hits;
@@ -112,7 +110,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     internal async Task CheckAccessAsync(CancellationToken cancellationToken)
     {
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        limit.CancelAfter(_accessCheckTimeout);
+        limit.CancelAfter(_operationTimeout * 5); // a read and a write script, each bounded by the operation timeout, and a subscription
         try
         {
             await _l2.CheckAccessAsync(limit.Token).WaitAsync(limit.Token).ConfigureAwait(false);
