@@ -6,8 +6,8 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 /// <summary>
 /// The sample's live dashboard: <c>/dashboard</c> (a page that polls <c>/dashboard/fleet</c> every second),
 /// <c>/dashboard/fleet</c> (the figures of every instance listed in <c>Dashboard:Peers</c>, asked server-side), and
-/// <c>/dashboard/stats</c> (this instance's own figures, from <see cref="TieredDistributedCache.GetStatistics"/> and the
-/// Cachee health check).
+/// <c>/dashboard/stats</c> (this instance's own figures, from <see cref="TieredDistributedCache.GetStatistics"/>, its rates
+/// over the last second from <see cref="DashboardSampler"/>, and the Cachee health check).
 /// </summary>
 internal static class Dashboard
 {
@@ -18,14 +18,16 @@ internal static class Dashboard
 
         app.MapGet("/dashboard", () => Results.Content(Page(), "text/html; charset=utf-8"));
 
-        app.MapGet("/dashboard/stats", async (TieredDistributedCache cache, HealthCheckService health) =>
+        app.MapGet("/dashboard/stats", async (TieredDistributedCache cache, DashboardSampler sampler, HealthCheckService health) =>
         {
+            var lastSecond = sampler.Latest;
             var statistics = cache.GetStatistics();
             var report = await health.CheckHealthAsync(registration => registration.Name == "cachee");
             var cachee = report.Entries.TryGetValue("cachee", out var entry) ? entry : default;
             return new InstanceFigures(
                 instance, statistics.L1Hits ?? 0, statistics.L1Misses, statistics.L2Hits, statistics.L2Misses, statistics.InvalidationsSent,
-                statistics.InvalidationsReceived, statistics.AckWaits, statistics.AckWaitTime.TotalMilliseconds,
+                statistics.InvalidationsReceived, lastSecond.InvalidationsPerSecond, statistics.AckWaits, statistics.AckWaitTime.TotalMilliseconds,
+                lastSecond.AckWaitMilliseconds,
                 cachee.Data?.GetValueOrDefault("breaker") as string ?? "unknown", statistics.ReplayPending,
                 cachee.Data?.GetValueOrDefault("subscription") as string ?? "unknown", cachee.Status.ToString());
         });
@@ -62,7 +64,7 @@ internal static class Dashboard
 
     internal sealed record InstanceFigures(
         string Instance, long L1Hits, long L1Misses, long L2Hits, long L2Misses, long InvalidationsSent, long InvalidationsReceived,
-        long AckWaits, double AckWaitMilliseconds, string Breaker, long ReplayPending, string Subscription, string Health);
+        double InvalidationsPerSecond, long AckWaits, double AckWaitMilliseconds, double? LastSecondAckWaitMilliseconds, string Breaker, long ReplayPending, string Subscription, string Health);
 
     internal sealed record PeerFigures(string Url, bool Up, InstanceFigures? Figures);
 

@@ -19,6 +19,7 @@ builder.Services.AddCacheeSessions(
 builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(CacheeTelemetry.MeterName).AddPrometheusExporter());
 builder.Services.AddHealthChecks().AddCacheeHealthCheck();
 builder.Services.AddHttpClient();
+builder.Services.AddSingleton<DashboardSampler>().AddHostedService(services => services.GetRequiredService<DashboardSampler>());
 
 var app = builder.Build();
 app.UseSession();

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using Cachee.Sessions.Testing;
 
@@ -59,28 +60,48 @@ public sealed partial class DashboardTests
             Assert.Matches(PrometheusL1Hits(), metrics);
             Assert.Contains("cachee_invalidation_ack_duration_seconds_bucket", metrics, StringComparison.Ordinal);
 
-            // What the browser shows once the page's script has fetched the figures.
-            var page = $"http://127.0.0.1:{ports[0]}/dashboard";
-            var dom = await RunChromiumAsync(chromium, work, "--dump-dom", page);
-            Assert.Contains("live: 3 of 3 instances up", dom, StringComparison.Ordinal);
-            for (var i = 1; i <= 3; i++)
+            // Live traffic while the browser looks: another visitor's cart changes on app-2 while app-1 and app-3 read it, so
+            // every instance sends or receives invalidations every second (bounded: it stops with the test, or after a minute).
+            using var traffic = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+            var shopping = ShopAsync(ports, traffic.Token);
+            try
             {
-                var row = RowOf(dom, $"app-{i}");
-                Assert.Matches(HitRatio(), CellOf(row, "hit-ratio"));
-                Assert.Matches(Saved(), CellOf(row, "saved"));
-                Assert.Equal("closed", CellOf(row, "breaker closed"));
-                Assert.Equal("0", CellOf(row, "replay"));
-                Assert.Equal("live", CellOf(row, "subscription live"));
-                Assert.Matches(Ack(), CellOf(row, "ack"));
-            }
+                foreach (var port in ports)
+                {
+                    await Eventually.TrueAsync(
+                        async () => (await StatsAsync(client, port)).InvalidationsPerSecond > 0,
+                        $"the instance on {port} measures invalidations over its last second", TimeSpan.FromSeconds(20));
+                }
 
-            // The screenshot in docs/.
-            var screenshot = Path.Combine(repository, "docs", "dashboard.png");
-            File.Delete(screenshot);
-            _ = await RunChromiumAsync(chromium, work, $"--screenshot={screenshot}", "--window-size=1300,430", "--hide-scrollbars", page);
-            var png = await File.ReadAllBytesAsync(screenshot);
-            Assert.True(png.Length > 10_000, $"the screenshot has {png.Length} bytes");
-            Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
+                // What the browser shows once the page's script has fetched the figures.
+                var page = $"http://127.0.0.1:{ports[0]}/dashboard";
+                var dom = await RunChromiumAsync(chromium, work, "--dump-dom", page);
+                Assert.Contains("live: 3 of 3 instances up", dom, StringComparison.Ordinal);
+                for (var i = 1; i <= 3; i++)
+                {
+                    var row = RowOf(dom, $"app-{i}");
+                    Assert.Matches(HitRatio(), CellOf(row, "hit-ratio"));
+                    Assert.Matches(Saved(), CellOf(row, "saved"));
+                    Assert.Matches(PositiveRate(), CellOf(row, "invalidations"));
+                    Assert.Equal("closed", CellOf(row, "breaker closed"));
+                    Assert.Equal("0", CellOf(row, "replay"));
+                    Assert.Equal("live", CellOf(row, "subscription live"));
+                    Assert.Matches(Ack(), CellOf(row, "ack"));
+                }
+
+                // The screenshot in docs/.
+                var screenshot = Path.Combine(repository, "docs", "dashboard.png");
+                File.Delete(screenshot);
+                _ = await RunChromiumAsync(chromium, work, $"--screenshot={screenshot}", "--window-size=1300,430", "--hide-scrollbars", page);
+                var png = await File.ReadAllBytesAsync(screenshot);
+                Assert.True(png.Length > 10_000, $"the screenshot has {png.Length} bytes");
+                Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
+            }
+            finally
+            {
+                await traffic.CancelAsync();
+                await shopping;
+            }
         }
         finally
         {
@@ -91,6 +112,9 @@ public sealed partial class DashboardTests
 
     [GeneratedRegex(@"cachee_l1_hits\S*\{[^}]*cachee_instance=""[^""]+""[^}]*\} [1-9]")]
     private static partial Regex PrometheusL1Hits();
+
+    [GeneratedRegex(@"^(0\.[1-9]|[1-9]\d*\.\d)$")]
+    private static partial Regex PositiveRate();
 
     [GeneratedRegex(@"^\d{1,3}\.\d%$")]
     private static partial Regex HitRatio();
@@ -120,6 +144,35 @@ public sealed partial class DashboardTests
             .SelectMany(name => (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':').Select(dir => Path.Combine(dir, name)))
             .FirstOrDefault(File.Exists)
         ?? throw new InvalidOperationException("Chromium was not found on PATH. The dashboard test needs it: apt-get install -y chromium (.ci/test does).");
+
+    // Bob's visits until cancelled: a change on app-2, then a read on app-1 and on app-3 (each then holds a copy again).
+    private static async Task ShopAsync(int[] ports, CancellationToken cancellation)
+    {
+        using var handler = new HttpClientHandler { CookieContainer = new CookieContainer() };
+        using var client = new HttpClient(handler);
+        try
+        {
+            for (var item = 0; !cancellation.IsCancellationRequested; item++)
+            {
+                using (var response = await client.PostAsync(new Uri($"http://127.0.0.1:{ports[1]}/cart/item{item % 10}"), content: null, cancellation))
+                {
+                    _ = response.EnsureSuccessStatusCode();
+                }
+
+                _ = await client.GetStringAsync(new Uri($"http://127.0.0.1:{ports[0]}/"), cancellation);
+                _ = await client.GetStringAsync(new Uri($"http://127.0.0.1:{ports[2]}/"), cancellation);
+            }
+        }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+        }
+    }
+
+    private static async Task<Figures> StatsAsync(HttpClient client, int port) =>
+        (await client.GetFromJsonAsync<Figures>(new Uri($"http://127.0.0.1:{port}/dashboard/stats")))!;
+
+    // The part of an instance's /dashboard/stats this test reads.
+    private sealed record Figures(double InvalidationsPerSecond);
 
     private static async Task PostAsync(HttpClient client, int port, string path)
     {
