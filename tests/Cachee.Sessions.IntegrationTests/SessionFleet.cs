@@ -20,6 +20,7 @@ internal sealed class SessionFleet : IAsyncDisposable
     private string _prefix = $"s{Guid.NewGuid():N}:";
     private readonly Dictionary<int, WebApplication> _apps = [];
     private readonly List<Uri> _addresses = [];
+    private readonly List<DirectoryInfo> _contentRoots = [];
     private Action<SessionOptions>? _session;
     private readonly HttpClientHandler _handler = new() { CookieContainer = new CookieContainer(), UseCookies = true };
 
@@ -87,6 +88,10 @@ internal sealed class SessionFleet : IAsyncDisposable
 
         Client.Dispose();
         _handler.Dispose();
+        foreach (var root in _contentRoots)
+        {
+            root.Delete(recursive: true);
+        }
     }
 
     private async Task StartInstanceAsync(int index)
@@ -95,7 +100,9 @@ internal sealed class SessionFleet : IAsyncDisposable
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
         // Each instance gets its own content root so that Data Protection's default application names would differ.
-        builder.Environment.ContentRootPath = Directory.CreateTempSubdirectory($"cachee-app{index}-").FullName;
+        var contentRoot = Directory.CreateTempSubdirectory($"cachee-app{index}-");
+        _contentRoots.Add(contentRoot);
+        builder.Environment.ContentRootPath = contentRoot.FullName;
         builder.Services.AddCacheeSessions(o =>
         {
             o.Configuration = _endpoint;
