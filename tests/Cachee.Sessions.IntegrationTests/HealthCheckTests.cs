@@ -58,7 +58,7 @@ public sealed class HealthCheckTests
         await using var app = await App.StartAsync(redis, o =>
         {
             o.CircuitBreakerFailureThreshold = 3;
-            o.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(1);
+            o.CircuitBreakerBreakDuration = TimeSpan.FromSeconds(3); // the check right after the third failure must fall in the break
         });
         await app.Cache.SetStringAsync("k", "v");
         Assert.Equal("v", await app.Cache.GetStringAsync("k"));
