@@ -104,6 +104,24 @@ internal sealed partial class RedisInvalidationBus
         }
     }
 
+    /// <summary>
+    /// On a cluster, the home inbox of the instance <paramref name="who"/>: a sharded channel of its own (in the slot its name
+    /// hashes to) that it listens on from start-up on, whatever keys it holds. A writer tells a holder there when the holder
+    /// does not listen on its channel of the key's slot where the key is now (the slot moved or failed over and the holder
+    /// has not followed yet), yet may still hold a copy (see RedisScripts.NotifyHolders).
+    /// </summary>
+    public RedisChannel HomeInboxOf(string who) => RedisChannel.Sharded(InvalidationMessage.InboxChannel(channel, who));
+
+    private async Task SubscribeHomeInboxAsync(IConnectionMultiplexer multiplexer)
+    {
+        if (_homeQueue is null)
+        {
+            var queue = await multiplexer.GetSubscriber().SubscribeAsync(HomeInboxOf(origin)).ConfigureAwait(false);
+            queue.OnMessage(message => OnMessage(message.Message));
+            _homeQueue = queue;
+        }
+    }
+
     /// <summary>This instance's own channel in the slot of <paramref name="key"/> on a cluster, which the scripts check it listens on; empty elsewhere.</summary>
     public string OwnInboxFor(string key) =>
         IsCluster ? HolderRegistryKey.TagFor(SlotOf(key)) + InvalidationMessage.InboxChannel(channel, origin) : string.Empty;

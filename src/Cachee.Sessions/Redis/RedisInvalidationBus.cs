@@ -41,6 +41,7 @@ internal sealed partial class RedisInvalidationBus(RedisConnection connection, s
     private IConnectionMultiplexer? _multiplexer;
     private ChannelMessageQueue? _queue;
     private ChannelMessageQueue? _trackingQueue;
+    private ChannelMessageQueue? _homeQueue;
     private TaskCompletionSource? _probe;
     private string _probeToken = string.Empty;
     private readonly Lock _gate = new();
@@ -78,6 +79,11 @@ internal sealed partial class RedisInvalidationBus(RedisConnection connection, s
             _multiplexer = multiplexer;
             multiplexer.ConnectionFailed += OnConnectionFailed;
             multiplexer.ConnectionRestored += OnConnectionRestored;
+        }
+
+        if (IsCluster)
+        {
+            await SubscribeHomeInboxAsync(multiplexer).ConfigureAwait(false);
         }
 
         if (_queue is null && !IsCluster)
@@ -285,7 +291,7 @@ internal sealed partial class RedisInvalidationBus(RedisConnection connection, s
         }
 
         var shardQueues = _shardInboxes.Values.Select(lazy => lazy.IsValueCreated && lazy.Value.IsCompletedSuccessfully ? lazy.Value.Result : null);
-        foreach (var queue in shardQueues.Append(_queue).Append(_trackingQueue))
+        foreach (var queue in shardQueues.Append(_queue).Append(_trackingQueue).Append(_homeQueue))
         {
             try
             {

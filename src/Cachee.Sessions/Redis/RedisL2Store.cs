@@ -326,13 +326,13 @@ internal sealed class RedisL2Store : IL2Store
         var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(key);
         var (payload, encoding) = _codec.Encode(RedisKeyName(key), value);
         var large = IsLargeValue(key, payload);
+        var suffix = InvalidationMessage.InvalidationSuffix(ackId, key);
         RedisValue[] args =
         [
             deadline, expiration.AbsoluteTicks, expiration.SlidingTicks, large ? RedisValue.EmptyString : payload, ttlMilliseconds,
-            _origin, inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key), _registrationMs, publish,
-            _inboxes.OwnInboxFor(key), encoding,
+            _origin, inboxPrefix, _messagePrefix, suffix, _registrationMs, publish, _inboxes.OwnInboxFor(key), encoding,
         ];
-        return await WriteAsync(RedisScripts.Set, key, args, sync, token, large ? payload : null).ConfigureAwait(false);
+        return await WriteAsync(RedisScripts.Set, key, args, suffix, sync, token, large ? payload : null).ConfigureAwait(false);
     }
 
     public async ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token)
@@ -341,9 +341,9 @@ internal sealed class RedisL2Store : IL2Store
         var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
         await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
         var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(key);
-        RedisValue[] args =
-            [deadline, _origin, inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key), publish, _inboxes.OwnInboxFor(key)];
-        return await WriteAsync(RedisScripts.Remove, key, args, sync, token).ConfigureAwait(false);
+        var suffix = InvalidationMessage.InvalidationSuffix(ackId, key);
+        RedisValue[] args = [deadline, _origin, inboxPrefix, _messagePrefix, suffix, publish, _inboxes.OwnInboxFor(key)];
+        return await WriteAsync(RedisScripts.Remove, key, args, suffix, sync, token).ConfigureAwait(false);
     }
 
     public async ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token)
@@ -353,14 +353,14 @@ internal sealed class RedisL2Store : IL2Store
         var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(write.Key);
         var (payload, encoding) = _codec.Encode(RedisKeyName(write.Key), write.Value);
         var large = IsLargeValue(write.Key, payload);
+        var suffix = InvalidationMessage.InvalidationSuffix(0, write.Key);
         RedisValue[] args =
         [
             deadline, write.BaseVersion, write.Expiration.AbsoluteTicks, write.Expiration.SlidingTicks,
             large ? RedisValue.EmptyString : payload, ttlMilliseconds,
-            _origin, inboxPrefix, _messagePrefix, InvalidationMessage.InvalidationSuffix(0, write.Key), _registrationMs, publish,
-            _inboxes.OwnInboxFor(write.Key), encoding,
+            _origin, inboxPrefix, _messagePrefix, suffix, _registrationMs, publish, _inboxes.OwnInboxFor(write.Key), encoding,
         ];
-        return await WriteAsync(RedisScripts.Replay, write.Key, args, sync, token, large ? payload : null).ConfigureAwait(false) is { Version: not SupersededCode } applied
+        return await WriteAsync(RedisScripts.Replay, write.Key, args, suffix, sync, token, large ? payload : null).ConfigureAwait(false) is { Version: not SupersededCode } applied
             ? applied
             : null;
     }
@@ -385,13 +385,15 @@ internal sealed class RedisL2Store : IL2Store
     // upload and the script go over a large-value connection when there are some, so that the value never holds up the
     // shared one; the writer then keeps no copy either (that connection is not tracked), and reads it next over such a
     // connection too.
-    private async ValueTask<L2WriteResult> WriteAsync(string script, string key, RedisValue[] args, bool sync, CancellationToken token, byte[]? largeValue = null)
+    private async ValueTask<L2WriteResult> WriteAsync(
+        string script, string key, RedisValue[] args, string invalidationSuffix, bool sync, CancellationToken token, byte[]? largeValue = null)
     {
         if (_durable is null)
         {
             var on = largeValue is not null && _large is not null ? await _large.GetAsync(sync, token).ConfigureAwait(false) : null;
             var staging = largeValue is null ? (RedisKey?)null : await UploadAsync(on, key, largeValue, sync, token).ConfigureAwait(false);
-            var result = ToWriteResult(await EvaluateListeningAsync(script, key, args, sync, token, on, staging).ConfigureAwait(false));
+            var result = await WrittenAsync(
+                await EvaluateListeningAsync(script, key, args, sync, token, on, staging).ConfigureAwait(false), invalidationSuffix, sync).ConfigureAwait(false);
             return on is null ? result : result with { KeepCopy = false };
         }
 
@@ -403,7 +405,7 @@ internal sealed class RedisL2Store : IL2Store
             return new L2WriteResult(SupersededCode, 0);
         }
 
-        var written = ToWriteResult(reply);
+        var written = await WrittenAsync(reply, invalidationSuffix, sync).ConfigureAwait(false);
         var waitMs = Math.Max(1, _writeWindowMs / 2);
         var confirmed = await WaitForReplicasAsync(lease.Multiplexer, key, waitMs, sync).ConfigureAwait(false);
         return confirmed >= _minReplicas
@@ -476,6 +478,40 @@ internal sealed class RedisL2Store : IL2Store
             : throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "This instance could not listen where the key's cluster slot is served.");
     }
 
+    // A write script's reply as a result; on a cluster, the holders it did not reach on the key's shard are then told on their
+    // home inbox (see RedisScripts.NotifyHolders), and those that heard it there are waited for too.
+    private async ValueTask<L2WriteResult> WrittenAsync(RedisResult reply, string invalidationSuffix, bool sync)
+    {
+        var written = ToWriteResult(reply);
+        var unreached = Pair(reply) is { Length: 3 } triple ? (RedisResult[]?)triple[2] : null;
+        return unreached is { Length: > 0 } && written.Version > 0
+            ? written with { Receivers = written.Receivers + await NotifyAtHomeAsync(unreached, written.Version, invalidationSuffix, sync).ConfigureAwait(false) }
+            : written;
+    }
+
+    // Publishes the invalidation on each holder's home inbox; returns how many heard it (a holder that is gone hears nothing,
+    // and a home node that cannot be reached now counts as nobody to wait for).
+    private async ValueTask<long> NotifyAtHomeAsync(RedisResult[] holders, long version, string invalidationSuffix, bool sync)
+    {
+        var subscriber = (await _connection.GetAsync(sync, CancellationToken.None).ConfigureAwait(false)).GetSubscriber();
+        RedisValue message = string.Concat((string?)_messagePrefix, version.ToString(CultureInfo.InvariantCulture), invalidationSuffix);
+        long heard = 0;
+        foreach (var holder in holders)
+        {
+            var inbox = _inboxes.HomeInboxOf((string)holder!);
+            try
+            {
+                heard += sync ? subscriber.Publish(inbox, message) : await subscriber.PublishAsync(inbox, message).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                // That holder's home node is not reachable now.
+            }
+        }
+
+        return heard;
+    }
+
     private L2WriteResult ToWriteResult(RedisResult result)
     {
         var pair = Pair(result);
@@ -494,9 +530,9 @@ internal sealed class RedisL2Store : IL2Store
         return new L2WriteResult((long)pair[0], (long)pair[1]);
     }
 
-    // A write script's reply: {version or a negative code, subscribers reached}.
+    // A write script's reply: {version or a negative code, subscribers reached[, holders not reached]}.
     private static RedisResult[] Pair(RedisResult result) =>
-        result is { IsNull: false, Length: 2 } && (RedisResult[]?)result is { } pair && !pair[0].IsNull && !pair[1].IsNull
+        result is { IsNull: false, Length: 2 or 3 } && (RedisResult[]?)result is { } pair && !pair[0].IsNull && !pair[1].IsNull
             ? pair
             : throw new RedisException($"Unexpected reply to a write script: {result?.Resp2Type.ToString() ?? "none"} {result}.");
 

@@ -67,14 +67,22 @@ internal static class RedisScripts
     // the registry is emptied (SPOP: a write command, so the writer's connection does not start tracking the registry) and
     // msgPrefix .. version .. msgSuffix is published on each holder's own channel (chanPrefix .. holder id), except the
     // writer's, with cmd: PUBLISH, or SPUBLISH on a cluster (the channel prefix then carries a tag of the key's slot).
-    // Returns how many subscribers received it: the holders whose acknowledgement the writer waits for.
+    // Returns how many subscribers received it (the holders whose acknowledgement the writer waits for), and, on a cluster,
+    // the holders that did not listen here: the slot came here (a move, a failover) before they followed it, and a copy they
+    // still hold is revoked only by tracking on the node it left, whose message may not have been handled yet; the writer
+    // tells them on their home inbox (see RedisInvalidationBus.HomeInboxOf).
     private const string NotifyHolders = Listening + """
         local function notify(me, chanPrefix, msg, cmd)
           local n = 0
+          local missed = {}
           for _, h in ipairs(redis.call('SPOP', KEYS[2], 1000000)) do
-            if h ~= me then n = n + redis.call(cmd, chanPrefix .. h, msg) end
+            if h ~= me then
+              local reached = redis.call(cmd, chanPrefix .. h, msg)
+              if reached == 0 and cmd == 'SPUBLISH' then missed[#missed + 1] = h end
+              n = n + reached
+            end
           end
-          return n
+          return n, missed
         end
 
         """;
@@ -97,8 +105,8 @@ internal static class RedisScripts
     // the writer's connection tracks the key (CLIENT TRACKING): a read before the change would be consumed by the change itself.
     // A large value does not come through ARGV (Lua copies an argument: 3 ms of Redis' time for 2 MB, against 0.2 ms for a
     // plain HSET): it was uploaded beforehand as the data field of KEYS[3], a key of the entry's slot, which then replaces
-    // the entry (RENAME) and receives its other fields. Returns {new version, holders notified}, or {-4, 0} when the upload
-    // is missing.
+    // the entry (RENAME) and receives its other fields. Returns {new version, holders notified, holders not
+    // reached (see NotifyHolders)}, or {-4, 0} when the upload is missing.
     private const string WriteEntry = NotifyHolders + """
         local function write(a)
           if not listening(ARGV[a + 10]) then return {-3, 0} end
@@ -115,10 +123,10 @@ internal static class RedisScripts
           local ttl = tonumber(ARGV[a + 3])
           if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
           local v = redis.call('HGET', KEYS[1], 'ver')
-          local n = notify(ARGV[a + 4], ARGV[a + 5], ARGV[a + 6] .. v .. ARGV[a + 7], ARGV[a + 9])
+          local n, missed = notify(ARGV[a + 4], ARGV[a + 5], ARGV[a + 6] .. v .. ARGV[a + 7], ARGV[a + 9])
           redis.call('SADD', KEYS[2], ARGV[a + 4])
           redis.call('PEXPIRE', KEYS[2], ARGV[a + 8])
-          return {tonumber(v), n}
+          return {tonumber(v), n, missed}
         end
 
         """;
@@ -127,8 +135,8 @@ internal static class RedisScripts
     /// KEYS[1] = key, KEYS[2] = its holder registry, KEYS[3] (a large value only) = the key its data was uploaded to (data
     /// in ARGV is then empty); ARGV = deadline, absexp, sldexp, data, ttl ms (-1: none), writer id,
     /// channel prefix, message prefix, message suffix, registration lifetime ms, publish command, the writer's own channel ('' but
-    /// on a cluster), the payload's encoding ('' for plain). Returns {new version, holders notified}, {-1, 0} when past the deadline, or {-3, 0} when the writer does
-    /// not listen on this node.
+    /// on a cluster), the payload's encoding ('' for plain). Returns {new version, holders notified, holders not reached (on a
+    /// cluster)}, {-1, 0} when past the deadline, or {-3, 0} when the writer does not listen on this node.
     /// </summary>
     public const string Set = CheckDeadline + WriteEntry + """
         return write(2)
@@ -154,8 +162,8 @@ internal static class RedisScripts
     /// <summary>
     /// KEYS as <see cref="Set"/>; ARGV = deadline, writer id, channel prefix, message prefix, message suffix, publish command,
     /// the writer's own channel ('' but on a cluster; {-3, 0} when it does not listen on this node). Deletes the
-    /// entry and its registry and notifies the holders. Returns {version published, holders notified}, or {-1, 0} when past
-    /// the deadline.
+    /// entry and its registry and notifies the holders. Returns {version published, holders notified, holders not reached (on
+    /// a cluster)}, or {-1, 0} when past the deadline.
     /// </summary>
     public const string Remove = CheckDeadline + NotifyHolders + """
         if not listening(ARGV[7]) then return {-3, 0} end
@@ -163,8 +171,8 @@ internal static class RedisScripts
         if type(cur) ~= 'string' then cur = '0' end
         local v = (tonumber(cur) or 0) + 1
         redis.call('DEL', KEYS[1])
-        local n = notify(ARGV[2], ARGV[3], ARGV[4] .. v .. ARGV[5], ARGV[6])
-        return {v, n}
+        local n, missed = notify(ARGV[2], ARGV[3], ARGV[4] .. v .. ARGV[5], ARGV[6])
+        return {v, n, missed}
         """;
 
     /// <summary>
