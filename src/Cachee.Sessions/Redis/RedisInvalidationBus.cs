@@ -18,7 +18,8 @@ namespace Cachee.Sessions.Redis;
 /// gap are dropped, since Redis forgot what they tracked).
 /// <para>On a Redis Cluster (7.0 or later), the own channel is a sharded channel per cluster slot in which this instance
 /// holds keys (<see cref="EnsureInboxAsync"/>), so that a write script can publish to it on the key's own shard (and count
-/// the holders there); tracking is armed on every master, redirected to this instance's subscriber connection on that
+/// the holders there), plus a home inbox (<see cref="HomeInboxOf"/>) where writers reach it when it has not followed a
+/// slot yet; tracking is armed on every master, redirected to this instance's subscriber connection on that
 /// master. Liveness is per node: a node's keys are held only while that node is proven (<see cref="CanHold"/>), so a lost
 /// connection, a failover or a slot moving to another node holds back that node's keys only.</para>
 /// </summary>
