@@ -123,13 +123,42 @@ internal sealed partial class RedisInvalidationBus(RedisConnection connection, s
         var message = InvalidationMessage.FormatAck(ackId, origin);
         if (IsCluster)
         {
-            var inbox = HolderRegistryKey.TagFor(SlotOf(key)) + InvalidationMessage.InboxChannel(channel, writerOrigin);
-            _ = multiplexer.GetDatabase().ScriptEvaluate(
-                RedisScripts.AckOnKeyNode, [new RedisKey((keyPrefix ?? string.Empty) + key)], [inbox, message], CommandFlags.FireAndForget);
+            _ = AckOnClusterAsync(multiplexer, writerOrigin, key, message);
             return;
         }
 
         _ = multiplexer.GetSubscriber().Publish(InboxOf(writerOrigin, null), message, CommandFlags.FireAndForget);
+    }
+
+    // From the node that holds the key, to the writer's channel of the key's slot, where the writer listened when it wrote.
+    // While the slot moves, the script may run on the node it is moving to (Redis redirects with ASK once the key has left)
+    // where the writer does not listen yet, or fail: then the acknowledgement goes to the writer's home inbox as well. (An
+    // acknowledgement counts once per holder, so the two never count twice.)
+    private async Task AckOnClusterAsync(IConnectionMultiplexer multiplexer, string writerOrigin, string key, string message)
+    {
+        try
+        {
+            var inbox = HolderRegistryKey.TagFor(SlotOf(key)) + InvalidationMessage.InboxChannel(channel, writerOrigin);
+            var heard = await multiplexer.GetDatabase().ScriptEvaluateAsync(
+                RedisScripts.AckOnKeyNode, [new RedisKey((keyPrefix ?? string.Empty) + key)], [inbox, message]).ConfigureAwait(false);
+            if ((long)heard > 0)
+            {
+                return;
+            }
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            // Tried at home below.
+        }
+
+        try
+        {
+            _ = await multiplexer.GetSubscriber().PublishAsync(HomeInboxOf(writerOrigin), message).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
+        {
+            // Not sent: the writer stops waiting at its acknowledgement timeout, as for a lost message.
+        }
     }
 
     private void OnMessage(RedisValue value)

@@ -220,7 +220,8 @@ internal static class RedisScripts
     /// <summary>
     /// An acknowledgement on a cluster, sent from the node that holds the key (KEYS[1], for routing only): the writer listened
     /// there on its channel of the key's slot when it wrote (ARGV[1]; ARGV[2] is the message). A plain SPUBLISH would go where
-    /// the acknowledging instance's map of the slots says, which lags while a slot moves.
+    /// the acknowledging instance's map of the slots says, which lags while a slot moves. Returns how many heard it (0: the
+    /// key was moving, see RedisInvalidationBus.AckOnClusterAsync).
     /// </summary>
     public const string AckOnKeyNode = """
         return redis.call('SPUBLISH', ARGV[1], ARGV[2])
