@@ -30,12 +30,12 @@ public sealed class AclTests
         await using (var fleet = await SessionFleet.StartAsync(asUser, instances: 3, prefixOverride: prefix))
         {
             Assert.Equal("ok", await fleet.PostAsync(0, "/set/cart/apples"));
-            Assert.Equal("apples", await fleet.GetAsync(1, "/get/cart"));
+            await fleet.ExpectAsync(1, "/get/cart", "apples");
             Assert.Equal("pong", await fleet.GetAsync(2, "/ping"));
             Assert.Equal("ok", await fleet.PostAsync(2, "/set/cart/pears"));
-            Assert.Equal("pears", await fleet.GetAsync(0, "/get/cart"));
+            await fleet.ExpectAsync(0, "/get/cart", "pears");
             var hash = await fleet.PostAsync(1, "/big/400000");
-            Assert.Equal(hash, await fleet.GetAsync(0, "/big"));
+            await fleet.ExpectAsync(0, "/big", hash);
             Assert.Equal(hash, await fleet.GetAsync(2, "/big"));
             Assert.All(Enumerable.Range(0, 3), i => Assert.True(fleet.CacheOf(i).Coordinator.IsSubscribed));
         }
@@ -98,11 +98,11 @@ public sealed class AclTests
                 await using (var fleet = await SessionFleet.StartAsync(cluster.Endpoints + $",user=cachee,password={Password}", instances: 2, prefixOverride: prefix))
                 {
                     Assert.Equal("ok", await fleet.PostAsync(0, "/set/cart/apples"));
-                    Assert.Equal("apples", await fleet.GetAsync(1, "/get/cart"));
+                    await fleet.ExpectAsync(1, "/get/cart", "apples");
                     Assert.Equal("ok", await fleet.PostAsync(1, "/set/cart/pears"));
-                    Assert.Equal("pears", await fleet.GetAsync(0, "/get/cart"));
+                    await fleet.ExpectAsync(0, "/get/cart", "pears");
                     var hash = await fleet.PostAsync(1, "/big/400000");
-                    Assert.Equal(hash, await fleet.GetAsync(0, "/big"));
+                    await fleet.ExpectAsync(0, "/big", hash);
                 }
 
                 await using var instances = new Instances(cluster.Endpoints + $",user=cachee,password={Password}", prefix: prefix);

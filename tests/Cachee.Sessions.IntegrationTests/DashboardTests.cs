@@ -11,6 +11,7 @@ namespace Cachee.Sessions.IntegrationTests;
 /// modes: the DOM after the page's scripts ran, and a screenshot). Three sample instances run over one redis-server; the
 /// page, served by one of them, must show all three with their figures. The screenshot goes to docs/dashboard.png.
 /// </summary>
+[Collection(ChildProcessCollection.Name)]
 public sealed partial class DashboardTests
 {
     [Fact]

@@ -12,6 +12,7 @@ namespace Cachee.Sessions.IntegrationTests;
 /// README's quick start as its <c>Program.cs</c>, and is built and run twice against a real redis-server: a session started
 /// on one process is read on the other.
 /// </summary>
+[Collection(ChildProcessCollection.Name)]
 public sealed partial class PackageTests
 {
     [Fact]

@@ -21,6 +21,7 @@ internal sealed class SessionFleet : IAsyncDisposable
     private readonly Dictionary<int, WebApplication> _apps = [];
     private readonly List<Uri> _addresses = [];
     private readonly List<DirectoryInfo> _contentRoots = [];
+    private readonly CapturingLoggerProvider _logs = new();
     private Action<SessionOptions>? _session;
     private readonly HttpClientHandler _handler = new() { CookieContainer = new CookieContainer(), UseCookies = true };
 
@@ -69,6 +70,15 @@ internal sealed class SessionFleet : IAsyncDisposable
         return await response.Content.ReadAsStringAsync();
     }
 
+    /// <summary>Asserts that a GET answers <paramref name="expected"/>; otherwise shows what the instances logged (warnings and up).</summary>
+    public async Task ExpectAsync(int instance, string path, string expected)
+    {
+        var actual = await GetAsync(instance, path);
+        Assert.True(
+            actual == expected,
+            $"GET {path} on instance {instance} answered '{actual}', not '{expected}'. The instances logged:\n{string.Join('\n', _logs.Lines)}");
+    }
+
     /// <summary>Stops an instance the way a crash would leave it: gone, with nothing flushed on its behalf.</summary>
     public async Task KillAsync(int instance)
     {
@@ -99,6 +109,7 @@ internal sealed class SessionFleet : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(_logs).SetMinimumLevel(LogLevel.Warning); // shown when a test's expectation fails
         // Each instance gets its own content root so that Data Protection's default application names would differ.
         var contentRoot = Directory.CreateTempSubdirectory($"cachee-app{index}-");
         _contentRoots.Add(contentRoot);
