@@ -26,21 +26,49 @@ internal sealed partial class RedisInvalidationBus
 
     /// <summary>
     /// On a cluster: Redis found this instance not listening, on the node that serves the slot of <paramref name="key"/>, on
-    /// its channel of that slot (the slot moved): subscribes again, where the multiplexer now sends that slot.
+    /// its channel of that slot (the slot moved): subscribes again, where the multiplexer now sends that slot. Unless
+    /// <paramref name="force"/>, a subscription the multiplexer already moved there (it follows Redis' notice that the slot
+    /// left) is left alone: unsubscribing it to subscribe again would drop the messages that reach it in between, which Redis
+    /// counted as heard, so their writers would wait for acknowledgements that never come.
     /// </summary>
-    public ValueTask ResubscribeAsync(string key) => new(ResubscribeSlotAsync(SlotOf(key)));
+    public ValueTask ResubscribeAsync(string key, bool force = false) => new(ResubscribeSlotAsync(SlotOf(key), force));
 
-    private async Task ResubscribeSlotAsync(int slot)
+    private async Task ResubscribeSlotAsync(int slot, bool force)
     {
         // The multiplexer may still send the slot where it was (it follows a MOVED reply for the one command, and learns the
         // new layout later, seconds later after a failover): have it learn the layout now, once for everyone who asks.
         await RefreshLayoutAsync().ConfigureAwait(false);
+        if (!force && IsListeningWhereServed(slot))
+        {
+            return;
+        }
+
         if (_shardInboxes.TryRemove(slot, out var old) && old.IsValueCreated && old.Value.IsCompletedSuccessfully)
         {
             await old.Value.Result.UnsubscribeAsync().ConfigureAwait(false);
         }
 
         await EnsureShardInboxAsync(slot).ConfigureAwait(false);
+    }
+
+    // Whether this instance's channel of the slot is subscribed, as the multiplexer sees it, on the node it sends the slot to.
+    private bool IsListeningWhereServed(int slot)
+    {
+        if (_multiplexer is not { } multiplexer || !_shardInboxes.TryGetValue(slot, out var current)
+            || !current.IsValueCreated || !current.Value.IsCompletedSuccessfully)
+        {
+            return false;
+        }
+
+        try
+        {
+            var served = multiplexer.GetServer(new RedisKey(HolderRegistryKey.TagFor(slot))).EndPoint;
+            return served.Equals(multiplexer.GetSubscriber().SubscribedEndpoint(InboxOf(origin, slot)));
+        }
+        catch (RedisException)
+        {
+            return false;
+        }
     }
 
     // After a node's connection dropped: while it stays unreachable, have the multiplexer learn the cluster's layout every
@@ -260,7 +288,7 @@ internal sealed partial class RedisInvalidationBus
         if (!node.Equals(multiplexer.GetSubscriber().SubscribedEndpoint(InboxOf(origin, slot))))
         {
             // The inbox of that slot is still subscribed where the slot was before (a failover, a slot moved).
-            await ResubscribeSlotAsync(slot).ConfigureAwait(false);
+            await ResubscribeSlotAsync(slot, force: true).ConfigureAwait(false);
         }
 
         try

@@ -460,19 +460,25 @@ internal sealed class RedisL2Store : IL2Store
         }
     }
 
-    // A write script, run again once if Redis found this instance not listening on its channel of the key's slot on that node
-    // (a cluster slot moved): nothing was written, so subscribing where the slot is now and trying again is safe.
+    // A write script, run again if Redis found this instance not listening on its channel of the key's slot on that node (a
+    // cluster slot moved): nothing was written, so subscribing where the slot is now and trying again is safe. The first retry
+    // keeps a subscription the multiplexer has already moved there (it may just not have landed when the script ran); the
+    // second subscribes again regardless.
     private async ValueTask<RedisResult> EvaluateListeningAsync(
         string script, string key, RedisValue[] args, bool sync, CancellationToken token, IConnectionMultiplexer? on = null, RedisKey? uploaded = null)
     {
         var result = await EvaluateAsync(script, key, args, sync, token, on, uploaded).ConfigureAwait(false);
-        if ((long)Pair(result)[0] != NotListeningCode)
+        for (var attempt = 0; attempt < 2; attempt++)
         {
-            return result;
+            if ((long)Pair(result)[0] != NotListeningCode)
+            {
+                return result;
+            }
+
+            await _inboxes.ResubscribeAsync(key, force: attempt == 1).ConfigureAwait(false);
+            result = await EvaluateAsync(script, key, args, sync, token, on, uploaded).ConfigureAwait(false);
         }
 
-        await _inboxes.ResubscribeAsync(key).ConfigureAwait(false);
-        result = await EvaluateAsync(script, key, args, sync, token, on, uploaded).ConfigureAwait(false);
         return (long)Pair(result)[0] != NotListeningCode
             ? result
             : throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "This instance could not listen where the key's cluster slot is served.");
