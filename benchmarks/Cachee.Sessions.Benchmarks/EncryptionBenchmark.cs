@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using BenchmarkDotNet.Attributes;
-using Cachee.Sessions.Redis;
-using Cachee.Sessions.Testing;
+using Cachee.Sessions.Payload;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Options;
 

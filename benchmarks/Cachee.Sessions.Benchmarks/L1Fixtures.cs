@@ -1,6 +1,5 @@
 using System.Globalization;
-using Cachee.Sessions.Invalidation;
-using Cachee.Sessions.L2;
+using Cachee.Sessions.Testing;
 
 namespace Cachee.Sessions.Benchmarks;
 

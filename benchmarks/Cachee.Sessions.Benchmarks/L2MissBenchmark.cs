@@ -1,5 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using Cachee.Sessions.Testing;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Caching.StackExchangeRedis;
 using Microsoft.Extensions.Options;

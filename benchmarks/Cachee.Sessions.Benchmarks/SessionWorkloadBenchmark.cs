@@ -6,7 +6,6 @@ using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
-using Cachee.Sessions.Testing;
 using StackExchange.Redis;
 
 namespace Cachee.Sessions.Benchmarks;

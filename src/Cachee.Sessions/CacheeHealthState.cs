@@ -1,4 +1,8 @@
+using Cachee.Sessions.Hosting;
 using Cachee.Sessions.L2;
+
+
+
 
 namespace Cachee.Sessions;
 

@@ -1,3 +1,4 @@
+using Cachee.Sessions.Redis;
 using StackExchange.Redis;
 
 namespace Cachee.Sessions;
@@ -217,7 +218,7 @@ public sealed class CacheeOptions
     /// <summary>How many keys the replay queue holds at most (<see cref="WriteFailureMode.Replay"/>). Default 10,000; 1 to 1,000,000.</summary>
     public int ReplayQueueCapacity { get; set; } = 10_000;
 
-    /// <summary>How often the <see cref="ClusterCoordinator"/> removes expired entries from L1. Default 1 minute; 1 second to 1 hour.</summary>
+    /// <summary>How often the background upkeep removes expired entries from L1. Default 1 minute; 1 second to 1 hour.</summary>
     public TimeSpan ExpirationScanInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>

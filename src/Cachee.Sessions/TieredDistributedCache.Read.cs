@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using Cachee.Sessions.Diagnostics;
 using Cachee.Sessions.L2;
+using Cachee.Sessions.Threading;
 
 namespace Cachee.Sessions;
 

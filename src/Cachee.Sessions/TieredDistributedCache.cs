@@ -1,9 +1,13 @@
 using System.Diagnostics.Metrics;
+using Cachee.Sessions.Coordination;
 using Cachee.Sessions.Diagnostics;
 using Cachee.Sessions.Invalidation;
 using Cachee.Sessions.L1;
 using Cachee.Sessions.L2;
+using Cachee.Sessions.Payload;
 using Cachee.Sessions.Redis;
+using Cachee.Sessions.Replay;
+using Cachee.Sessions.Validation;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;

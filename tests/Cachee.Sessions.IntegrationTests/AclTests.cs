@@ -1,5 +1,4 @@
 using System.Text;
-using Cachee.Sessions.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.DependencyInjection;

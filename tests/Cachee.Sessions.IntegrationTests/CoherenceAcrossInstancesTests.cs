@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Cachee.Sessions.Invalidation;
 using Microsoft.Extensions.Caching.Distributed;
 using StackExchange.Redis;
 

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.IO.Compression;
 using System.Net;
 using System.Text.RegularExpressions;
-using Cachee.Sessions.Testing;
 
 namespace Cachee.Sessions.IntegrationTests;
 

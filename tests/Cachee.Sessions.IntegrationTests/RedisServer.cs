@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Cachee.Sessions.Testing;
 using StackExchange.Redis;
 
 namespace Cachee.Sessions.IntegrationTests;

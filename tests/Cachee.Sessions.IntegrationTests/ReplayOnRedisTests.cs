@@ -1,9 +1,9 @@
 using System.Diagnostics;
-using StackExchange.Redis;
-using Microsoft.Extensions.Logging;
 using Cachee.Sessions.L2;
 using Cachee.Sessions.Redis;
 using Microsoft.Extensions.Caching.Distributed;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
 
 namespace Cachee.Sessions.IntegrationTests;
 

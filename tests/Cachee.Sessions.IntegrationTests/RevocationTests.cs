@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Cachee.Sessions.Redis;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;

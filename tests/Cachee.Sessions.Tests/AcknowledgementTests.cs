@@ -1,4 +1,5 @@
 using Cachee.Sessions.Invalidation;
+using Cachee.Sessions.Testing;
 using Microsoft.Extensions.Caching.Distributed;
 
 namespace Cachee.Sessions.Tests;

@@ -1,5 +1,4 @@
-using Cachee.Sessions.Invalidation;
-using Cachee.Sessions.L2;
+using Cachee.Sessions.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Cachee.Sessions.Tests;

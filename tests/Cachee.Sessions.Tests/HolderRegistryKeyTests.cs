@@ -1,4 +1,6 @@
-using Cachee.Sessions.Redis;
+using Cachee.Sessions.Redis.Cluster;
+
+
 
 namespace Cachee.Sessions.Tests;
 

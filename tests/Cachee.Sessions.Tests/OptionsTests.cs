@@ -1,3 +1,5 @@
+using Cachee.Sessions.Redis;
+using Cachee.Sessions.Validation;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Configuration;

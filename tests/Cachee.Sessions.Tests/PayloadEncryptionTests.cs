@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Cachee.Sessions.L2;
-using Cachee.Sessions.Redis;
+using Cachee.Sessions.Payload;
 
 namespace Cachee.Sessions.Tests;
 

@@ -1,4 +1,7 @@
 using Cachee.Sessions.L2;
+using Cachee.Sessions.Replay;
+
+
 
 namespace Cachee.Sessions.Tests;
 

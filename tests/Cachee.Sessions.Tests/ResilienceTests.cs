@@ -1,4 +1,3 @@
-using Cachee.Sessions.L2;
 using Microsoft.Extensions.Caching.Distributed;
 using StackExchange.Redis;
 

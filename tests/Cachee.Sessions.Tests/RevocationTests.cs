@@ -1,3 +1,4 @@
+using Cachee.Sessions.L1;
 using Microsoft.Extensions.Caching.Distributed;
 
 namespace Cachee.Sessions.Tests;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Cachee.Sessions.Testing;
+namespace Cachee.Sessions.TestSupport;
 
 /// <summary>Polls a condition with a deadline: for work that happens on another thread, never a bare sleep.</summary>
 internal static class Eventually

@@ -4,7 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
-namespace Cachee.Sessions.Testing;
+namespace Cachee.Sessions.TestSupport;
 
 /// <summary>
 /// A <c>redis-server</c> process started on a free loopback port and stopped by its own process id; shared by the

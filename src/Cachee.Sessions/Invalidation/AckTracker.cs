@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using Cachee.Sessions.Threading;
 
 namespace Cachee.Sessions.Invalidation;
 

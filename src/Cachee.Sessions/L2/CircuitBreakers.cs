@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Cachee.Sessions.Invalidation;
 
 namespace Cachee.Sessions.L2;
 

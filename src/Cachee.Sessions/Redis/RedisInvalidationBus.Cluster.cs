@@ -1,4 +1,5 @@
 using Cachee.Sessions.Invalidation;
+using Cachee.Sessions.Redis.Cluster;
 using StackExchange.Redis;
 
 namespace Cachee.Sessions.Redis;

@@ -1,4 +1,3 @@
-using Cachee.Sessions.Invalidation;
 using StackExchange.Redis;
 
 namespace Cachee.Sessions.Redis;

@@ -1,6 +1,8 @@
 using System.Globalization;
 using Cachee.Sessions.Invalidation;
 using Cachee.Sessions.L2;
+using Cachee.Sessions.Payload;
+using Cachee.Sessions.Redis.Cluster;
 using StackExchange.Redis;
 
 namespace Cachee.Sessions.Redis;

@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.DataProtection.StackExchangeRedis;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
 
-namespace Cachee.Sessions.Sessions;
+namespace Cachee.Sessions.DataProtection;
 
 /// <summary>
 /// Keeps the Data Protection key ring in Cachee's Redis unless the application chose its own key storage.

@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Cachee.Sessions.L2;
 
-namespace Cachee.Sessions.Redis;
+namespace Cachee.Sessions.Payload;
 
 /// <summary>
 /// AES-256-GCM encryption of stored values (<see cref="CacheeOptions.EncryptValues"/>). A payload is

@@ -1,6 +1,9 @@
 using Cachee.Sessions.L2;
 
-namespace Cachee.Sessions.Redis;
+
+
+
+namespace Cachee.Sessions.Payload;
 
 /// <summary>
 /// What a value becomes in an entry's <c>data</c> field, and back: compressed (<see cref="PayloadCompression"/>) and then

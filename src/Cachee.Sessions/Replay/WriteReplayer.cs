@@ -3,7 +3,7 @@ using Cachee.Sessions.L1;
 using Cachee.Sessions.L2;
 using Microsoft.Extensions.Logging;
 
-namespace Cachee.Sessions;
+namespace Cachee.Sessions.Replay;
 
 /// <summary>
 /// <see cref="WriteFailureMode.Replay"/>: writes accepted while Redis is unreachable wait in a bounded

@@ -1,11 +1,10 @@
-using Cachee.Sessions;
 using Cachee.Sessions.L2;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
-namespace Microsoft.Extensions.DependencyInjection;
+namespace Cachee.Sessions.Hosting;
 
 /// <summary>
-/// The health of a <see cref="TieredDistributedCache"/> (see <see cref="CacheeHealthChecksBuilderExtensions.AddCacheeHealthCheck"/>).
+/// The health of a <see cref="TieredDistributedCache"/> (see <c>AddCacheeHealthCheck</c>).
 /// <list type="bullet">
 /// <item>Unhealthy: a circuit breaker is open (calls fail at once), or the invalidation subscription has not been live for
 /// longer than the threshold (L1 is off, and writes wait for nobody).</item>

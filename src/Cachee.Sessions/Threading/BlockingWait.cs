@@ -1,4 +1,4 @@
-namespace Cachee.Sessions;
+namespace Cachee.Sessions.Threading;
 
 /// <summary>
 /// How a blocking caller waits for a task: it sleeps on the task's wait handle at once. <c>Task.Wait</c> spins first, which

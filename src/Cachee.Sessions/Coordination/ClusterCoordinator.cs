@@ -1,10 +1,11 @@
 using Cachee.Sessions.Diagnostics;
+using Cachee.Sessions.Hosting;
 using Cachee.Sessions.Invalidation;
 using Cachee.Sessions.L1;
 using Cachee.Sessions.L2;
 using Microsoft.Extensions.Logging;
 
-namespace Cachee.Sessions;
+namespace Cachee.Sessions.Coordination;
 
 /// <summary>
 /// The background half of a <see cref="TieredDistributedCache"/>: owns the invalidation subscription (L1 is served only

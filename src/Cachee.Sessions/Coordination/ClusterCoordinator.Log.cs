@@ -1,7 +1,7 @@
 using Cachee.Sessions.Diagnostics;
 using Microsoft.Extensions.Logging;
 
-namespace Cachee.Sessions;
+namespace Cachee.Sessions.Coordination;
 
 internal sealed partial class ClusterCoordinator
 {

@@ -1,7 +1,6 @@
-using Cachee.Sessions;
 using Microsoft.Extensions.Hosting;
 
-namespace Microsoft.Extensions.DependencyInjection;
+namespace Cachee.Sessions.Hosting;
 
 /// <summary>
 /// Ties a <see cref="TieredDistributedCache"/> to the host's lifetime: the invalidation subscription is made when the host

@@ -1,4 +1,5 @@
 using Cachee.Sessions;
+using Cachee.Sessions.Hosting;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Microsoft.Extensions.DependencyInjection;

@@ -1,6 +1,7 @@
+using Cachee.Sessions.L2;
 using K4os.Compression.LZ4;
 
-namespace Cachee.Sessions.Redis;
+namespace Cachee.Sessions.Payload;
 
 /// <summary>
 /// The optional compression of stored values (<see cref="CacheeOptions.CompressValues"/>): LZ4 at its fastest level, in

@@ -1,7 +1,7 @@
 using Cachee.Sessions.Redis;
 using Microsoft.Extensions.Options;
 
-namespace Cachee.Sessions;
+namespace Cachee.Sessions.Validation;
 
 /// <summary>Checks <see cref="CacheeOptions"/> at start-up; every message names the option and its allowed range.</summary>
 internal sealed class CacheeOptionsValidator : IValidateOptions<CacheeOptions>

@@ -1,6 +1,10 @@
-using Cachee.Sessions.Invalidation;
+using Cachee.Sessions.L2;
+using Cachee.Sessions.Redis;
 
-namespace Cachee.Sessions.L2;
+
+
+
+namespace Cachee.Sessions.Testing;
 
 /// <summary>
 /// An in-process stand-in for the Redis server shared by several instances: the same entry semantics as the Lua scripts

@@ -1,7 +1,7 @@
 using System.Text;
 using StackExchange.Redis;
 
-namespace Cachee.Sessions.Redis;
+namespace Cachee.Sessions.Redis.Cluster;
 
 /// <summary>
 /// Names the holder registry of an entry: a set that must live in the entry's Redis Cluster slot (a script may touch only

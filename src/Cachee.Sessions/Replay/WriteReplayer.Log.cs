@@ -1,7 +1,7 @@
 using Cachee.Sessions.Diagnostics;
 using Microsoft.Extensions.Logging;
 
-namespace Cachee.Sessions;
+namespace Cachee.Sessions.Replay;
 
 internal sealed partial class WriteReplayer
 {

@@ -1,4 +1,8 @@
-namespace Cachee.Sessions.Invalidation;
+using Cachee.Sessions.Invalidation;
+
+
+
+namespace Cachee.Sessions.Testing;
 
 /// <summary>
 /// One instance's subscription to an <see cref="InMemoryInvalidationHub"/>. With <paramref name="coherenceUnavailable"/> it

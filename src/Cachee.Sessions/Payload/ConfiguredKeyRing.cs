@@ -1,4 +1,4 @@
-namespace Cachee.Sessions.Redis;
+namespace Cachee.Sessions.Payload;
 
 /// <summary>
 /// The key ring of <see cref="CacheeOptions.EncryptionKeys"/> (checked at start-up by the options validator): keys decoded

@@ -1,7 +1,7 @@
-using Cachee.Sessions;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
-namespace Microsoft.Extensions.DependencyInjection;
+namespace Cachee.Sessions.Hosting;
 
 /// <summary>
 /// Takes an <see cref="IEncryptionKeyRing"/> registered in the container (for example one backed by a vault client the

@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Options;
 
-namespace Cachee.Sessions.Sessions;
+namespace Cachee.Sessions.DataProtection;
 
 /// <summary>
 /// Gives every instance the same Data Protection application name unless the application set one. Without it the name

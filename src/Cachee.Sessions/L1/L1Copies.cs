@@ -1,7 +1,10 @@
-using Cachee.Sessions.L1;
+using Cachee.Sessions.Invalidation;
 using Cachee.Sessions.L2;
 
-namespace Cachee.Sessions;
+
+
+
+namespace Cachee.Sessions.L1;
 
 /// <summary>
 /// Makes and installs the L1 copies of values this instance read or wrote. A copy is valid until the earliest of its absolute

@@ -1,6 +1,10 @@
 using Cachee.Sessions.Invalidation;
+using Cachee.Sessions.L2;
 
-namespace Cachee.Sessions.L2;
+
+
+
+namespace Cachee.Sessions.Testing;
 
 /// <summary>
 /// One instance's view of an <see cref="InMemoryL2Server"/>; completes every call synchronously unless the server is paused

@@ -1,4 +1,8 @@
-namespace Cachee.Sessions.L2;
+using Cachee.Sessions.L2;
+
+
+
+namespace Cachee.Sessions.Replay;
 
 /// <summary>
 /// Writes accepted while Redis was unreachable (<see cref="WriteFailureMode.Replay"/>), one per key, oldest first, bounded.

@@ -1,4 +1,8 @@
-namespace Cachee.Sessions.Invalidation;
+using Cachee.Sessions.Invalidation;
+
+
+
+namespace Cachee.Sessions.Testing;
 
 /// <summary>
 /// An in-process stand-in for Redis pub/sub and tracking: delivers each message, synchronously and in order, to the connected

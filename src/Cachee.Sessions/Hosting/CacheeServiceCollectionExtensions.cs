@@ -1,5 +1,7 @@
 using Cachee.Sessions;
-using Cachee.Sessions.Sessions;
+using Cachee.Sessions.DataProtection;
+using Cachee.Sessions.Hosting;
+using Cachee.Sessions.Validation;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
