@@ -25,7 +25,7 @@ internal static class L1Fixtures
     {
         var options = new CacheeOptions { Configuration = "in-memory" };
         configure?.Invoke(options);
-        var server = new InMemoryL2Server(TimeProvider.System, new InMemoryInvalidationHub());
+        var server = new InMemoryRedis(TimeProvider.System);
         var id = Guid.NewGuid().ToString("N");
         var cache = new TieredDistributedCache(options, new InMemoryL2Store(server, id), new InMemoryInvalidationBus(server.Hub, id), id);
         StartAndWaitUntilSubscribed(cache);

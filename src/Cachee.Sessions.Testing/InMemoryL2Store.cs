@@ -4,13 +4,14 @@ using Cachee.Sessions.L2;
 
 
 
+
 namespace Cachee.Sessions.Testing;
 
 /// <summary>
-/// One instance's view of an <see cref="InMemoryL2Server"/>; completes every call synchronously unless the server is paused
+/// One instance's view of an <see cref="InMemoryRedis"/>; completes every call synchronously unless the server is paused
 /// (then every call waits for the pause to end, as calls to a stopped Redis do).
 /// </summary>
-internal sealed class InMemoryL2Store(InMemoryL2Server server, string origin) : IL2Store
+internal sealed class InMemoryL2Store(InMemoryRedis server, string origin) : IL2Store
 {
     private readonly string _messagePrefix = InvalidationMessage.InvalidationPrefix(origin);
 

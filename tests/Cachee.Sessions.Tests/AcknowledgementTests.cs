@@ -11,10 +11,10 @@ public sealed class AcknowledgementTests
     public async Task Write_IsAcknowledgedByEveryOtherInstance()
     {
         // A generous bound: the acknowledgements must come, however busy the test machine's thread pool is.
-        await using var fleet = new Fleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
-        var a = await fleet.AddAsync();
-        var b = await fleet.AddAsync();
-        var c = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
+        var a = await fleet.AddInstanceAsync();
+        var b = await fleet.AddInstanceAsync();
+        var c = await fleet.AddInstanceAsync();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
         Assert.NotNull(await b.GetAsync("k"));
         Assert.NotNull(await c.GetAsync("k"));
@@ -30,15 +30,15 @@ public sealed class AcknowledgementTests
     [Fact]
     public async Task SubscriberThatNeverAcknowledges_CostsOneBoundedWait_AndTheWriteStands()
     {
-        await using var fleet = new Fleet(o => o.InvalidationAckTimeout = TimeSpan.FromMilliseconds(20));
-        var a = await fleet.AddAsync();
-        using var silent = new InMemoryInvalidationBus(fleet.Server.Hub, "silent");
+        await using var fleet = new CacheeTestFleet(o => o.InvalidationAckTimeout = TimeSpan.FromMilliseconds(20));
+        var a = await fleet.AddInstanceAsync();
+        using var silent = new InMemoryInvalidationBus(fleet.Redis.Hub, "silent");
         await silent.StartAsync(new DeafListener(), CancellationToken.None);
 
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
-        _ = fleet.Server.Get("k", "silent", register: true, refreshSliding: false, 0); // a holder
+        _ = fleet.Redis.Get("k", "silent", register: true, refreshSliding: false, 0); // a holder
         await a.SetAsync("k", [2], new DistributedCacheEntryOptions());
-        _ = fleet.Server.Get("k", "silent", register: true, refreshSliding: false, 0);
+        _ = fleet.Redis.Get("k", "silent", register: true, refreshSliding: false, 0);
         a.Remove("k");
 
         Assert.Equal(2, a.GetStatistics().AckTimeouts);
@@ -48,14 +48,14 @@ public sealed class AcknowledgementTests
     [Fact]
     public async Task AcknowledgementsOff_NoneAreAskedFor()
     {
-        await using var fleet = new Fleet(o => o.InvalidationAckTimeout = TimeSpan.Zero);
-        var a = await fleet.AddAsync();
-        using var silent = new InMemoryInvalidationBus(fleet.Server.Hub, "silent");
+        await using var fleet = new CacheeTestFleet(o => o.InvalidationAckTimeout = TimeSpan.Zero);
+        var a = await fleet.AddInstanceAsync();
+        using var silent = new InMemoryInvalidationBus(fleet.Redis.Hub, "silent");
         var listener = new DeafListener();
         await silent.StartAsync(listener, CancellationToken.None);
-        _ = fleet.Server.Get("k", "silent", register: true, refreshSliding: false, 0); // a holder (of no entry yet)
+        _ = fleet.Redis.Get("k", "silent", register: true, refreshSliding: false, 0); // a holder (of no entry yet)
         await a.SetAsync("k", [0], new DistributedCacheEntryOptions());
-        _ = fleet.Server.Get("k", "silent", register: true, refreshSliding: false, 0);
+        _ = fleet.Redis.Get("k", "silent", register: true, refreshSliding: false, 0);
 
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
         Assert.Equal(0, a.GetStatistics().AckTimeouts);
@@ -65,9 +65,9 @@ public sealed class AcknowledgementTests
     [Fact]
     public async Task InstanceThatLostItsSubscription_IsNotWaitedFor()
     {
-        await using var fleet = new Fleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
-        var a = await fleet.AddAsync();
-        var b = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
+        var a = await fleet.AddInstanceAsync();
+        var b = await fleet.AddInstanceAsync();
         fleet.BusOf(b).Cut();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
         Assert.Equal(0, a.GetStatistics().AckTimeouts);

@@ -1,4 +1,5 @@
 using Cachee.Sessions.L1;
+using Cachee.Sessions.Testing;
 using Microsoft.Extensions.Caching.Distributed;
 
 namespace Cachee.Sessions.Tests;
@@ -6,14 +7,14 @@ namespace Cachee.Sessions.Tests;
 /// <summary>Invalidations keep every instance's L1 coherent with Redis.</summary>
 public sealed class CoherenceTests : IAsyncLifetime
 {
-    private readonly Fleet _fleet = new();
+    private readonly CacheeTestFleet _fleet = new();
     private TieredDistributedCache _a = null!;
     private TieredDistributedCache _b = null!;
 
     public async Task InitializeAsync()
     {
-        _a = await _fleet.AddAsync();
-        _b = await _fleet.AddAsync();
+        _a = await _fleet.AddInstanceAsync();
+        _b = await _fleet.AddInstanceAsync();
     }
 
     public async Task DisposeAsync() => await _fleet.DisposeAsync();
@@ -81,12 +82,12 @@ public sealed class CoherenceTests : IAsyncLifetime
     {
         await _a.SetAsync("k", [1], new DistributedCacheEntryOptions());
         Assert.NotNull(await _b.GetAsync("k"));
-        var commands = _fleet.Server.Commands;
+        var commands = _fleet.Redis.Commands;
         _fleet.BusOf(_b).Deliver("i1|rogue|999999|0|k");
 
         // The copy is dropped and Redis is asked again (by the prefetch or by the read): Redis' value is what is served.
         Assert.Equal([1], await _b.GetAsync("k"));
-        await Eventually.TrueAsync(() => _fleet.Server.Commands > commands, "the key is fetched again");
+        await Eventually.TrueAsync(() => _fleet.Redis.Commands > commands, "the key is fetched again");
     }
 
     [Fact]
@@ -109,7 +110,7 @@ public sealed class CoherenceTests : IAsyncLifetime
         // The ticket taken before the fetch sees the invalidation and the old value is not installed.
         var l1 = _b.L1;
         var ticket = l1.BeginRead("k");
-        var fetched = _fleet.Server.Get("k", _b.InstanceId, register: true, refreshSliding: false, _fleet.Time.GetUtcNow().UtcTicks)!.Value;
+        var fetched = _fleet.Redis.Get("k", _b.InstanceId, register: true, refreshSliding: false, _fleet.Time.GetUtcNow().UtcTicks)!.Value;
         await _a.SetAsync("k", [2], new DistributedCacheEntryOptions());
         var stale = new L1.L1Entry("k", fetched.Data, fetched.Version, ticket.Epoch, long.MaxValue);
         Assert.False(l1.TryInstallRead(ticket, stale));
@@ -119,7 +120,7 @@ public sealed class CoherenceTests : IAsyncLifetime
     [Fact]
     public async Task ConcurrentWritersOnManyInstances_ConvergeOnRedisValue()
     {
-        var c = await _fleet.AddAsync();
+        var c = await _fleet.AddInstanceAsync();
         var caches = new[] { _a, _b, c };
         var options = new DistributedCacheEntryOptions();
         await Parallel.ForAsync(0, 3000, async (i, token) =>
@@ -138,7 +139,7 @@ public sealed class CoherenceTests : IAsyncLifetime
 
         for (var k = 0; k < 7; k++)
         {
-            var truth = _fleet.Server.Get($"k{k}", "observer", register: false, refreshSliding: false, _fleet.Time.GetUtcNow().UtcTicks)?.Data;
+            var truth = _fleet.Redis.Get($"k{k}", "observer", register: false, refreshSliding: false, _fleet.Time.GetUtcNow().UtcTicks)?.Data;
             foreach (var cache in caches)
             {
                 Assert.Equal(truth, await cache.GetAsync($"k{k}"));

@@ -1,3 +1,4 @@
+using Cachee.Sessions.Testing;
 using Microsoft.Extensions.Caching.Distributed;
 
 namespace Cachee.Sessions.Tests;
@@ -11,7 +12,7 @@ public sealed class CoherenceUnavailableTests
     [Fact]
     public async Task L1StaysOff_ReadsSeeEveryWrite_AndWritesWaitForNobody()
     {
-        await using var fleet = new Fleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
+        await using var fleet = new CacheeTestFleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
         var a = await fleet.AddWithoutCoherenceAsync();
         var b = await fleet.AddWithoutCoherenceAsync();
         var sliding = new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(20) };

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text;
+using Cachee.Sessions.Testing;
 using Microsoft.Extensions.Caching.Distributed;
 
 namespace Cachee.Sessions.Tests;
@@ -7,10 +8,10 @@ namespace Cachee.Sessions.Tests;
 /// <summary>The IDistributedCache contract, as Microsoft's RedisCache keeps it, in both sync and async forms.</summary>
 public sealed class ContractTests : IAsyncLifetime
 {
-    private readonly Fleet _fleet = new();
+    private readonly CacheeTestFleet _fleet = new();
     private TieredDistributedCache _cache = null!;
 
-    public async Task InitializeAsync() => _cache = await _fleet.AddAsync();
+    public async Task InitializeAsync() => _cache = await _fleet.AddInstanceAsync();
 
     public async Task DisposeAsync() => await _fleet.DisposeAsync();
 
@@ -92,7 +93,7 @@ public sealed class ContractTests : IAsyncLifetime
         await _cache.RemoveAsync("b");
         Assert.Null(_cache.Get("a"));
         Assert.Null(await _cache.GetAsync("b"));
-        Assert.Null(_fleet.Server.Get("a", "observer", register: false, refreshSliding: false, _fleet.Time.GetUtcNow().UtcTicks));
+        Assert.Null(_fleet.Redis.Get("a", "observer", register: false, refreshSliding: false, _fleet.Time.GetUtcNow().UtcTicks));
     }
 
     [Fact]
@@ -122,7 +123,7 @@ public sealed class ContractTests : IAsyncLifetime
         await Assert.ThrowsAsync<ArgumentNullException>(() => _cache.RefreshAsync(null!));
         Assert.Throws<ArgumentNullException>(() => _cache.Remove(null!));
         await Assert.ThrowsAsync<ArgumentNullException>(() => _cache.RemoveAsync(null!));
-        Assert.Equal(0, _fleet.Server.Commands);
+        Assert.Equal(0, _fleet.Redis.Commands);
     }
 
     [Fact]
@@ -142,18 +143,18 @@ public sealed class ContractTests : IAsyncLifetime
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => _cache.GetAsync("k", cts.Token));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => _cache.SetAsync("k", [1], NoExpiry, cts.Token));
-        Assert.Equal(0, _fleet.Server.Commands);
+        Assert.Equal(0, _fleet.Redis.Commands);
     }
 
     [Fact]
     public async Task Get_OnL1Hit_ReturnsStoredArrayWithoutL2Command()
     {
         await _cache.SetAsync("k", [7], NoExpiry);
-        var commands = _fleet.Server.Commands;
+        var commands = _fleet.Redis.Commands;
         var first = _cache.Get("k");
         var second = await _cache.GetAsync("k");
         Assert.Same(first, second);
-        Assert.Equal(commands, _fleet.Server.Commands);
+        Assert.Equal(commands, _fleet.Redis.Commands);
         Assert.Equal(2, _cache.GetStatistics().L1Hits);
     }
 

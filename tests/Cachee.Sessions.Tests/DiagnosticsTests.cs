@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Cachee.Sessions.Testing;
 using Microsoft.Extensions.Caching.Distributed;
 
 namespace Cachee.Sessions.Tests;
@@ -8,9 +9,9 @@ public sealed class DiagnosticsTests
     [Fact]
     public async Task Metrics_ArePublishedOnTheCacheeMeter()
     {
-        await using var fleet = new Fleet(o => o.L1MaxEntries = 2);
-        var a = await fleet.AddAsync();
-        var b = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet(o => o.L1MaxEntries = 2);
+        var a = await fleet.AddInstanceAsync();
+        var b = await fleet.AddInstanceAsync();
         await a.SetAsync("k", [1, 2, 3], new DistributedCacheEntryOptions());
         _ = await a.GetAsync("k");
         _ = await b.GetAsync("k");
@@ -34,9 +35,9 @@ public sealed class DiagnosticsTests
     [Fact]
     public async Task UnreadablePayload_IsACountedMiss()
     {
-        await using var fleet = new Fleet();
-        var a = await fleet.AddAsync();
-        fleet.Server.PutCorrupt("bad");
+        await using var fleet = new CacheeTestFleet();
+        var a = await fleet.AddInstanceAsync();
+        fleet.Redis.PutCorrupt("bad");
         Assert.Null(await a.GetAsync("bad"));
         Assert.Null(a.Get("bad"));
         Assert.Equal(2, a.GetStatistics().UnreadablePayloads);
@@ -47,8 +48,8 @@ public sealed class DiagnosticsTests
     [Fact]
     public async Task L1Hits_AreCountedOnlyWhenAskedFor_MissesAlways()
     {
-        await using var fleet = new Fleet(o => o.CountL1Hits = false);
-        var a = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet(o => o.CountL1Hits = false);
+        var a = await fleet.AddInstanceAsync();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
         Assert.Equal([1], a.Get("k"));
         Assert.Equal([1], await a.GetAsync("k"));

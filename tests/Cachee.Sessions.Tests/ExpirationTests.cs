@@ -1,4 +1,5 @@
 using Cachee.Sessions.L2;
+using Cachee.Sessions.Testing;
 using Microsoft.Extensions.Caching.Distributed;
 
 namespace Cachee.Sessions.Tests;
@@ -6,10 +7,10 @@ namespace Cachee.Sessions.Tests;
 /// <summary>Absolute, relative and sliding expiration on a fake clock, across both tiers.</summary>
 public sealed class ExpirationTests : IAsyncLifetime
 {
-    private readonly Fleet _fleet = new();
+    private readonly CacheeTestFleet _fleet = new();
     private TieredDistributedCache _cache = null!;
 
-    public async Task InitializeAsync() => _cache = await _fleet.AddAsync();
+    public async Task InitializeAsync() => _cache = await _fleet.AddInstanceAsync();
 
     public async Task DisposeAsync() => await _fleet.DisposeAsync();
 
@@ -39,7 +40,7 @@ public sealed class ExpirationTests : IAsyncLifetime
         await _cache.SetAsync("k", [1], new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(20) });
         _fleet.Time.Advance(TimeSpan.FromMinutes(20));
         Assert.Null(await _cache.GetAsync("k"));
-        Assert.Equal(-2, _fleet.Server.Pttl("k"));
+        Assert.Equal(-2, _fleet.Redis.Pttl("k"));
     }
 
     [Fact]
@@ -73,7 +74,7 @@ public sealed class ExpirationTests : IAsyncLifetime
             await _cache.Coordinator.FlushRefreshesAsync(CancellationToken.None);
         }
 
-        Assert.True(_fleet.Server.Pttl("k") <= TimeSpan.FromMinutes(1).TotalMilliseconds);
+        Assert.True(_fleet.Redis.Pttl("k") <= TimeSpan.FromMinutes(1).TotalMilliseconds);
         _fleet.Time.SetUtcNow(start.AddMinutes(25));
         Assert.Null(await _cache.GetAsync("k"));
     }
@@ -114,7 +115,7 @@ public sealed class ExpirationTests : IAsyncLifetime
     [Fact]
     public async Task L1Copy_NeverOutlivesItsHolderRegistration()
     {
-        var other = await _fleet.AddAsync();
+        var other = await _fleet.AddInstanceAsync();
         await _cache.SetAsync("k", [1], new DistributedCacheEntryOptions { AbsoluteExpirationRelativeToNow = TimeSpan.FromHours(2) });
         Assert.NotNull(await other.GetAsync("k"));
 
@@ -132,13 +133,13 @@ public sealed class ExpirationTests : IAsyncLifetime
     [Fact]
     public async Task L1Copy_NeverOutlivesRedisEntry()
     {
-        var other = await _fleet.AddAsync();
+        var other = await _fleet.AddInstanceAsync();
         await _cache.SetAsync("k", [1], new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(5) });
         Assert.NotNull(await other.GetAsync("k"));
 
         // Redis loses the entry and its report is lost too: the L1 copies may be served until the L1 clock's margin before
         // Redis would have expired the entry, and not one tick longer.
-        _fleet.Server.DropSilently("k");
+        _fleet.Redis.DropSilently("k");
         var margin = TimeSpan.FromTicks(other.L1.Clock.Margin);
         _fleet.Time.Advance(TimeSpan.FromMinutes(5) - margin - TimeSpan.FromTicks(1));
         Assert.NotNull(await other.GetAsync("k"));

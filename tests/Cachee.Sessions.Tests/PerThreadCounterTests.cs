@@ -2,6 +2,7 @@ using Cachee.Sessions.Diagnostics;
 
 
 
+
 namespace Cachee.Sessions.Tests;
 
 public sealed class PerThreadCounterTests

@@ -1,3 +1,4 @@
+using Cachee.Sessions.Testing;
 using Microsoft.Extensions.Caching.Distributed;
 
 namespace Cachee.Sessions.Tests;
@@ -8,38 +9,38 @@ public sealed class PrefetchTests
     [Fact]
     public async Task InvalidatedKeyHeldHere_IsFetchedBack_SoTheNextReadIsAnL1Hit()
     {
-        await using var fleet = new Fleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
-        var a = await fleet.AddAsync();
-        var b = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
+        var a = await fleet.AddInstanceAsync();
+        var b = await fleet.AddInstanceAsync();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(20) });
         Assert.Equal([1], await b.GetAsync("k"));
         Assert.Equal([1], await b.GetAsync("k")); // hit since it was loaded: in use here
 
         await a.SetAsync("k", [2], new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(20) });
         await Eventually.TrueAsync(() => b.L1.TryPeek("k", out var copy) && copy.Version == 2, "b fetched the new value");
-        var commands = fleet.Server.Commands;
-        var ttl = fleet.Server.Pttl("k");
+        var commands = fleet.Redis.Commands;
+        var ttl = fleet.Redis.Pttl("k");
 
         Assert.Equal([2], await b.GetAsync("k"));
-        Assert.Equal(commands, fleet.Server.Commands);
+        Assert.Equal(commands, fleet.Redis.Commands);
         Assert.Equal((1L, 2L), (b.GetStatistics().Prefetches, b.GetStatistics().L1Hits));
-        Assert.Equal(ttl, fleet.Server.Pttl("k")); // the fetch did not count as an access (the fake clock did not move)
+        Assert.Equal(ttl, fleet.Redis.Pttl("k")); // the fetch did not count as an access (the fake clock did not move)
     }
 
     [Fact]
     public async Task CopyNotHitSinceItWasLoaded_IsDroppedNotFetched_AndItsHolderLeavesTheRegistry()
     {
-        await using var fleet = new Fleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
-        var a = await fleet.AddAsync();
-        var b = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
+        var a = await fleet.AddInstanceAsync();
+        var b = await fleet.AddInstanceAsync();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
         Assert.Equal([1], await b.GetAsync("k"));
-        Assert.Equal(2, fleet.Server.HolderCount("k"));
+        Assert.Equal(2, fleet.Redis.HolderCount("k"));
 
         await a.SetAsync("k", [2], new DistributedCacheEntryOptions());
         Assert.Equal(0, b.GetStatistics().Prefetches);
         Assert.False(b.L1.TryPeek("k", out _));
-        Assert.Equal(1, fleet.Server.HolderCount("k")); // the writer only
+        Assert.Equal(1, fleet.Redis.HolderCount("k")); // the writer only
 
         // The next change is not sent to b at all.
         var heard = b.GetStatistics().InvalidationsReceived;
@@ -52,9 +53,9 @@ public sealed class PrefetchTests
     public async Task CopyOnlyRefreshedSinceItWasLoaded_IsNotFetched()
     {
         // The session middleware refreshes after every request: a Refresh keeps the copy alive but is no use of its value.
-        await using var fleet = new Fleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
-        var a = await fleet.AddAsync();
-        var b = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
+        var a = await fleet.AddInstanceAsync();
+        var b = await fleet.AddInstanceAsync();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
         Assert.Equal([1], await b.GetAsync("k"));
         await b.RefreshAsync("k");
@@ -68,27 +69,27 @@ public sealed class PrefetchTests
     [Fact]
     public async Task ReadsDuringAFetch_JoinIt()
     {
-        await using var fleet = new Fleet();
-        var a = await fleet.AddAsync();
-        var b = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet();
+        var a = await fleet.AddInstanceAsync();
+        var b = await fleet.AddInstanceAsync();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
-        var commands = fleet.Server.Commands;
+        var commands = fleet.Redis.Commands;
         var reads = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => Task.Run(() => b.GetAsync("k"))));
         Assert.All(reads, value => Assert.Equal([1], value));
-        Assert.InRange(fleet.Server.Commands - commands, 1, 50); // usually 1; never more reads than requests
-        Assert.Equal(fleet.Server.Commands - commands, b.GetStatistics().L2Hits);
+        Assert.InRange(fleet.Redis.Commands - commands, 1, 50); // usually 1; never more reads than requests
+        Assert.Equal(fleet.Redis.Commands - commands, b.GetStatistics().L2Hits);
     }
 
     [Fact]
     public async Task BlockingReadsDuringAFetch_WaitForItAndShareItsRead()
     {
-        await using var fleet = new Fleet();
-        var a = await fleet.AddAsync();
-        var b = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet();
+        var a = await fleet.AddInstanceAsync();
+        var b = await fleet.AddInstanceAsync();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
-        var commands = fleet.Server.Commands;
+        var commands = fleet.Redis.Commands;
         var pause = new TaskCompletionSource();
-        fleet.Server.Pause = pause.Task;
+        fleet.Redis.PauseUntil(pause.Task);
 
         var first = b.GetAsync("k"); // the fetch, held by the paused server
         const int blocking = 8;
@@ -100,15 +101,15 @@ public sealed class PrefetchTests
         pause.SetResult();
         Assert.Equal([1], await first);
         Assert.All(await Task.WhenAll(readers), value => Assert.Equal([1], value));
-        Assert.Equal(1, fleet.Server.Commands - commands);
+        Assert.Equal(1, fleet.Redis.Commands - commands);
     }
 
     [Fact]
     public async Task KeyNotHeldHere_IsNotFetched()
     {
-        await using var fleet = new Fleet();
-        var a = await fleet.AddAsync();
-        var b = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet();
+        var a = await fleet.AddInstanceAsync();
+        var b = await fleet.AddInstanceAsync();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
         await a.SetAsync("k", [2], new DistributedCacheEntryOptions());
         Assert.Equal(0, b.GetStatistics().Prefetches);
@@ -118,9 +119,9 @@ public sealed class PrefetchTests
     [Fact]
     public async Task PrefetchOff_TheNextReadMisses()
     {
-        await using var fleet = new Fleet(o => o.PrefetchOnInvalidation = false);
-        var a = await fleet.AddAsync();
-        var b = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet(o => o.PrefetchOnInvalidation = false);
+        var a = await fleet.AddInstanceAsync();
+        var b = await fleet.AddInstanceAsync();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
         Assert.Equal([1], await b.GetAsync("k"));
         await a.SetAsync("k", [2], new DistributedCacheEntryOptions());
@@ -131,9 +132,9 @@ public sealed class PrefetchTests
     [Fact]
     public async Task RemovedKey_IsNotBroughtBack()
     {
-        await using var fleet = new Fleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
-        var a = await fleet.AddAsync();
-        var b = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
+        var a = await fleet.AddInstanceAsync();
+        var b = await fleet.AddInstanceAsync();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
         Assert.Equal([1], await b.GetAsync("k"));
         await a.RemoveAsync("k");

@@ -3,6 +3,7 @@ using Cachee.Sessions.Replay;
 
 
 
+
 namespace Cachee.Sessions.Tests;
 
 public sealed class ReplayQueueTests

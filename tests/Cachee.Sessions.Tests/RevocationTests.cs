@@ -1,4 +1,5 @@
 using Cachee.Sessions.L1;
+using Cachee.Sessions.Testing;
 using Microsoft.Extensions.Caching.Distributed;
 
 namespace Cachee.Sessions.Tests;
@@ -19,9 +20,9 @@ public sealed class RevocationTests
     [InlineData(Change.Expiry)]
     public async Task AChangeByAnotherClient_DropsEveryCopy(Change change)
     {
-        await using var fleet = new Fleet();
-        var a = await fleet.AddAsync();
-        var b = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet();
+        var a = await fleet.AddInstanceAsync();
+        var b = await fleet.AddInstanceAsync();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions { AbsoluteExpirationRelativeToNow = TimeSpan.FromMinutes(5) });
         Assert.Equal([1], await b.GetAsync("k"));
         Assert.True(a.L1.TryPeek("k", out _) && b.L1.TryPeek("k", out _));
@@ -29,14 +30,14 @@ public sealed class RevocationTests
         switch (change)
         {
             case Change.ForeignDelete:
-                fleet.Server.ForeignDelete("k");
+                fleet.Redis.DeleteFromOtherClient("k");
                 break;
             case Change.ForeignWrite:
-                fleet.Server.ForeignSet("k", [9]);
+                fleet.Redis.SetFromOtherClient("k", [9]);
                 break;
             case Change.Expiry:
                 fleet.Time.Advance(TimeSpan.FromMinutes(5));
-                fleet.Server.ExpireDue(); // Redis' expiry cycle, before any sweep of L1
+                fleet.Redis.ExpireDue(); // Redis' expiry cycle, before any sweep of L1
                 break;
         }
 
@@ -51,9 +52,9 @@ public sealed class RevocationTests
     [Fact]
     public async Task ACacheeWrite_IsNotRevokedOnTheWriter_AndTheOtherHoldersPrefetchOnlyWhatTheyUsed()
     {
-        await using var fleet = new Fleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
-        var a = await fleet.AddAsync();
-        var b = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
+        var a = await fleet.AddInstanceAsync();
+        var b = await fleet.AddInstanceAsync();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
         Assert.Equal([1], await b.GetAsync("k"));
         Assert.Equal([1], await b.GetAsync("k"));
@@ -69,8 +70,8 @@ public sealed class RevocationTests
     [Fact]
     public async Task EverythingRevoked_DropsEveryCopy_AndStartsANewEpoch()
     {
-        await using var fleet = new Fleet();
-        var a = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet();
+        var a = await fleet.AddInstanceAsync();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
         var epoch = a.L1.ServingEpoch;
         var ticket = a.L1.BeginRead("k");
@@ -86,21 +87,21 @@ public sealed class RevocationTests
     [Fact]
     public async Task AForeignChangeOfACopyInUse_IsNotFetched_AndIsForgottenBeforeAWriteLongAfter()
     {
-        await using var fleet = new Fleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
-        var a = await fleet.AddAsync();
-        var b = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet(o => o.InvalidationAckTimeout = TimeSpan.FromSeconds(5));
+        var a = await fleet.AddInstanceAsync();
+        var b = await fleet.AddInstanceAsync();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
         Assert.Equal([1], await b.GetAsync("k"));
         Assert.Equal([1], await b.GetAsync("k")); // in use on b
 
         // Another client changes it: b drops its copy and fetches nothing (no Cachee writer follows).
-        fleet.Server.ForeignSet("k", [9]);
+        fleet.Redis.SetFromOtherClient("k", [9]);
         Assert.False(b.L1.TryPeek("k", out _));
 
         // A second later the "in use" mark is forgotten: a Cachee write then finds no copy on b, and b fetches nothing.
         fleet.Time.Advance(TimeSpan.FromSeconds(2));
         _ = b.Coordinator.SweepExpired();
-        _ = fleet.Server.Get("k", b.InstanceId, register: true, refreshSliding: false, 0); // b is a holder again, with no copy
+        _ = fleet.Redis.Get("k", b.InstanceId, register: true, refreshSliding: false, 0); // b is a holder again, with no copy
         await a.SetAsync("k", [2], new DistributedCacheEntryOptions());
         Assert.Equal([2], await b.GetAsync("k")); // a prefetch, had one started, would have run by the end of this read
         Assert.Equal(0, b.GetStatistics().Prefetches);

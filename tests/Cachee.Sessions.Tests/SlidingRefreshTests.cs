@@ -1,4 +1,5 @@
 using Cachee.Sessions.L2;
+using Cachee.Sessions.Testing;
 using Microsoft.Extensions.Caching.Distributed;
 
 namespace Cachee.Sessions.Tests;
@@ -15,10 +16,10 @@ public sealed class SlidingRefreshTests
     [Fact]
     public async Task HitsWithinTolerance_CostNoRedisCommand()
     {
-        await using var fleet = new Fleet();
-        var cache = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet();
+        var cache = await fleet.AddInstanceAsync();
         await cache.SetAsync("s", [1], new DistributedCacheEntryOptions { SlidingExpiration = Window });
-        var commands = fleet.Server.Commands;
+        var commands = fleet.Redis.Commands;
 
         for (var i = 0; i < 100; i++)
         {
@@ -28,16 +29,16 @@ public sealed class SlidingRefreshTests
             await cache.Coordinator.FlushRefreshesAsync(CancellationToken.None);
         }
 
-        Assert.Equal(commands, fleet.Server.Commands);
+        Assert.Equal(commands, fleet.Redis.Commands);
     }
 
     [Fact]
     public async Task ManyHits_AreCoalescedIntoOneRenewalPerTolerance()
     {
-        await using var fleet = new Fleet();
-        var cache = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet();
+        var cache = await fleet.AddInstanceAsync();
         await cache.SetAsync("s", [1], new DistributedCacheEntryOptions { SlidingExpiration = Window });
-        var commands = fleet.Server.Commands;
+        var commands = fleet.Redis.Commands;
 
         // Ten minutes of a hit every 100 ms: 6,000 hits, renewals only when a tolerance has passed since the last one.
         for (var i = 0; i < 6000; i++)
@@ -47,7 +48,7 @@ public sealed class SlidingRefreshTests
             await cache.Coordinator.FlushRefreshesAsync(CancellationToken.None);
         }
 
-        var renewals = fleet.Server.Commands - commands;
+        var renewals = fleet.Redis.Commands - commands;
         Assert.InRange(renewals, 20, 26); // 600 s / 24 s = 25
         Assert.Equal(renewals, cache.GetStatistics().L2Refreshes);
     }
@@ -58,9 +59,9 @@ public sealed class SlidingRefreshTests
     public async Task RedisExpiry_IsNeverEarlierThanAccessPlusWindowMinusTolerance(int? toleranceMs)
     {
         TimeSpan? configured = toleranceMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null;
-        await using var fleet = new Fleet(o => o.SlidingRefreshTolerance = configured);
-        var a = await fleet.AddAsync();
-        var b = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet(o => o.SlidingRefreshTolerance = configured);
+        var a = await fleet.AddInstanceAsync();
+        var b = await fleet.AddInstanceAsync();
         var tolerance = configured ?? DefaultTolerance;
         await a.SetAsync("s", [1], new DistributedCacheEntryOptions { SlidingExpiration = Window });
         var random = new Random(42);
@@ -74,7 +75,7 @@ public sealed class SlidingRefreshTests
             await a.Coordinator.FlushRefreshesAsync(CancellationToken.None);
             await b.Coordinator.FlushRefreshesAsync(CancellationToken.None);
 
-            var redisExpiry = fleet.Time.GetUtcNow().AddMilliseconds(fleet.Server.Pttl("s"));
+            var redisExpiry = fleet.Time.GetUtcNow().AddMilliseconds(fleet.Redis.Pttl("s"));
             Assert.True(redisExpiry >= accessedAt + Window - tolerance, $"access {i}: Redis expires at {redisExpiry:O}, access at {accessedAt:O}");
         }
 
@@ -84,9 +85,9 @@ public sealed class SlidingRefreshTests
     [Fact]
     public async Task RenewalOfAnEntryRewrittenElsewhere_DropsTheStaleCopy()
     {
-        await using var fleet = new Fleet();
-        var a = await fleet.AddAsync();
-        var b = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet();
+        var a = await fleet.AddInstanceAsync();
+        var b = await fleet.AddInstanceAsync();
         await a.SetAsync("s", [1], new DistributedCacheEntryOptions { SlidingExpiration = Window });
         Assert.NotNull(await b.GetAsync("s"));
 
@@ -94,7 +95,7 @@ public sealed class SlidingRefreshTests
         // the renewal carries the version b read, finds a newer one in Redis, and b drops its copy.
         fleet.Time.Advance(DefaultTolerance);
         Assert.Equal([1], await b.GetAsync("s"));
-        fleet.Server.Set("s", [2], new L2.EntryExpiration(L2.EntryExpiration.None, Window.Ticks), (long)Window.TotalMilliseconds, "x", "x|", "|0|s");
+        fleet.Redis.Set("s", [2], new L2.EntryExpiration(L2.EntryExpiration.None, Window.Ticks), (long)Window.TotalMilliseconds, "x", "x|", "|0|s");
         await b.Coordinator.FlushRefreshesAsync(CancellationToken.None);
         Assert.Equal([2], await b.GetAsync("s"));
     }
@@ -122,8 +123,8 @@ public sealed class SlidingRefreshTests
     {
         var window = TimeSpan.FromMilliseconds(windowMs);
         TimeSpan? configured = toleranceMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null;
-        await using var fleet = new Fleet(o => o.SlidingRefreshTolerance = configured);
-        var cache = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet(o => o.SlidingRefreshTolerance = configured);
+        var cache = await fleet.AddInstanceAsync();
         await cache.SetAsync("s", [1], new DistributedCacheEntryOptions { SlidingExpiration = window });
         var tolerance = TimeSpan.FromTicks(L2.EntryExpiration.ToleranceTicks(window.Ticks, configured));
 
@@ -137,7 +138,7 @@ public sealed class SlidingRefreshTests
             await ReadFromL1Async(cache, (int)(elapsed.Ticks / interval.Ticks));
             await cache.Coordinator.FlushRefreshesAsync(CancellationToken.None);
 
-            var pttl = fleet.Server.Pttl("s");
+            var pttl = fleet.Redis.Pttl("s");
             Assert.True(
                 TimeSpan.FromMilliseconds(pttl + 1) >= window - tolerance,
                 $"after {elapsed + interval} of reads every {interval}: Redis' time to live is {pttl} ms, under the window {window} less the tolerance {tolerance}");
@@ -155,8 +156,8 @@ public sealed class SlidingRefreshTests
     {
         var window = TimeSpan.FromMilliseconds(windowMs);
         TimeSpan? configured = toleranceMs is { } ms ? TimeSpan.FromMilliseconds(ms) : null;
-        await using var fleet = new Fleet(o => o.SlidingRefreshTolerance = configured);
-        var cache = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet(o => o.SlidingRefreshTolerance = configured);
+        var cache = await fleet.AddInstanceAsync();
         var absolute = fleet.Time.GetUtcNow() + (window * 2.5);
         await cache.SetAsync("s", [1], new DistributedCacheEntryOptions { SlidingExpiration = window, AbsoluteExpiration = absolute });
         var tolerance = TimeSpan.FromTicks(L2.EntryExpiration.ToleranceTicks(window.Ticks, configured));
@@ -168,7 +169,7 @@ public sealed class SlidingRefreshTests
             fleet.Time.Advance(interval);
             await ReadFromL1Async(cache, step++);
             await cache.Coordinator.FlushRefreshesAsync(CancellationToken.None);
-            var expiry = fleet.Time.GetUtcNow().AddMilliseconds(fleet.Server.Pttl("s") + 1);
+            var expiry = fleet.Time.GetUtcNow().AddMilliseconds(fleet.Redis.Pttl("s") + 1);
             var wanted = Min(fleet.Time.GetUtcNow() + window - tolerance, absolute);
             Assert.True(expiry >= wanted, $"Redis expires at {expiry:O}, before {wanted:O}");
             if (renewalsOnceCapped < 0 && absolute - fleet.Time.GetUtcNow() < window - tolerance)

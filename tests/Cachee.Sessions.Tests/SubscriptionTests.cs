@@ -1,4 +1,5 @@
 using Cachee.Sessions.L1;
+using Cachee.Sessions.Testing;
 using Microsoft.Extensions.Caching.Distributed;
 
 namespace Cachee.Sessions.Tests;
@@ -9,8 +10,8 @@ public sealed class SubscriptionTests
     [Fact]
     public async Task WithoutLiveSubscription_ReadsBypassL1()
     {
-        await using var fleet = new Fleet();
-        var a = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet();
+        var a = await fleet.AddInstanceAsync();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
         fleet.BusOf(a).Cut();
 
@@ -28,8 +29,8 @@ public sealed class SubscriptionTests
     [Fact]
     public async Task WhenTheSubscriptionIsBack_CopiesFromBeforeTheGapAreDropped()
     {
-        await using var fleet = new Fleet();
-        var a = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet();
+        var a = await fleet.AddInstanceAsync();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
         fleet.BusOf(a).Cut();
         Assert.Equal(1, a.GetStatistics().L1Entries);
@@ -41,9 +42,9 @@ public sealed class SubscriptionTests
     [Fact]
     public async Task AfterAGap_NothingCachedBeforeItIsServed()
     {
-        await using var fleet = new Fleet();
-        var a = await fleet.AddAsync();
-        var b = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet();
+        var a = await fleet.AddInstanceAsync();
+        var b = await fleet.AddInstanceAsync();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
         Assert.Equal([1], await b.GetAsync("k"));
 
@@ -59,8 +60,8 @@ public sealed class SubscriptionTests
     [Fact]
     public async Task ReadStartedBeforeAGap_IsNotInstalledAfterIt()
     {
-        await using var fleet = new Fleet();
-        var a = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet();
+        var a = await fleet.AddInstanceAsync();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
         var ticket = a.L1.BeginRead("k");
         fleet.BusOf(a).Cut();
@@ -72,13 +73,13 @@ public sealed class SubscriptionTests
     [Fact]
     public async Task WithoutHostedServiceStarted_FirstUseStartsTheSubscription()
     {
-        await using var fleet = new Fleet();
+        await using var fleet = new CacheeTestFleet();
         var a = fleet.AddUnstarted();
         Assert.False(a.Coordinator.IsSubscribed);
         Assert.Null(await a.GetAsync("k"));
         await Eventually.TrueAsync(() => a.Coordinator.IsSubscribed, "first use starts the subscription");
 
-        var b = await fleet.AddAsync();
+        var b = await fleet.AddInstanceAsync();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
         Assert.Equal([1], await a.GetAsync("k"));
         Assert.Equal(1, a.GetStatistics().L1Hits);
@@ -89,9 +90,9 @@ public sealed class SubscriptionTests
     [Fact]
     public async Task WritesWhileNotSubscribed_StillReachRedisAndOthers()
     {
-        await using var fleet = new Fleet();
-        var a = await fleet.AddAsync();
-        var b = await fleet.AddAsync();
+        await using var fleet = new CacheeTestFleet();
+        var a = await fleet.AddInstanceAsync();
+        var b = await fleet.AddInstanceAsync();
         fleet.BusOf(a).Cut();
         await a.SetAsync("k", [1], new DistributedCacheEntryOptions());
         Assert.Equal([1], await b.GetAsync("k"));

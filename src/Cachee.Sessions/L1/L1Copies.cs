@@ -4,6 +4,7 @@ using Cachee.Sessions.L2;
 
 
 
+
 namespace Cachee.Sessions.L1;
 
 /// <summary>

@@ -3,6 +3,7 @@ using Cachee.Sessions.L2;
 
 
 
+
 namespace Cachee.Sessions.Payload;
 
 /// <summary>

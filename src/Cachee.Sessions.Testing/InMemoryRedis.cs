@@ -2,8 +2,6 @@ using Cachee.Sessions.L2;
 using Cachee.Sessions.Redis;
 
 
-
-
 namespace Cachee.Sessions.Testing;
 
 /// <summary>
@@ -13,26 +11,44 @@ namespace Cachee.Sessions.Testing;
 /// key since its last change, except the one that made it). Registrations do not expire here. Unlike Redis, a renewal of an
 /// entry's expiry is not reported to trackers.
 /// </summary>
-internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHub hub)
+public sealed class InMemoryRedis(TimeProvider time)
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Stored> _entries = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HashSet<string>> _holders = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HashSet<string>> _trackers = new(StringComparer.Ordinal);
 
-    public InMemoryInvalidationHub Hub => hub;
+    private readonly InMemoryInvalidationHub hub = new();
+    private Exception? _failure;
+    private Task? _pause;
+
+    internal InMemoryInvalidationHub Hub => hub;
 
     /// <summary>Counts every command the server ran, as Redis' <c>INFO commandstats</c> would count scripts.</summary>
     public long Commands { get; private set; }
 
-    /// <summary>When set, every command throws this exception (plays an unreachable server).</summary>
-    public Exception? Failure { get; set; }
+    /// <summary>Makes every command throw <paramref name="error"/> (an unreachable server) until <see cref="Recover"/>.</summary>
+    /// <param name="error">What each command throws; a connection failure when null.</param>
+    public void Fail(Exception? error = null) =>
+        Volatile.Write(ref _failure, error ?? new StackExchange.Redis.RedisConnectionException(
+            StackExchange.Redis.ConnectionFailureType.UnableToConnect, "InMemoryRedis: failing, as asked by the test."));
 
-    /// <summary>When set, every command waits for this task first (plays a paused server); commands run once it completes.</summary>
-    public Task? Pause { get; set; }
+    /// <summary>Ends a failure begun by <see cref="Fail"/>: commands run again.</summary>
+    public void Recover() => Volatile.Write(ref _failure, null);
+
+    /// <summary>Makes every command wait until <paramref name="until"/> completes (a paused server); they then run in order.</summary>
+    /// <param name="until">The end of the pause.</param>
+    public void PauseUntil(Task until)
+    {
+        ArgumentNullException.ThrowIfNull(until);
+        Volatile.Write(ref _pause, until);
+    }
+
+    /// <summary>The pause commands wait for, if one is in force.</summary>
+    internal Task? Pause => Volatile.Read(ref _pause) is { IsCompleted: false } pause ? pause : null;
 
     /// <summary>Reads an entry for <paramref name="origin"/>, registering it as a holder first when <paramref name="register"/>.</summary>
-    public L2Entry? Get(string key, string origin, bool register, bool refreshSliding, long nowTicks)
+    internal L2Entry? Get(string key, string origin, bool register, bool refreshSliding, long nowTicks)
     {
         lock (_gate)
         {
@@ -67,7 +83,7 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
         }
     }
 
-    public L2WriteResult Set(string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, string origin, string messagePrefix, string messageSuffix)
+    internal L2WriteResult Set(string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, string origin, string messagePrefix, string messageSuffix)
     {
         lock (_gate)
         {
@@ -83,7 +99,7 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
     }
 
     /// <summary>Writes only if the entry's version is <paramref name="baseVersion"/> (0: no entry); null when it is not.</summary>
-    public L2WriteResult? Replay(
+    internal L2WriteResult? Replay(
         string key, long baseVersion, byte[] value, EntryExpiration expiration, long ttlMilliseconds, string origin, string messagePrefix, string messageSuffix)
     {
         lock (_gate)
@@ -98,7 +114,7 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
         }
     }
 
-    public L2WriteResult Remove(string key, string origin, string messagePrefix, string messageSuffix)
+    internal L2WriteResult Remove(string key, string origin, string messagePrefix, string messageSuffix)
     {
         lock (_gate)
         {
@@ -114,7 +130,7 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
     }
 
     /// <summary>Writes an entry as another client would (a RedisCache instance, or <c>HSET</c> from redis-cli): no version change, no holder notified; trackers are told.</summary>
-    public void ForeignSet(string key, byte[] value)
+    public void SetFromOtherClient(string key, byte[] value)
     {
         lock (_gate)
         {
@@ -125,7 +141,7 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
     }
 
     /// <summary>Deletes a key as another client (a <c>DEL</c> from redis-cli), Redis' eviction or its expiry would: trackers are told.</summary>
-    public void ForeignDelete(string key)
+    public void DeleteFromOtherClient(string key)
     {
         lock (_gate)
         {
@@ -137,7 +153,7 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
     }
 
     /// <summary>Expires, as Redis' active expiry cycle does, every entry whose time has come: trackers are told.</summary>
-    public void ExpireDue()
+    internal void ExpireDue()
     {
         lock (_gate)
         {
@@ -157,7 +173,7 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
         }
     }
 
-    public Renewal Refresh(string key, long? expectedVersion, string? holder, long nowTicks)
+    internal Renewal Refresh(string key, long? expectedVersion, string? holder, long nowTicks)
     {
         lock (_gate)
         {
@@ -184,7 +200,7 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
     }
 
     /// <summary>The remaining time to live of a key as Redis' PTTL reports it (-2: missing, -1: no expiry).</summary>
-    public long Pttl(string key)
+    internal long Pttl(string key)
     {
         lock (_gate)
         {
@@ -193,7 +209,7 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
     }
 
     /// <summary>Deletes a key without telling anyone (plays a change whose report was lost).</summary>
-    public void DropSilently(string key)
+    internal void DropSilently(string key)
     {
         lock (_gate)
         {
@@ -202,7 +218,7 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
     }
 
     /// <summary>Stores a payload no reader can parse, as a foreign writer might.</summary>
-    public void PutCorrupt(string key)
+    internal void PutCorrupt(string key)
     {
         lock (_gate)
         {
@@ -248,7 +264,7 @@ internal sealed class InMemoryL2Server(TimeProvider time, InMemoryInvalidationHu
     private void Enter()
     {
         Commands++;
-        if (Failure is { } failure)
+        if (Volatile.Read(ref _failure) is { } failure)
         {
             throw failure;
         }
