@@ -3,6 +3,8 @@ using Cachee.Sessions.Invalidation;
 
 
 
+
+
 namespace Cachee.Sessions.Testing;
 
 /// <summary>

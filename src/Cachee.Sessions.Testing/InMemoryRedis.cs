@@ -2,6 +2,8 @@ using Cachee.Sessions.L2;
 using Cachee.Sessions.Redis;
 
 
+
+
 namespace Cachee.Sessions.Testing;
 
 /// <summary>

@@ -6,6 +6,7 @@ using Cachee.Sessions.L1;
 using Cachee.Sessions.L2;
 using Cachee.Sessions.Payload;
 using Cachee.Sessions.Redis;
+using Cachee.Sessions.Redis.Cluster;
 using Cachee.Sessions.Replay;
 using Cachee.Sessions.Validation;
 using Microsoft.Extensions.Caching.Distributed;
@@ -67,14 +68,14 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     internal TieredDistributedCache(
         CacheeOptions options, IL2Store l2, IInvalidationBus bus, string instanceId,
         TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null, bool runLoops = true)
-        : this(Validated(options), instanceId, timeProvider, loggerFactory, meterFactory, (l2, bus), runLoops)
+        : this(Validated(options), instanceId, timeProvider, loggerFactory, meterFactory, (l2, bus, SingleNodeTopology.Instance), runLoops)
     {
     }
 
     // Builds the parts in one direction: L1, the L2 access around the store, the coordinator over both, the replayer.
     private TieredDistributedCache(
         CacheeOptions options, string instanceId, TimeProvider? timeProvider, ILoggerFactory? loggerFactory, IMeterFactory? meterFactory,
-        (IL2Store Store, IInvalidationBus Bus)? tiers = null, bool runLoops = true)
+        (IL2Store Store, IInvalidationBus Bus, IKeyTopology Topology)? tiers = null, bool runLoops = true)
     {
         InstanceId = instanceId;
         var time = timeProvider ?? TimeProvider.System;
@@ -82,22 +83,23 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         _logger = logs.CreateLogger<TieredDistributedCache>();
         _ackTimeout = options.InvalidationAckTimeout;
         _prefetch = options.PrefetchOnInvalidation;
-        var (store, bus) = tiers ?? OnRedis(options, instanceId, logs.CreateLogger<RedisConnection>(), out _connection);
+        var (store, bus, topology) = tiers ?? OnRedis(options, instanceId, logs.CreateLogger<RedisConnection>(), out _connection);
         _bus = bus;
 
         _metrics = new CacheeMetrics(meterFactory, instanceId, options.CountL1Hits);
         _l1Hits = _metrics.L1Hits;
         var renewals = new RenewalRequests();
         _l1 = new L1Store(options.L1MaxBytes, options.L1MaxEntries, options.L1MaxEntryBytes, _metrics.L1Evictions.Increment, new L1Clock(time), renewals);
-        _copies = new L1Copies(_l1, time, options.SlidingRefreshTolerance, bus.CanHold);
-        var breakers = new CircuitBreakers(options.CircuitBreakerFailureThreshold, options.CircuitBreakerBreakDuration, time, bus.NodeOf, bus.LayoutMayHaveChanged);
+        _copies = new L1Copies(_l1, time, options.SlidingRefreshTolerance, topology.CanHold);
+        var breakers = new CircuitBreakers(options.CircuitBreakerFailureThreshold, options.CircuitBreakerBreakDuration, time, topology);
         _breakers = breakers;
         _time = time;
         _operationTimeout = options.L2OperationTimeout;
         var guarded = new GuardedL2Store(store, options.L2OperationTimeout, breakers, time, _metrics, logs.CreateLogger<GuardedL2Store>());
         _l2 = guarded;
         Coordinator = new ClusterCoordinator(
-            _l1, renewals, guarded, bus, _metrics, time, logs.CreateLogger<ClusterCoordinator>(), instanceId, options.ExpirationScanInterval, runLoops, OnInvalidated);
+            _l1, renewals, guarded, bus, _metrics, time, logs.CreateLogger<ClusterCoordinator>(), instanceId, options.ExpirationScanInterval, runLoops);
+        Coordinator.Invalidated += OnInvalidated;
         _replay = new WriteReplayer(
             options.WriteFailureMode == WriteFailureMode.Replay ? new ReplayQueue(options.ReplayQueueCapacity) : null,
             _l1, _copies, guarded, _metrics, time, options.CircuitBreakerBreakDuration, logs.CreateLogger<WriteReplayer>());
@@ -215,14 +217,16 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         return Validated(options.Value);
     }
 
-    private static (IL2Store, IInvalidationBus) OnRedis(CacheeOptions options, string instanceId, ILogger connectionLogger, out RedisConnection connection)
+    // The topology first: the inboxes, the bus, the store and (through the caller) the breakers are handed it.
+    private static (IL2Store, IInvalidationBus, IKeyTopology) OnRedis(CacheeOptions options, string instanceId, ILogger connectionLogger, out RedisConnection connection)
     {
         connection = new RedisConnection(options, RedisInvalidationBus.ClientNameFor(instanceId), connectionLogger);
-        var channel = ChannelName(options);
-        var bus = new RedisInvalidationBus(connection, channel, instanceId, options.InstanceName, probeTimeout: TimeSpan.FromSeconds(5));
+        var topology = new ClusterTopology(options.InstanceName);
+        var inboxes = new ShardInboxes(topology, ChannelName(options), instanceId);
+        var bus = new RedisInvalidationBus(connection, topology, inboxes, instanceId, options.InstanceName, probeTimeout: TimeSpan.FromSeconds(5));
         var store = new RedisL2Store(
-            connection, options.InstanceName, bus, instanceId, options.L2OperationTimeout, options.SlidingRefreshTolerance, options.MinReplicasToAcknowledge,
+            connection, options.InstanceName, topology, inboxes, instanceId, options.L2OperationTimeout, options.SlidingRefreshTolerance, options.MinReplicasToAcknowledge,
             options.LargeValueThreshold, PayloadCodec.For(options));
-        return (store, bus);
+        return (store, bus, topology);
     }
 }

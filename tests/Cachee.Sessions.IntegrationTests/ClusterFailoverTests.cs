@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using Cachee.Sessions.Redis.Cluster;
 using Microsoft.Extensions.Caching.Distributed;
 using StackExchange.Redis;
 using Xunit.Abstractions;

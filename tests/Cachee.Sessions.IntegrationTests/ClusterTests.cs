@@ -191,8 +191,8 @@ public sealed class ClusterTests(RedisCluster cluster)
             await writer.SetAsync(key, [1], Sliding);
             await Eventually.TrueAsync(async () => await holder.GetAsync(key) is [1] && holder.L1.TryPeek(key, out _), "the holder keeps a copy");
 
-            var slot = Cachee.Sessions.Redis.Cluster.HolderRegistryKey.SlotOf(instances.Prefix + key);
-            var slotInbox = Cachee.Sessions.Redis.Cluster.HolderRegistryKey.TagFor(slot)
+            var slot = Cachee.Sessions.Redis.Cluster.HashSlot.Of(instances.Prefix + key);
+            var slotInbox = Cachee.Sessions.Redis.Cluster.HashSlot.TagFor(slot)
                 + Cachee.Sessions.Invalidation.InvalidationMessage.InboxChannel(instances.Prefix + "__cachee:invalidations", holder.InstanceId);
             await holderConnection.GetSubscriber().UnsubscribeAsync(StackExchange.Redis.RedisChannel.Sharded(slotInbox));
             var waitsBefore = writer.GetStatistics().AckWaits;

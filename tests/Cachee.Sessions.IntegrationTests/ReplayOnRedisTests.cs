@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Cachee.Sessions.L2;
 using Cachee.Sessions.Redis;
+using Cachee.Sessions.Redis.Cluster;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
@@ -18,7 +19,8 @@ public sealed class ReplayOnRedisTests(RedisServer redis)
     {
         var options = new CacheeOptions { Configuration = redis.Endpoint, InstanceName = $"t{Guid.NewGuid():N}:" };
         using var connection = new RedisConnection(options, "cachee-test");
-        var store = new RedisL2Store(connection, options.InstanceName, new RedisInvalidationBus(connection, "replay-test", "origin", options.InstanceName, TimeSpan.FromSeconds(5)), "origin", TimeSpan.FromSeconds(1));
+        var topology = new ClusterTopology(options.InstanceName);
+        var store = new RedisL2Store(connection, options.InstanceName, topology, new ShardInboxes(topology, "replay-test", "origin"), "origin", TimeSpan.FromSeconds(1));
         var expiration = new EntryExpiration(EntryExpiration.None, TimeSpan.FromMinutes(20).Ticks);
         var ttl = expiration.TtlMilliseconds(DateTime.UtcNow.Ticks);
 
@@ -118,7 +120,8 @@ public sealed class ReplayOnRedisTests(RedisServer redis)
         // have the window of a 1 s operation timeout.
         var options = new CacheeOptions { Configuration = server.Endpoint, InstanceName = $"t{Guid.NewGuid():N}:", L2OperationTimeout = TimeSpan.FromSeconds(20) };
         using var connection = new RedisConnection(options, "cachee-test");
-        var store = new RedisL2Store(connection, options.InstanceName, new RedisInvalidationBus(connection, "deadline-test", "origin", options.InstanceName, TimeSpan.FromSeconds(5)), "origin", TimeSpan.FromSeconds(1));
+        var topology = new ClusterTopology(options.InstanceName);
+        var store = new RedisL2Store(connection, options.InstanceName, topology, new ShardInboxes(topology, "deadline-test", "origin"), "origin", TimeSpan.FromSeconds(1));
         _ = await (await connection.GetAsync(sync: false, CancellationToken.None)).GetDatabase().PingAsync();
         var expiration = new EntryExpiration(EntryExpiration.None, TimeSpan.FromMinutes(20).Ticks);
 

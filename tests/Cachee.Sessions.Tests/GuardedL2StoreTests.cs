@@ -1,3 +1,4 @@
+using System.Net;
 using Cachee.Sessions.Diagnostics;
 using Cachee.Sessions.L2;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -13,7 +14,7 @@ public sealed class GuardedL2StoreTests
     {
         var time = new FakeTimeProvider();
         using var metrics = new CacheeMetrics(null, "test", countL1Hits: false);
-        var breakers = new CircuitBreakers(threshold: 2, breakDuration: TimeSpan.FromSeconds(5), time, _ => null);
+        var breakers = new CircuitBreakers(threshold: 2, breakDuration: TimeSpan.FromSeconds(5), time, SingleNodeTopology.Instance);
         var guarded = new GuardedL2Store(new UnconfirmedWrites(), TimeSpan.FromSeconds(1), breakers, time, metrics, NullLogger.Instance);
 
         for (var i = 0; i < 5; i++)
@@ -33,9 +34,9 @@ public sealed class GuardedL2StoreTests
     {
         var time = new FakeTimeProvider();
         using var metrics = new CacheeMetrics(null, "test", countL1Hits: false);
-        var deadKeysNode = "node-a";
+        var deadKeysNode = new DnsEndPoint("node-a", 6379);
         var breakers = new CircuitBreakers(
-            threshold: 2, breakDuration: TimeSpan.FromSeconds(5), time, key => key.StartsWith("dead", StringComparison.Ordinal) ? deadKeysNode : "node-b");
+            threshold: 2, breakDuration: TimeSpan.FromSeconds(5), time, new TwoNodes(key => key.StartsWith("dead", StringComparison.Ordinal) ? deadKeysNode : new DnsEndPoint("node-b", 6379)));
         var guarded = new GuardedL2Store(new TimeoutForKey("dead-key"), TimeSpan.FromSeconds(1), breakers, time, metrics, NullLogger.Instance);
 
         for (var i = 0; i < 2; i++)
@@ -52,7 +53,7 @@ public sealed class GuardedL2StoreTests
         Assert.Null(await Read(guarded, "live-key"));
 
         // Once those keys are served by another node (a failover promoted its replica), they have that node's breaker.
-        deadKeysNode = "node-c";
+        deadKeysNode = new DnsEndPoint("node-c", 6379);
         Assert.Null(await Read(guarded, "dead-other"));
     }
 
@@ -91,5 +92,16 @@ public sealed class GuardedL2StoreTests
 
         public ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, bool register, long nowTicks, bool sync, CancellationToken token) =>
             throw new NotSupportedException();
+    }
+
+    private sealed class TwoNodes(Func<string, EndPoint> nodeOf) : IKeyTopology
+    {
+        public EndPoint? NodeOf(string key) => nodeOf(key);
+
+        public bool CanHold(string key) => true;
+
+        public void LayoutMayHaveChanged()
+        {
+        }
     }
 }

@@ -3,6 +3,8 @@ using Cachee.Sessions.Redis.Cluster;
 
 
 
+
+
 namespace Cachee.Sessions.Tests;
 
 /// <summary>An entry's holder registry lives in the entry's cluster slot (a script may touch one slot only) and is never an entry key.</summary>
@@ -12,7 +14,7 @@ public sealed class HolderRegistryKeyTests
     [InlineData("somekey", 11058)] // the values of Redis' CLUSTER KEYSLOT documentation
     [InlineData("foo{hash_tag}", 2515)]
     [InlineData("123456789", 12739)] // CRC16/XMODEM's check value, 0x31C3
-    public void SlotOf_IsRedisClusterSlot(string key, int slot) => Assert.Equal(slot, HolderRegistryKey.SlotOf(key));
+    public void SlotOf_IsRedisClusterSlot(string key, int slot) => Assert.Equal(slot, HashSlot.Of(key));
 
     [Theory]
     [InlineData("app:", "session-1")]
@@ -27,7 +29,7 @@ public sealed class HolderRegistryKeyTests
     {
         var entry = (prefix ?? string.Empty) + key;
         var registry = (string)HolderRegistryKey.For(prefix, key)!;
-        Assert.Equal(HolderRegistryKey.SlotOf(entry), HolderRegistryKey.SlotOf(registry));
+        Assert.Equal(HashSlot.Of(entry), HashSlot.Of(registry));
         Assert.NotEqual(entry, registry);
         Assert.NotEqual(registry, (string)HolderRegistryKey.For(prefix, key + "2")!);
     }

@@ -3,6 +3,8 @@ using Cachee.Sessions.L1;
 
 
 
+
+
 namespace Cachee.Sessions.Tests;
 
 public sealed class L1StoreTests

@@ -3,6 +3,8 @@ using Cachee.Sessions.Redis;
 
 
 
+
+
 namespace Cachee.Sessions.Tests;
 
 public sealed class LargeKeyHintsTests

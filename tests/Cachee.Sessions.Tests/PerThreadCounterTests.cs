@@ -3,6 +3,8 @@ using Cachee.Sessions.Diagnostics;
 
 
 
+
+
 namespace Cachee.Sessions.Tests;
 
 public sealed class PerThreadCounterTests

@@ -3,6 +3,8 @@ using Cachee.Sessions.L2;
 
 
 
+
+
 namespace Cachee.Sessions.Tests;
 
 public sealed class RedisTtlTests

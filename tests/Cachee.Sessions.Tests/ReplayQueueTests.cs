@@ -4,6 +4,8 @@ using Cachee.Sessions.Replay;
 
 
 
+
+
 namespace Cachee.Sessions.Tests;
 
 public sealed class ReplayQueueTests

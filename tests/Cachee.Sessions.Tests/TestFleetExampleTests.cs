@@ -1,4 +1,5 @@
 using System.Text;
+using Cachee.Sessions.Testing;
 using Microsoft.Extensions.Caching.Distributed;
 
 namespace Cachee.Sessions.Tests;

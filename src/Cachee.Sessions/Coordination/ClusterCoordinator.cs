@@ -23,7 +23,7 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
     private long _malformedSinceLogged;
     private long _unsubscribedSince; // timestamp; 0 while subscribed
     private readonly L1Store _l1;
-    private readonly IL2Store _l2;
+    private readonly GuardedL2Store _l2;
     private readonly IInvalidationBus _bus;
     private readonly CacheeMetrics _metrics;
     private readonly TimeProvider _time;
@@ -31,7 +31,6 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
     private readonly string _instanceId;
     private readonly TimeSpan _scanInterval;
     private readonly bool _runLoops;
-    private readonly Action<string, bool> _invalidated;
     private readonly RenewalRequests _renewals;
 
     // Keys whose copy, in use here, was revoked by Redis' tracking, with when (L1 clock): the writer's invalidation that
@@ -45,11 +44,10 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
     private bool _coherenceUnavailable;
 
     internal ClusterCoordinator(
-        L1Store l1, RenewalRequests renewals, IL2Store l2, IInvalidationBus bus, CacheeMetrics metrics, TimeProvider time, ILogger logger,
-        string instanceId, TimeSpan scanInterval, bool runLoops, Action<string, bool> invalidated)
+        L1Store l1, RenewalRequests renewals, GuardedL2Store l2, IInvalidationBus bus, CacheeMetrics metrics, TimeProvider time, ILogger logger,
+        string instanceId, TimeSpan scanInterval, bool runLoops)
     {
         _renewals = renewals;
-        _invalidated = invalidated;
         _l1 = l1;
         _l2 = l2;
         _bus = bus;
@@ -62,11 +60,17 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
         _unsubscribedSince = time.GetTimestamp();
     }
 
+    /// <summary>
+    /// Another instance changed a key, or Redis reported a change: the key, and whether this instance's copy of it was in use
+    /// (then the cache may fetch the new value ahead of need).
+    /// </summary>
+    public event Action<string, bool>? Invalidated;
+
     /// <summary>True while invalidations are heard and L1 is served.</summary>
     public bool IsSubscribed => _l1.ServingEpoch != 0;
 
     /// <summary>
-    /// True when the bus found that this deployment cannot be kept coherent (a Redis Cluster, for now): L1 stays off for good
+    /// True when the bus found that this deployment cannot be kept coherent (a Redis Cluster before 7.0): L1 stays off for good
     /// and writes wait for no acknowledgement (no instance holds a copy).
     /// </summary>
     public bool IsCoherenceUnavailable => Volatile.Read(ref _coherenceUnavailable);
@@ -272,7 +276,7 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
                     _bus.PublishAck(message.Origin, message.AckId, message.KeyOrToken);
                 }
 
-                _invalidated(message.KeyOrToken, wasHot);
+                Invalidated?.Invoke(message.KeyOrToken, wasHot);
 
                 break;
             case MessageKind.Revoked:
@@ -285,7 +289,7 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
                     _revokedWhileHot[message.KeyOrToken] = _l1.Clock.Now();
                 }
 
-                _invalidated(message.KeyOrToken, false);
+                Invalidated?.Invoke(message.KeyOrToken, false);
                 break;
             case MessageKind.Ack:
                 Acks.Acknowledge(message.AckId, message.Origin);
@@ -347,7 +351,7 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
     void IInvalidationListener.OnSubscriptionEstablished()
     {
         // A probe went through Redis and came back: Redis answers, so an open circuit breaker may close at once.
-        (_l2 as GuardedL2Store)?.NoteRedisAnswered();
+        _l2.NoteRedisAnswered();
         var epoch = _l1.Resume();
         Interlocked.Exchange(ref _unsubscribedSince, 0);
         Log.SubscriptionEstablished(_logger, epoch);

@@ -1,4 +1,3 @@
-using Cachee.Sessions.L2;
 
 
 
@@ -26,22 +25,4 @@ internal interface IInvalidationBus : IDisposable
     /// was applied here (fire and forget).
     /// </summary>
     void PublishAck(string writerOrigin, long ackId, string key);
-
-    /// <summary>
-    /// False while changes of <paramref name="key"/> may go unheard although the bus as a whole is live (on a Redis Cluster,
-    /// the node that serves it lost a connection): no copy of it may be kept meanwhile.
-    /// </summary>
-    bool CanHold(string key);
-
-    /// <summary>
-    /// The Redis node that serves <paramref name="key"/> now, on a Redis Cluster; null where one node serves every key (a
-    /// single node, Sentinel). Calls for keys of different nodes fail independently (see <c>CircuitBreakers</c>).
-    /// </summary>
-    object? NodeOf(string key);
-
-    /// <summary>
-    /// Calls for a node failed until its circuit breaker opened: on a Redis Cluster the node may have become a replica (a
-    /// graceful failover), so the connection learns the layout again. Nothing to do elsewhere.
-    /// </summary>
-    void LayoutMayHaveChanged();
 }

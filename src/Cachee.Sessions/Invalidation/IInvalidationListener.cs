@@ -1,3 +1,6 @@
+using Cachee.Sessions.L2;
+
+
 namespace Cachee.Sessions.Invalidation;
 
 /// <summary>Receives what an <see cref="IInvalidationBus"/> hears. Calls for one bus never overlap.</summary>
@@ -17,7 +20,7 @@ internal interface IInvalidationListener
 
     /// <summary>
     /// On a Redis Cluster, one node lost a connection: changes of the keys it serves (<paramref name="servedByIt"/>) may go
-    /// unheard from now on (the bus holds their copies back, see <see cref="IInvalidationBus.CanHold"/>, until it is back).
+    /// unheard from now on (the bus holds their copies back, see <c>IKeyTopology.CanHold</c>, until it is back).
     /// </summary>
     void OnShardLost(Func<string, bool> servedByIt);
 

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Cachee.Sessions.Invalidation;
 
 namespace Cachee.Sessions.L2;
 
@@ -12,17 +11,16 @@ namespace Cachee.Sessions.L2;
 /// <param name="threshold">Failures in a row that open a breaker.</param>
 /// <param name="breakDuration">How long an open breaker fails calls at once.</param>
 /// <param name="time">The clock.</param>
-/// <param name="nodeOf">The node that serves a key, or null where one node serves all (see <c>IInvalidationBus.NodeOf</c>).</param>
-/// <param name="onOpened">Called when a node's breaker opens (see <c>IInvalidationBus.LayoutMayHaveChanged</c>).</param>
-internal sealed class CircuitBreakers(int threshold, TimeSpan breakDuration, TimeProvider time, Func<string, object?> nodeOf, Action? onOpened = null)
+/// <param name="topology">The node that serves a key; told when a node's breaker opens (its layout may have changed).</param>
+internal sealed class CircuitBreakers(int threshold, TimeSpan breakDuration, TimeProvider time, IKeyTopology topology)
 {
     private readonly CircuitBreaker _all = new(threshold, breakDuration, time);
-    private readonly ConcurrentDictionary<object, CircuitBreaker> _perNode = new();
+    private readonly ConcurrentDictionary<System.Net.EndPoint, CircuitBreaker> _perNode = new();
 
     /// <summary>The breaker of the node that serves <paramref name="key"/>.</summary>
     public CircuitBreaker For(string key)
     {
-        if (nodeOf(key) is not { } node)
+        if (topology.NodeOf(key) is not { } node)
         {
             return _all;
         }
@@ -44,7 +42,7 @@ internal sealed class CircuitBreakers(int threshold, TimeSpan breakDuration, Tim
     }
 
     /// <summary>A breaker just opened.</summary>
-    public void Opened() => onOpened?.Invoke();
+    public void Opened() => topology.LayoutMayHaveChanged();
 
     /// <summary>Redis answered outside of a call (the subscription's probe came back): closes every open breaker; true when one was.</summary>
     public bool AllSucceeded()

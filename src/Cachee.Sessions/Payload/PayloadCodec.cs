@@ -4,6 +4,8 @@ using Cachee.Sessions.L2;
 
 
 
+
+
 namespace Cachee.Sessions.Payload;
 
 /// <summary>

@@ -18,51 +18,64 @@ namespace Cachee.Sessions.Redis;
 /// connection stops L1; once both are back, tracking is armed again and a probe starts a new epoch (copies from before the
 /// gap are dropped, since Redis forgot what they tracked).
 /// <para>On a Redis Cluster (7.0 or later), the own channel is a sharded channel per cluster slot in which this instance
-/// holds keys (<see cref="EnsureInboxAsync"/>), so that a write script can publish to it on the key's own shard (and count
-/// the holders there), plus a home inbox (<see cref="HomeInboxOf"/>) where writers reach it when it has not followed a
+/// holds keys (see <see cref="ShardInboxes"/>), so that a write script can publish to it on the key's own shard (and count
+/// the holders there), plus a home inbox where writers reach it when it has not followed a
 /// slot yet; tracking is armed on every master, redirected to this instance's subscriber connection on that
-/// master. Liveness is per node: a node's keys are held only while that node is proven (<see cref="CanHold"/>), so a lost
+/// master. Liveness is per node: a node's keys are held only while that node is proven (<see cref="ClusterTopology.CanHold"/>), so a lost
 /// connection, a failover or a slot moving to another node holds back that node's keys only.</para>
 /// </summary>
-internal sealed partial class RedisInvalidationBus(RedisConnection connection, string channel, string origin, string? keyPrefix, TimeSpan probeTimeout)
-    : IInvalidationBus
+internal sealed partial class RedisInvalidationBus : IInvalidationBus
 {
     private static readonly TimeSpan ReprobeBackoff = TimeSpan.FromMilliseconds(100);
     private const int MaxProveAttempts = 50;
-    private static readonly TimeSpan FailoverPollInterval = TimeSpan.FromMilliseconds(500);
     private static readonly RedisChannel TrackingChannel = RedisChannel.Literal("__redis__:invalidate");
-    private readonly RedisChannel _inbox = RedisChannel.Literal(InvalidationMessage.InboxChannel(channel, origin));
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, Lazy<Task<ChannelMessageQueue>>> _shardInboxes = new();
-    private bool _cluster;
+    private readonly RedisConnection connection;
+    private readonly ClusterTopology topology;
+    private readonly ShardInboxes inboxes;
+    private readonly string origin;
+    private readonly string? keyPrefix;
+    private readonly TimeSpan probeTimeout;
+    private readonly RedisChannel _inbox;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskCompletionSource> _nodeProbes = new(StringComparer.Ordinal);
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<System.Net.EndPoint, byte> _provenNodes = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<System.Net.EndPoint, byte> _provingNodes = new();
-    private readonly byte[] _keyPrefix = System.Text.Encoding.UTF8.GetBytes(keyPrefix ?? string.Empty);
+    private readonly byte[] _keyPrefix;
     private readonly CancellationTokenSource _disposed = new();
     private IInvalidationListener? _listener;
     private IConnectionMultiplexer? _multiplexer;
     private ChannelMessageQueue? _queue;
     private ChannelMessageQueue? _trackingQueue;
-    private ChannelMessageQueue? _homeQueue;
     private TaskCompletionSource? _probe;
     private string _probeToken = string.Empty;
     private readonly Lock _gate = new();
     private int _probing;
     private long _losses;
     private long _nodeLosses;
-    private Task? _layoutRefresh;
-    private DateTime _layoutRefreshStarted;
     private int _trackingReported;
 
-    /// <summary>True on a Redis Cluster: channels are sharded, one per slot in use (known once started).</summary>
-    public bool IsCluster => Volatile.Read(ref _cluster);
+    public RedisInvalidationBus(
+        RedisConnection connection, ClusterTopology topology, ShardInboxes inboxes, string origin, string? keyPrefix, TimeSpan probeTimeout)
+    {
+        this.connection = connection;
+        this.topology = topology;
+        this.inboxes = inboxes;
+        this.origin = origin;
+        this.keyPrefix = keyPrefix;
+        this.probeTimeout = probeTimeout;
+        _inbox = inboxes.InboxOf(origin, slot: null);
+        _keyPrefix = System.Text.Encoding.UTF8.GetBytes(keyPrefix ?? string.Empty);
+        inboxes.Received += OnMessage;
+        topology.NodeNeedsProof += (node, slot) => StartProving(node, slot);
+    }
+
+    private bool IsCluster => topology.IsCluster;
 
     public async Task StartAsync(IInvalidationListener listener, CancellationToken token)
     {
         _listener = listener;
         var multiplexer = await connection.GetAsync(sync: false, token).ConfigureAwait(false);
         var servers = multiplexer.GetServers();
-        if (servers.Any(server => server.ServerType == ServerType.Cluster))
+        var cluster = servers.Any(server => server.ServerType == ServerType.Cluster);
+        if (cluster)
         {
             if (servers.Any(server => server.Version < new Version(7, 0)))
             {
@@ -72,12 +85,11 @@ internal sealed partial class RedisInvalidationBus(RedisConnection connection, s
                     + "and every read goes to Redis (correct, with RedisCache's cost).");
                 return;
             }
-
-            Volatile.Write(ref _cluster, true);
         }
 
         if (_multiplexer is null)
         {
+            topology.Learn(multiplexer, cluster);
             _multiplexer = multiplexer;
             multiplexer.ConnectionFailed += OnConnectionFailed;
             multiplexer.ConnectionRestored += OnConnectionRestored;
@@ -85,7 +97,7 @@ internal sealed partial class RedisInvalidationBus(RedisConnection connection, s
 
         if (IsCluster)
         {
-            await SubscribeHomeInboxAsync(multiplexer).ConfigureAwait(false);
+            await inboxes.SubscribeHomeAsync(multiplexer).ConfigureAwait(false);
         }
 
         if (_queue is null && !IsCluster)
@@ -109,7 +121,7 @@ internal sealed partial class RedisInvalidationBus(RedisConnection connection, s
         var multiplexer = await connection.GetAsync(sync: false, token).ConfigureAwait(false);
         var subscriber = multiplexer.GetSubscriber();
         var cluster = multiplexer.GetServers().Any(server => server.ServerType == ServerType.Cluster);
-        var check = InboxOf("access-check-" + origin, cluster ? 0 : null);
+        var check = inboxes.InboxOf("access-check-" + origin, cluster ? 0 : null);
         _ = await subscriber.SubscribeAsync(check).ConfigureAwait(false);
         await subscriber.UnsubscribeAsync(check).ConfigureAwait(false);
     }
@@ -128,7 +140,7 @@ internal sealed partial class RedisInvalidationBus(RedisConnection connection, s
             return;
         }
 
-        _ = multiplexer.GetSubscriber().Publish(InboxOf(writerOrigin, null), message, CommandFlags.FireAndForget);
+        _ = multiplexer.GetSubscriber().Publish(inboxes.InboxOf(writerOrigin, null), message, CommandFlags.FireAndForget);
     }
 
     // From the node that holds the key, to the writer's channel of the key's slot, where the writer listened when it wrote.
@@ -139,7 +151,7 @@ internal sealed partial class RedisInvalidationBus(RedisConnection connection, s
     {
         try
         {
-            var inbox = HolderRegistryKey.TagFor(SlotOf(key)) + InvalidationMessage.InboxChannel(channel, writerOrigin);
+            var inbox = inboxes.SlotInboxName(writerOrigin, topology.SlotOf(key));
             var heard = await multiplexer.GetDatabase().ScriptEvaluateAsync(
                 RedisScripts.AckOnKeyNode, [new RedisKey((keyPrefix ?? string.Empty) + key)], [inbox, message]).ConfigureAwait(false);
             if ((long)heard > 0)
@@ -154,7 +166,7 @@ internal sealed partial class RedisInvalidationBus(RedisConnection connection, s
 
         try
         {
-            _ = await multiplexer.GetSubscriber().PublishAsync(HomeInboxOf(writerOrigin), message).ConfigureAwait(false);
+            _ = await multiplexer.GetSubscriber().PublishAsync(inboxes.HomeInboxOf(writerOrigin), message).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
@@ -210,9 +222,9 @@ internal sealed partial class RedisInvalidationBus(RedisConnection connection, s
         if (IsCluster)
         {
             // Every master proven on its own (see ProveNodeAsync), then the instance as a whole through slot 0's inbox.
-            await Task.WhenAll(Masters().Select(node => ProveNodeAsync(node))).ConfigureAwait(false);
-            probeChannel = InboxOf(origin, 0);
-            await EnsureShardInboxAsync(0).ConfigureAwait(false);
+            await Task.WhenAll(topology.Masters().Select(node => ProveNodeAsync(node))).ConfigureAwait(false);
+            probeChannel = inboxes.InboxOf(origin, 0);
+            await inboxes.EnsureSlotAsync(0).ConfigureAwait(false);
         }
         else
         {
@@ -237,16 +249,13 @@ internal sealed partial class RedisInvalidationBus(RedisConnection connection, s
     private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
     {
         // On a cluster, only the keys that node serves may have changes go unheard: their copies are dropped and held back
-        // until the node is proven again (see CanHold).
+        // until the node is proven again (see ClusterTopology.CanHold).
         if (IsCluster && e.EndPoint is { } lost && e.ConnectionType is ConnectionType.Subscription or ConnectionType.Interactive)
         {
             _ = Interlocked.Increment(ref _nodeLosses);
-            _ = _provenNodes.TryRemove(lost, out _);
-            if (_multiplexer is { } multiplexer)
-            {
-                _listener?.OnShardLost(key => IsServedBy(multiplexer, key, endpoint => endpoint.Equals(lost)));
-                _ = FollowFailoverAsync(lost);
-            }
+            topology.MarkLost(lost);
+            _listener?.OnShardLost(key => topology.IsServedBy(key, lost));
+            _ = topology.FollowFailoverAsync(lost, _disposed.Token);
 
             return;
         }
@@ -321,8 +330,7 @@ internal sealed partial class RedisInvalidationBus(RedisConnection connection, s
             multiplexer.ConnectionRestored -= OnConnectionRestored;
         }
 
-        var shardQueues = _shardInboxes.Values.Select(lazy => lazy.IsValueCreated && lazy.Value.IsCompletedSuccessfully ? lazy.Value.Result : null);
-        foreach (var queue in shardQueues.Append(_queue).Append(_trackingQueue).Append(_homeQueue))
+        foreach (var queue in inboxes.Queues.Append(_queue).Append(_trackingQueue))
         {
             try
             {

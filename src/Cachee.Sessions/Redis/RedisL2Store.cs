@@ -20,7 +20,8 @@ internal sealed class RedisL2Store : IL2Store
     private readonly RedisKey _prefix;
     private readonly string? _instanceName;
     private readonly string _origin;
-    private readonly RedisInvalidationBus _inboxes;
+    private readonly ShardInboxes _inboxes;
+    private readonly ClusterTopology _topology;
     private readonly DurableWriteConnections? _durable;
     private readonly LargeValueConnections? _large;
     private readonly int _largeThreshold;
@@ -38,6 +39,7 @@ internal sealed class RedisL2Store : IL2Store
 
     /// <param name="connection">The cache's connection.</param>
     /// <param name="instanceName">The key prefix.</param>
+    /// <param name="topology">The layout: cluster or not, the slot and node of a key.</param>
     /// <param name="inboxes">The instances' channels (this instance's own, made sure of before it registers or writes on a cluster).</param>
     /// <param name="origin">This instance's id: its name in holder registries and in its channel's name.</param>
     /// <param name="operationTimeout">How long callers wait; writes must reach Redis well within it (see <see cref="WriteWindow"/>).</param>
@@ -46,7 +48,7 @@ internal sealed class RedisL2Store : IL2Store
     /// <param name="codec">What values become in Redis: compressed, encrypted (null: stored as they are).</param>
     /// <param name="largeValueThreshold">The configured <see cref="CacheeOptions.LargeValueThreshold"/> (such values travel on <see cref="RedisConnection.Large"/>).</param>
     public RedisL2Store(
-        RedisConnection connection, string? instanceName, RedisInvalidationBus inboxes, string origin, TimeSpan operationTimeout,
+        RedisConnection connection, string? instanceName, ClusterTopology topology, ShardInboxes inboxes, string origin, TimeSpan operationTimeout,
         TimeSpan? slidingTolerance = null, int minReplicas = 0, int largeValueThreshold = int.MaxValue, PayloadCodec? codec = null)
     {
         _codec = codec ?? new PayloadCodec(null, null, encryptWrites: false, requireEncrypted: false);
@@ -60,6 +62,7 @@ internal sealed class RedisL2Store : IL2Store
         _prefix = string.IsNullOrEmpty(instanceName) ? default : new RedisKey(instanceName);
         _instanceName = instanceName;
         _inboxes = inboxes;
+        _topology = topology;
         _origin = origin;
         _messagePrefix = InvalidationMessage.InvalidationPrefix(origin);
     }
@@ -99,7 +102,7 @@ internal sealed class RedisL2Store : IL2Store
         var database = (await _connection.GetAsync(sync, token).ConfigureAwait(false)).GetDatabase();
         RedisKey redisKey = _prefix.Append(key);
         var holders = HolderRegistryKey.For(_instanceName, key);
-        if (register && _inboxes.IsCluster)
+        if (register && _topology.IsCluster)
         {
             return await ReadRegisteredAsync(key, refreshSliding, nowTicks, sync, token).ConfigureAwait(false);
         }
@@ -618,8 +621,8 @@ internal sealed class RedisL2Store : IL2Store
         catch (RedisServerException ex) when (ex.Message.StartsWith("READONLY", StringComparison.Ordinal))
         {
             // Sent to a node that is a replica now (a graceful cluster failover): the multiplexers learn the new layout.
-            _inboxes.LayoutMayHaveChanged();
-            if (on is ConnectionMultiplexer own && _inboxes.IsCluster)
+            _topology.LayoutMayHaveChanged();
+            if (on is ConnectionMultiplexer own && _topology.IsCluster)
             {
                 _ = own.ConfigureAsync().ContinueWith(
                     static t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);

@@ -1,4 +1,3 @@
-using System.Text;
 using StackExchange.Redis;
 
 namespace Cachee.Sessions.Redis.Cluster;
@@ -11,9 +10,7 @@ namespace Cachee.Sessions.Redis.Cluster;
 /// </summary>
 internal static class HolderRegistryKey
 {
-    private const int Slots = 16384;
     private const string Suffix = ":cachee-holders";
-    private static readonly Lazy<string[]> TagsBySlot = new(BuildTags);
 
     /// <summary>The registry key of the entry stored at <paramref name="prefix"/> + <paramref name="key"/>.</summary>
     public static RedisKey For(string? prefix, string key)
@@ -24,7 +21,7 @@ internal static class HolderRegistryKey
             return entryKey + Suffix;
         }
 
-        var tag = "{" + TagsBySlot.Value[SlotOf(Encoding.UTF8.GetBytes(entryKey))] + "}";
+        var tag = HashSlot.TagFor(HashSlot.Of(entryKey));
         return string.IsNullOrEmpty(prefix) || prefix.Contains('{', StringComparison.Ordinal)
             ? tag + entryKey + Suffix
             : prefix + tag + key + Suffix;
@@ -37,65 +34,9 @@ internal static class HolderRegistryKey
     /// </summary>
     public static RedisKey StagingFor(string? prefix, string key, string unique) => For(prefix, key).Append(":staged:" + unique);
 
-    /// <summary>The cluster slot of a key, as Redis computes it (CRC16 of its hash tag, or of the whole key).</summary>
-    public static int SlotOf(string key) => SlotOf(Encoding.UTF8.GetBytes(key));
-
-    /// <summary>A hash tag (with its braces) that puts a key or a sharded channel in <paramref name="slot"/>.</summary>
-    public static string TagFor(int slot) => "{" + TagsBySlot.Value[slot] + "}";
-
-    private static int SlotOf(ReadOnlySpan<byte> key)
-    {
-        var open = key.IndexOf((byte)'{');
-        if (open >= 0)
-        {
-            var close = key[(open + 1)..].IndexOf((byte)'}');
-            if (close > 0)
-            {
-                key = key.Slice(open + 1, close);
-            }
-        }
-
-        return Crc16(key) % Slots;
-    }
-
     private static bool HasHashTag(string key)
     {
         var open = key.IndexOf('{', StringComparison.Ordinal);
         return open >= 0 && key.IndexOf('}', open + 1) > open + 1;
-    }
-
-    // CRC16-CCITT (XMODEM), the checksum Redis Cluster hashes keys with.
-    private static int Crc16(ReadOnlySpan<byte> bytes)
-    {
-        var crc = 0;
-        foreach (var b in bytes)
-        {
-            crc ^= b << 8;
-            for (var bit = 0; bit < 8; bit++)
-            {
-                crc = (crc & 0x8000) != 0 ? (crc << 1) ^ 0x1021 : crc << 1;
-            }
-        }
-
-        return crc & 0xFFFF;
-    }
-
-    // For every slot, the shortest decimal number that hashes to it (found once, in a few milliseconds).
-    private static string[] BuildTags()
-    {
-        var tags = new string[Slots];
-        var found = 0;
-        for (var n = 0; found < Slots; n++)
-        {
-            var text = n.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            ref var tag = ref tags[Crc16(Encoding.ASCII.GetBytes(text)) % Slots];
-            if (tag is null)
-            {
-                tag = text;
-                found++;
-            }
-        }
-
-        return tags;
     }
 }
