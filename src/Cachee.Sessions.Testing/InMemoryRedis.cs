@@ -1,5 +1,5 @@
 using Cachee.Sessions.L2;
-using Cachee.Sessions.Redis;
+
 
 
 
@@ -8,7 +8,7 @@ namespace Cachee.Sessions.Testing;
 
 /// <summary>
 /// An in-process stand-in for the Redis server shared by several instances: the same entry semantics as the Lua scripts
-/// in <c>Redis/RedisScripts.cs</c>, expiry on a <see cref="TimeProvider"/>, the holder registries (a change is sent to the
+/// in <c>Redis/Scripts/</c>, expiry on a <see cref="TimeProvider"/>, the holder registries (a change is sent to the
 /// holders only), and server-assisted tracking (every change, by whichever client, is reported to the instances that read the
 /// key since its last change, except the one that made it). Registrations do not expire here. Unlike Redis, a renewal of an
 /// entry's expiry is not reported to trackers.

@@ -1,5 +1,6 @@
 using Cachee.Sessions.Invalidation;
 using Cachee.Sessions.Redis.Cluster;
+using Cachee.Sessions.Redis.Scripts;
 using StackExchange.Redis;
 
 namespace Cachee.Sessions.Redis;
@@ -153,7 +154,7 @@ internal sealed partial class RedisInvalidationBus : IInvalidationBus
         {
             var inbox = inboxes.SlotInboxName(writerOrigin, topology.SlotOf(key));
             var heard = await multiplexer.GetDatabase().ScriptEvaluateAsync(
-                RedisScripts.AckOnKeyNode, [new RedisKey((keyPrefix ?? string.Empty) + key)], [inbox, message]).ConfigureAwait(false);
+                AckOnKeyNodeScript.Text.Lua, [new RedisKey((keyPrefix ?? string.Empty) + key)], [inbox, message]).ConfigureAwait(false);
             if ((long)heard > 0)
             {
                 return;

@@ -3,11 +3,12 @@ using Cachee.Sessions.Invalidation;
 using Cachee.Sessions.L2;
 using Cachee.Sessions.Payload;
 using Cachee.Sessions.Redis.Cluster;
+using Cachee.Sessions.Redis.Scripts;
 using StackExchange.Redis;
 
 namespace Cachee.Sessions.Redis;
 
-/// <summary>The L2 store on Redis, in RedisCache's hash format (see <see cref="RedisScripts"/>).</summary>
+/// <summary>The L2 store on Redis, in RedisCache's hash format (see <c>Redis/Scripts/</c>: one file per script, its arguments and its reply).</summary>
 internal sealed class RedisL2Store : IL2Store
 {
     private static readonly RedisValue[] EntryFields = ["absexp", "sldexp", "data", "ver", "enc"];
@@ -28,7 +29,7 @@ internal sealed class RedisL2Store : IL2Store
     private readonly LargeKeyHints _largeKeys = new();
     private readonly PayloadCodec _codec;
     private readonly int _minReplicas;
-    private readonly RedisValue _messagePrefix;
+    private readonly string _messagePrefix;
     private readonly long _registrationMs = (long)HolderRegistry.Lifetime.TotalMilliseconds;
     private readonly long _writeWindowMs;
     private readonly TimeSpan? _slidingTolerance;
@@ -89,7 +90,7 @@ internal sealed class RedisL2Store : IL2Store
     /// One round trip of plain commands, sent together: the holder registration (<c>SADD</c> and <c>PEXPIRE</c> of the registry, before the entry is read), <c>HMGET</c> of the entry's
     /// fields, then <c>PTTL</c>. No script: a script's calls and its copy of the value through Lua cost Redis several
     /// times what these commands cost. A sliding entry read with <paramref name="refreshSliding"/> whose time to live has
-    /// fallen more than the sliding tolerance below its window is then renewed by the <see cref="RedisScripts.Refresh"/> script,
+    /// fallen more than the sliding tolerance below its window is then renewed by the <see cref="RefreshScript"/> script,
     /// only if it is still at the version read (a second round trip, at most once per tolerance for an entry read again and
     /// again, as renewals of L1 hits are).
     /// <para>The time to live is read after the fields, so that a write landing between the two can only pair an older value
@@ -227,9 +228,9 @@ internal sealed class RedisL2Store : IL2Store
     {
         await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
         var large = _large is not null && _largeKeys.Contains(key);
-        var reply = (RedisResult[])(await EvaluateAsync(
-            RedisScripts.ReadRegistered, key, [_origin, _registrationMs, _inboxes.OwnInboxFor(key), large ? "1" : string.Empty], sync, token).ConfigureAwait(false))!;
-        var registered = (long)reply[5] == 1;
+        var read = ReadRegisteredScript.Parse(await EvaluateAsync(
+            ReadRegisteredScript.Text, key, ReadRegisteredScript.Arguments(_origin, _registrationMs, _inboxes.OwnInboxFor(key), large), sync, token).ConfigureAwait(false));
+        var registered = read.Registered;
         if (!registered)
         {
             _ = _inboxes.ResubscribeAsync(key).AsTask().ContinueWith(
@@ -239,13 +240,13 @@ internal sealed class RedisL2Store : IL2Store
         L2Entry entry;
         if (large)
         {
-            if ((long)reply[2] == 0)
+            if ((long)read.Data == 0)
             {
                 _largeKeys.Forget(key);
                 return null;
             }
 
-            if (await FetchLargeAsync(key, Version((RedisValue)reply[3]), (long)reply[4], sync, token).ConfigureAwait(false) is not { } fetched)
+            if (await FetchLargeAsync(key, Version(read.Version), read.Pttl, sync, token).ConfigureAwait(false) is not { } fetched)
             {
                 return null;
             }
@@ -254,14 +255,12 @@ internal sealed class RedisL2Store : IL2Store
         }
         else
         {
-            if (reply[2].IsNull)
+            if (read.Data.IsNull)
             {
                 return null;
             }
 
-            entry = Entry(
-                key,
-                (RedisValue)reply[0], (RedisValue)reply[1], (RedisValue)reply[2], Version((RedisValue)reply[3]), RedisTtl.FromPttl((long)reply[4]), (RedisValue)reply[6]);
+            entry = Entry(key, read.Absolute, read.Sliding, read.Data, Version(read.Version), RedisTtl.FromPttl(read.Pttl), read.Encoding);
             _largeKeys.Saw(key, entry.Data.Length, _largeThreshold);
         }
 
@@ -327,17 +326,9 @@ internal sealed class RedisL2Store : IL2Store
         string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token)
     {
         var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
-        await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
-        var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(key);
-        var (payload, encoding) = _codec.Encode(RedisKeyName(key), value);
-        var large = IsLargeValue(key, payload);
-        var suffix = InvalidationMessage.InvalidationSuffix(ackId, key);
-        RedisValue[] args =
-        [
-            deadline, expiration.AbsoluteTicks, expiration.SlidingTicks, large ? RedisValue.EmptyString : payload, ttlMilliseconds,
-            _origin, inboxPrefix, _messagePrefix, suffix, _registrationMs, publish, _inboxes.OwnInboxFor(key), encoding,
-        ];
-        return await WriteAsync(RedisScripts.Set, key, args, suffix, sync, token, large ? payload : null).ConfigureAwait(false);
+        var (write, payload) = await EntryWriteAsync(key, value, expiration, ttlMilliseconds, ackId).ConfigureAwait(false);
+        return await WriteAsync(SetScript.Text, key, SetScript.Arguments(deadline, write), write.MessageSuffix, sync, token, payload).ConfigureAwait(false)
+            ?? throw new RedisException("The write script reported a superseded write, which only a replay can be.");
     }
 
     public async ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token)
@@ -347,34 +338,32 @@ internal sealed class RedisL2Store : IL2Store
         await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
         var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(key);
         var suffix = InvalidationMessage.InvalidationSuffix(ackId, key);
-        RedisValue[] args = [deadline, _origin, inboxPrefix, _messagePrefix, suffix, publish, _inboxes.OwnInboxFor(key)];
-        return await WriteAsync(RedisScripts.Remove, key, args, suffix, sync, token).ConfigureAwait(false);
+        var args = RemoveScript.Arguments(deadline, _origin, inboxPrefix, _messagePrefix, suffix, publish, _inboxes.OwnInboxFor(key));
+        return await WriteAsync(RemoveScript.Text, key, args, suffix, sync, token).ConfigureAwait(false)
+            ?? throw new RedisException("The remove script reported a superseded write, which only a replay can be.");
     }
 
     public async ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token)
     {
         var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
-        await _inboxes.EnsureInboxAsync(write.Key).ConfigureAwait(false);
-        var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(write.Key);
-        var (payload, encoding) = _codec.Encode(RedisKeyName(write.Key), write.Value);
-        var large = IsLargeValue(write.Key, payload);
-        var suffix = InvalidationMessage.InvalidationSuffix(0, write.Key);
-        RedisValue[] args =
-        [
-            deadline, write.BaseVersion, write.Expiration.AbsoluteTicks, write.Expiration.SlidingTicks,
-            large ? RedisValue.EmptyString : payload, ttlMilliseconds,
-            _origin, inboxPrefix, _messagePrefix, suffix, _registrationMs, publish, _inboxes.OwnInboxFor(write.Key), encoding,
-        ];
-        return await WriteAsync(RedisScripts.Replay, write.Key, args, suffix, sync, token, large ? payload : null).ConfigureAwait(false) is { Version: not SupersededCode } applied
-            ? applied
-            : null;
+        var (entry, payload) = await EntryWriteAsync(write.Key, write.Value, write.Expiration, ttlMilliseconds, ackId: 0).ConfigureAwait(false);
+        var args = ReplayScript.Arguments(deadline, write.BaseVersion, entry);
+        return await WriteAsync(ReplayScript.Text, write.Key, args, entry.MessageSuffix, sync, token, payload).ConfigureAwait(false);
     }
 
-    private const long LateCode = -1;
-    private const long SupersededCode = -2;
-    private const long NotListeningCode = -3;
-
-    private const long UploadMissingCode = -4;
+    // The arguments of a write, and the payload to upload first when it is large (null otherwise).
+    private async ValueTask<(EntryWrite Write, byte[]? Upload)> EntryWriteAsync(
+        string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId)
+    {
+        await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
+        var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(key);
+        var (payload, encoding) = _codec.Encode(RedisKeyName(key), value);
+        var large = IsLargeValue(key, payload);
+        var write = new EntryWrite(
+            expiration.AbsoluteTicks, expiration.SlidingTicks, large ? RedisValue.EmptyString : payload, ttlMilliseconds, _origin, inboxPrefix,
+            _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key), _registrationMs, publish, _inboxes.OwnInboxFor(key), encoding);
+        return (write, large ? payload : null);
+    }
 
     // Whether a value is large (see CacheeOptions.LargeValueThreshold); what this instance last saw of the key is noted.
     private bool IsLargeValue(string key, byte[] value)
@@ -386,12 +375,13 @@ internal sealed class RedisL2Store : IL2Store
     // A write script: on the shared connection, or, when writes wait for replicas, on a leased connection of its own, where
     // WAIT then blocks only that connection. A write confirmed by too few replicas in time fails (it may be on the master);
     // the writer keeps no copy of an acknowledged write, since its own connection did not read it back (no tracking there).
-    // A large value (largeValue not null) is uploaded first to a key of its own (see RedisScripts.WriteEntry), and both the
+    // A large value (largeValue not null) is uploaded first to a key of its own (see LuaParts.Write), and both the
     // upload and the script go over a large-value connection when there are some, so that the value never holds up the
     // shared one; the writer then keeps no copy either (that connection is not tracked), and reads it next over such a
     // connection too.
-    private async ValueTask<L2WriteResult> WriteAsync(
-        string script, string key, RedisValue[] args, string invalidationSuffix, bool sync, CancellationToken token, byte[]? largeValue = null)
+    // Returns null for a replay Redis found superseded.
+    private async ValueTask<L2WriteResult?> WriteAsync(
+        ScriptText script, string key, RedisValue[] args, string invalidationSuffix, bool sync, CancellationToken token, byte[]? largeValue = null)
     {
         if (_durable is null)
         {
@@ -399,18 +389,17 @@ internal sealed class RedisL2Store : IL2Store
             var staging = largeValue is null ? (RedisKey?)null : await UploadAsync(on, key, largeValue, sync, token).ConfigureAwait(false);
             var result = await WrittenAsync(
                 await EvaluateListeningAsync(script, key, args, sync, token, on, staging).ConfigureAwait(false), invalidationSuffix, sync).ConfigureAwait(false);
-            return on is null ? result : result with { KeepCopy = false };
+            return on is null || result is null ? result : result.Value with { KeepCopy = false };
         }
 
         using var lease = await _durable.LeaseAsync(sync, token).ConfigureAwait(false);
         var uploaded = largeValue is null ? (RedisKey?)null : await UploadAsync(lease.Multiplexer, key, largeValue, sync, token).ConfigureAwait(false);
         var reply = await EvaluateListeningAsync(script, key, args, sync, token, lease.Multiplexer, uploaded).ConfigureAwait(false);
-        if ((long)Pair(reply)[0] == SupersededCode)
+        if (await WrittenAsync(reply, invalidationSuffix, sync).ConfigureAwait(false) is not { } written)
         {
-            return new L2WriteResult(SupersededCode, 0);
+            return null;
         }
 
-        var written = await WrittenAsync(reply, invalidationSuffix, sync).ConfigureAwait(false);
         var waitMs = Math.Max(1, _writeWindowMs / 2);
         var confirmed = await WaitForReplicasAsync(lease.Multiplexer, key, waitMs, sync).ConfigureAwait(false);
         return confirmed >= _minReplicas
@@ -469,47 +458,60 @@ internal sealed class RedisL2Store : IL2Store
     // cluster slot moved): nothing was written, so subscribing where the slot is now and trying again is safe. The first retry
     // keeps a subscription the multiplexer has already moved there (it may just not have landed when the script ran); the
     // second subscribes again regardless.
-    private async ValueTask<RedisResult> EvaluateListeningAsync(
-        string script, string key, RedisValue[] args, bool sync, CancellationToken token, IConnectionMultiplexer? on = null, RedisKey? uploaded = null)
+    private async ValueTask<WriteReply> EvaluateListeningAsync(
+        ScriptText script, string key, RedisValue[] args, bool sync, CancellationToken token, IConnectionMultiplexer? on = null, RedisKey? uploaded = null)
     {
-        var result = await EvaluateAsync(script, key, args, sync, token, on, uploaded).ConfigureAwait(false);
+        var result = WriteReply.Parse(await EvaluateAsync(script, key, args, sync, token, on, uploaded).ConfigureAwait(false));
         for (var attempt = 0; attempt < 2; attempt++)
         {
-            if ((long)Pair(result)[0] != NotListeningCode)
+            if (result.Status != WriteStatus.NotListening)
             {
                 return result;
             }
 
             await _inboxes.ResubscribeAsync(key, force: attempt == 1).ConfigureAwait(false);
-            result = await EvaluateAsync(script, key, args, sync, token, on, uploaded).ConfigureAwait(false);
+            result = WriteReply.Parse(await EvaluateAsync(script, key, args, sync, token, on, uploaded).ConfigureAwait(false));
         }
 
-        return (long)Pair(result)[0] != NotListeningCode
+        return result.Status != WriteStatus.NotListening
             ? result
             : throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "This instance could not listen where the key's cluster slot is served.");
     }
 
-    // A write script's reply as a result; on a cluster, the holders it did not reach on the key's shard are then told on their
-    // home inbox (see RedisScripts.NotifyHolders), and those that heard it there are waited for too.
-    private async ValueTask<L2WriteResult> WrittenAsync(RedisResult reply, string invalidationSuffix, bool sync)
+    // A write script's reply as a result (null: a superseded replay); on a cluster, the holders it did not reach on the key's
+    // shard are then told on their home inbox (see LuaParts.Notify), and those that heard it there are waited for too.
+    private async ValueTask<L2WriteResult?> WrittenAsync(WriteReply reply, string invalidationSuffix, bool sync)
     {
-        var written = ToWriteResult(reply);
-        var unreached = Pair(reply) is { Length: 3 } triple ? (RedisResult[]?)triple[2] : null;
-        return unreached is { Length: > 0 } && written.Version > 0
-            ? written with { Receivers = written.Receivers + await NotifyAtHomeAsync(unreached, written.Version, invalidationSuffix, sync).ConfigureAwait(false) }
-            : written;
+        switch (reply.Status)
+        {
+            case WriteStatus.Superseded:
+                return null;
+            case WriteStatus.Late:
+                // Redis' clock may have been misjudged: measure it again before the next write.
+                Volatile.Write(ref _clockMeasured, 0);
+                throw new TimeoutException("The write reached Redis after its deadline and was not applied.");
+            case WriteStatus.UploadMissing:
+                throw new TimeoutException("The large value uploaded for the write was gone when the write ran; it was not applied.");
+            case WriteStatus.Written:
+                var written = new L2WriteResult(reply.Version, reply.Receivers);
+                return reply.Unreached is { Length: > 0 } unreached
+                    ? written with { Receivers = written.Receivers + await NotifyAtHomeAsync(unreached, written.Version, invalidationSuffix, sync).ConfigureAwait(false) }
+                    : written;
+            default:
+                throw new RedisException($"The write script answered {reply.Status}.");
+        }
     }
 
     // Publishes the invalidation on each holder's home inbox; returns how many heard it (a holder that is gone hears nothing,
     // and a home node that cannot be reached now counts as nobody to wait for).
-    private async ValueTask<long> NotifyAtHomeAsync(RedisResult[] holders, long version, string invalidationSuffix, bool sync)
+    private async ValueTask<long> NotifyAtHomeAsync(string[] holders, long version, string invalidationSuffix, bool sync)
     {
         var subscriber = (await _connection.GetAsync(sync, CancellationToken.None).ConfigureAwait(false)).GetSubscriber();
-        RedisValue message = string.Concat((string?)_messagePrefix, version.ToString(CultureInfo.InvariantCulture), invalidationSuffix);
+        RedisValue message = string.Concat(_messagePrefix, version.ToString(CultureInfo.InvariantCulture), invalidationSuffix);
         long heard = 0;
         foreach (var holder in holders)
         {
-            var inbox = _inboxes.HomeInboxOf((string)holder!);
+            var inbox = _inboxes.HomeInboxOf(holder);
             try
             {
                 heard += sync ? subscriber.Publish(inbox, message) : await subscriber.PublishAsync(inbox, message).ConfigureAwait(false);
@@ -522,30 +524,6 @@ internal sealed class RedisL2Store : IL2Store
 
         return heard;
     }
-
-    private L2WriteResult ToWriteResult(RedisResult result)
-    {
-        var pair = Pair(result);
-        if ((long)pair[0] == LateCode)
-        {
-            // Redis' clock may have been misjudged: measure it again before the next write.
-            Volatile.Write(ref _clockMeasured, 0);
-            throw new TimeoutException("The write reached Redis after its deadline and was not applied.");
-        }
-
-        if ((long)pair[0] == UploadMissingCode)
-        {
-            throw new TimeoutException("The large value uploaded for the write was gone when the write ran; it was not applied.");
-        }
-
-        return new L2WriteResult((long)pair[0], (long)pair[1]);
-    }
-
-    // A write script's reply: {version or a negative code, subscribers reached[, holders not reached]}.
-    private static RedisResult[] Pair(RedisResult result) =>
-        result is { IsNull: false, Length: 2 or 3 } && (RedisResult[]?)result is { } pair && !pair[0].IsNull && !pair[1].IsNull
-            ? pair
-            : throw new RedisException($"Unexpected reply to a write script: {result?.Resp2Type.ToString() ?? "none"} {result}.");
 
     // The deadline of a write sent now, in Unix milliseconds by Redis' clock (whose offset from ours is measured with TIME
     // on the first write, and again after a rejected one).
@@ -580,30 +558,19 @@ internal sealed class RedisL2Store : IL2Store
 
     public async ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, bool register, long nowTicks, bool sync, CancellationToken token)
     {
-        RedisValue expected = expectedVersion is { } version ? version.ToString(CultureInfo.InvariantCulture) : string.Empty;
         if (register)
         {
             await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
         }
 
-        RedisValue[] args = [nowTicks, expected, register ? _origin : string.Empty, _registrationMs];
-        var reply = (RedisResult[])(await EvaluateAsync(RedisScripts.Refresh, key, args, sync, token).ConfigureAwait(false))!;
-        return (long)reply[0] switch
-        {
-            RefreshMissingCode => Renewal.Missing,
-            RefreshVersionChangedCode => Renewal.VersionChanged,
-            var pttl => Renewal.Renewed(RedisTtl.FromPttl(pttl), (long)reply[1] == 1),
-        };
+        var args = RefreshScript.Arguments(nowTicks, expectedVersion, register ? _origin : null, _registrationMs);
+        return RefreshScript.Parse(await EvaluateAsync(RefreshScript.Text, key, args, sync, token).ConfigureAwait(false));
     }
-
-    // The Refresh script's codes besides a PTTL (see RedisScripts.Refresh).
-    private const long RefreshMissingCode = -2;
-    private const long RefreshVersionChangedCode = -3;
 
     // Sends EVALSHA (the script's hash, not its text); a server that does not know the script yet (first use, restart,
     // failover) answers NOSCRIPT, and the script is then sent once with EVAL, which also caches it there.
     private async ValueTask<RedisResult> EvaluateAsync(
-        string script, string key, RedisValue[] args, bool sync, CancellationToken token, IConnectionMultiplexer? on = null, RedisKey? uploaded = null)
+        ScriptText script, string key, RedisValue[] args, bool sync, CancellationToken token, IConnectionMultiplexer? on = null, RedisKey? uploaded = null)
     {
         token.ThrowIfCancellationRequested();
         var multiplexer = on ?? await _connection.GetAsync(sync, token).ConfigureAwait(false);
@@ -611,7 +578,7 @@ internal sealed class RedisL2Store : IL2Store
         RedisKey[] keys = uploaded is { } staging
             ? [_prefix.Append(key), HolderRegistryKey.For(_instanceName, key), staging]
             : [_prefix.Append(key), HolderRegistryKey.For(_instanceName, key)];
-        var hash = RedisScripts.HashOf(script);
+        var hash = script.Hash;
         try
         {
             return sync
@@ -633,8 +600,8 @@ internal sealed class RedisL2Store : IL2Store
         catch (RedisServerException ex) when (ex.Message.StartsWith("NOSCRIPT", StringComparison.Ordinal))
         {
             return sync
-                ? database.ScriptEvaluate(script, keys, args)
-                : await database.ScriptEvaluateAsync(script, keys, args).ConfigureAwait(false);
+                ? database.ScriptEvaluate(script.Lua, keys, args)
+                : await database.ScriptEvaluateAsync(script.Lua, keys, args).ConfigureAwait(false);
         }
     }
 
