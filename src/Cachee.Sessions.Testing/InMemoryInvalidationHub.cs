@@ -5,6 +5,7 @@ using Cachee.Sessions.Invalidation;
 
 
 
+
 namespace Cachee.Sessions.Testing;
 
 /// <summary>

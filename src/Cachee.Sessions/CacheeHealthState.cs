@@ -7,6 +7,7 @@ using Cachee.Sessions.L2;
 
 
 
+
 namespace Cachee.Sessions;
 
 /// <summary>What a cache's health is judged on (see <c>CacheeHealthCheck</c>).</summary>

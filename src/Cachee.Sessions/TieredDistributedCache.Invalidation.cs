@@ -6,6 +6,7 @@ using Cachee.Sessions.Diagnostics;
 
 
 
+
 namespace Cachee.Sessions;
 
 // When a key changed: the coordinator has dropped the old copy (and acknowledged to a Cachee writer); here fetches begun

@@ -5,6 +5,8 @@ using Cachee.Sessions.Invalidation;
 
 
 
+
+
 namespace Cachee.Sessions.Tests;
 
 public sealed class AckTrackerTests

@@ -5,6 +5,8 @@ using Cachee.Sessions.L1;
 
 
 
+
+
 namespace Cachee.Sessions.Tests;
 
 public sealed class KeyHashTests

@@ -5,6 +5,8 @@ using Cachee.Sessions.Redis;
 
 
 
+
+
 namespace Cachee.Sessions.Tests;
 
 public sealed class LargeKeyHintsTests

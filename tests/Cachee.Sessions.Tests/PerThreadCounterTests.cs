@@ -5,6 +5,8 @@ using Cachee.Sessions.Diagnostics;
 
 
 
+
+
 namespace Cachee.Sessions.Tests;
 
 public sealed class PerThreadCounterTests

@@ -5,6 +5,8 @@ using Cachee.Sessions.L2;
 
 
 
+
+
 namespace Cachee.Sessions.Tests;
 
 public sealed class RedisTtlTests

@@ -6,6 +6,8 @@ using Cachee.Sessions.Replay;
 
 
 
+
+
 namespace Cachee.Sessions.Tests;
 
 public sealed class ReplayQueueTests

@@ -7,6 +7,7 @@ using Cachee.Sessions.L2;
 
 
 
+
 namespace Cachee.Sessions.L1;
 
 /// <summary>

@@ -6,6 +6,7 @@ using Cachee.Sessions.L2;
 
 
 
+
 namespace Cachee.Sessions.Payload;
 
 /// <summary>

@@ -5,6 +5,7 @@ using Cachee.Sessions.L2;
 
 
 
+
 namespace Cachee.Sessions.Replay;
 
 /// <summary>
