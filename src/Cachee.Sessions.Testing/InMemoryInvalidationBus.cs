@@ -1,11 +1,6 @@
 using Cachee.Sessions.Invalidation;
 
 
-
-
-
-
-
 namespace Cachee.Sessions.Testing;
 
 /// <summary>

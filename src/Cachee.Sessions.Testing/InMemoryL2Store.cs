@@ -2,12 +2,6 @@ using Cachee.Sessions.Invalidation;
 using Cachee.Sessions.L2;
 
 
-
-
-
-
-
-
 namespace Cachee.Sessions.Testing;
 
 /// <summary>

@@ -1,9 +1,6 @@
 using Cachee.Sessions.L2;
 
 
-
-
-
 namespace Cachee.Sessions.Testing;
 
 /// <summary>

@@ -2,12 +2,6 @@ using Cachee.Sessions.Hosting;
 using Cachee.Sessions.L2;
 
 
-
-
-
-
-
-
 namespace Cachee.Sessions;
 
 /// <summary>What a cache's health is judged on (see <c>CacheeHealthCheck</c>).</summary>

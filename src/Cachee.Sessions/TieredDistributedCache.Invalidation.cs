@@ -1,12 +1,6 @@
 using Cachee.Sessions.Diagnostics;
 
 
-
-
-
-
-
-
 namespace Cachee.Sessions;
 
 // When a key changed: the coordinator has dropped the old copy (and acknowledged to a Cachee writer); here fetches begun
@@ -42,7 +36,7 @@ public sealed partial class TieredDistributedCache
         try
         {
             await Task.Yield(); // off the message loop before touching Redis
-            _metrics.Prefetches.Increment();
+            _counters.Prefetches.Increment();
             fetch.SetResult(await FetchAsync(key, refreshSliding: false, sync: false, CancellationToken.None).ConfigureAwait(false));
         }
         catch (Exception ex)

@@ -104,7 +104,7 @@ public sealed partial class TieredDistributedCache
     /// </summary>
     private async ValueTask<byte[]?> ReadCoreAsync(string key, bool sync, CancellationToken token)
     {
-        _metrics.L1Misses.Increment();
+        _counters.L1Misses.Increment();
         Coordinator.EnsureStarted();
         if (_replay.Find(key) is { } queued)
         {
@@ -162,7 +162,7 @@ public sealed partial class TieredDistributedCache
         }
         catch (CacheUnavailableException ex) when (_l1.TryGetStale(key, _l1.Clock.Now()) is { } stale)
         {
-            _metrics.StaleHits.Increment();
+            _counters.StaleHits.Increment();
             Volatile.Write(ref _lastStaleServed, _time.GetTimestamp());
             Log.ServedStale(_logger, new RedactedKey(key), ex.Message);
             return stale;
@@ -183,19 +183,19 @@ public sealed partial class TieredDistributedCache
         }
         catch (L2PayloadException ex)
         {
-            _metrics.UnreadablePayloads.Increment();
-            _metrics.L2Misses.Increment();
+            _counters.UnreadablePayloads.Increment();
+            _counters.L2Misses.Increment();
             Log.UnreadablePayload(_logger, new RedactedKey(key), ex.Message);
             return null;
         }
 
         if (found is not { } hit)
         {
-            _metrics.L2Misses.Increment();
+            _counters.L2Misses.Increment();
             return null;
         }
 
-        _metrics.L2Hits.Increment();
+        _counters.L2Hits.Increment();
         _copies.InstallRead(ticket, hit, now);
         return hit.Data;
     }

@@ -90,7 +90,7 @@ public sealed partial class TieredDistributedCache
         }
 
         _replay.Forget(key);
-        _metrics.InvalidationsSent.Increment();
+        _counters.InvalidationsSent.Increment();
         _copies.CompleteWrite(ticket, written.KeepCopy ? value : null, written.Version, expiration, ttl, now);
         await AwaitAcknowledgementsAsync(key, ack, written, sync).ConfigureAwait(false);
     }
@@ -105,7 +105,7 @@ public sealed partial class TieredDistributedCache
         {
             removed = await _l2.RemoveAsync(key, ack?.Id ?? 0, sync, token).ConfigureAwait(false);
             _replay.Forget(key);
-            _metrics.InvalidationsSent.Increment();
+            _counters.InvalidationsSent.Increment();
         }
         finally
         {
@@ -137,7 +137,7 @@ public sealed partial class TieredDistributedCache
         _ = activity?.SetTag("cachee.ack.complete", complete);
         if (!complete)
         {
-            _metrics.AckTimeouts.Increment();
+            _counters.AckTimeouts.Increment();
             Log.AckTimeout(_logger, new RedactedKey(key), others, _ackTimeout);
         }
     }

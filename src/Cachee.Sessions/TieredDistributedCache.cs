@@ -37,6 +37,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     private readonly IInvalidationBus _bus;
     private readonly WriteReplayer _replay;
     private readonly RedisConnection? _connection;
+    private readonly CacheeCounters _counters;
     private readonly CacheeMetrics _metrics;
     private readonly ILogger _logger;
     private readonly TimeSpan _ackTimeout;
@@ -44,7 +45,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     private readonly TimeProvider _time;
     private readonly CircuitBreakers _breakers;
     private readonly TimeSpan _operationTimeout;
-    private readonly PerThreadCounter? _l1Hits; // _metrics.L1Hits, held here so that a hit reaches it in one load (null: not counted)
+    private readonly StripedCounter? _l1Hits; // _counters.L1Hits, held here so that a hit reaches it in one load (null: not counted)
     private int _disposed;
 
     /// <summary>Creates a cache on Redis with the given options.</summary>
@@ -86,24 +87,25 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         var (store, bus, topology) = tiers ?? OnRedis(options, instanceId, logs.CreateLogger<RedisConnection>(), out _connection);
         _bus = bus;
 
-        _metrics = new CacheeMetrics(meterFactory, instanceId, options.CountL1Hits);
-        _l1Hits = _metrics.L1Hits;
+        _counters = new CacheeCounters(options.CountL1Hits);
+        _l1Hits = _counters.L1Hits;
         var renewals = new RenewalRequests();
-        _l1 = new L1Store(options.L1MaxBytes, options.L1MaxEntries, options.L1MaxEntryBytes, _metrics.L1Evictions.Increment, new L1Clock(time), renewals);
+        _l1 = new L1Store(options.L1MaxBytes, options.L1MaxEntries, options.L1MaxEntryBytes, _counters.L1Evictions.Increment, new L1Clock(time), renewals);
         _copies = new L1Copies(_l1, time, options.SlidingRefreshTolerance, topology.CanHold);
         var breakers = new CircuitBreakers(options.CircuitBreakerFailureThreshold, options.CircuitBreakerBreakDuration, time, topology);
         _breakers = breakers;
         _time = time;
         _operationTimeout = options.L2OperationTimeout;
-        var guarded = new GuardedL2Store(store, options.L2OperationTimeout, breakers, time, _metrics, logs.CreateLogger<GuardedL2Store>());
+        var guarded = new GuardedL2Store(store, options.L2OperationTimeout, breakers, time, _counters, logs.CreateLogger<GuardedL2Store>());
         _l2 = guarded;
         Coordinator = new ClusterCoordinator(
-            _l1, renewals, guarded, bus, _metrics, time, logs.CreateLogger<ClusterCoordinator>(), instanceId, options.ExpirationScanInterval, runLoops);
+            _l1, renewals, guarded, bus, _counters, time, logs.CreateLogger<ClusterCoordinator>(), instanceId, options.ExpirationScanInterval, runLoops);
         Coordinator.Invalidated += OnInvalidated;
         _replay = new WriteReplayer(
             options.WriteFailureMode == WriteFailureMode.Replay ? new ReplayQueue(options.ReplayQueueCapacity) : null,
-            _l1, _copies, guarded, _metrics, time, options.CircuitBreakerBreakDuration, logs.CreateLogger<WriteReplayer>());
-        _metrics.Observe(_l1, () => _replay.Count, () => breakers.Worst() switch { BreakerState.Open => 2, BreakerState.HalfOpen => 1, _ => 0 });
+            _l1, _copies, guarded, _counters, time, options.CircuitBreakerBreakDuration, logs.CreateLogger<WriteReplayer>());
+        _metrics = new CacheeMetrics(
+            meterFactory, instanceId, _counters, _l1, () => _replay.Count, () => breakers.Worst() switch { BreakerState.Open => 2, BreakerState.HalfOpen => 1, _ => 0 });
     }
 
     /// <summary>
@@ -203,6 +205,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         Coordinator.Dispose();
         _connection?.Dispose();
         _metrics.Dispose();
+        _l1.Clock.Dispose();
     }
 
     private static CacheeOptions Validated(CacheeOptions options)

@@ -1,12 +1,6 @@
 using Cachee.Sessions.L1;
 
 
-
-
-
-
-
-
 namespace Cachee.Sessions.Tests;
 
 public sealed class FrequencySketchTests

@@ -13,7 +13,7 @@ public sealed class GuardedL2StoreTests
     public async Task WritesTooFewReplicasConfirmed_FailAsUnavailable_ButNeverOpenTheBreaker()
     {
         var time = new FakeTimeProvider();
-        using var metrics = new CacheeMetrics(null, "test", countL1Hits: false);
+        var metrics = new CacheeCounters(countL1Hits: false);
         var breakers = new CircuitBreakers(threshold: 2, breakDuration: TimeSpan.FromSeconds(5), time, SingleNodeTopology.Instance);
         var guarded = new GuardedL2Store(new UnconfirmedWrites(), TimeSpan.FromSeconds(1), breakers, time, metrics, NullLogger.Instance);
 
@@ -26,14 +26,14 @@ public sealed class GuardedL2StoreTests
 
         // The master answered every time: reads still go to Redis rather than being refused by an open breaker.
         Assert.Null(await guarded.GetAsync("k", register: false, refreshSliding: false, 0, sync: false, CancellationToken.None));
-        Assert.Equal(0, metrics.Snapshot().BreakerOpenings);
+        Assert.Equal(0, metrics.BreakerOpenings.Value);
     }
 
     [Fact]
     public async Task OnACluster_ANodeThatFails_OpensItsOwnKeysBreakerOnly()
     {
         var time = new FakeTimeProvider();
-        using var metrics = new CacheeMetrics(null, "test", countL1Hits: false);
+        var metrics = new CacheeCounters(countL1Hits: false);
         var deadKeysNode = new DnsEndPoint("node-a", 6379);
         var breakers = new CircuitBreakers(
             threshold: 2, breakDuration: TimeSpan.FromSeconds(5), time, new TwoNodes(key => key.StartsWith("dead", StringComparison.Ordinal) ? deadKeysNode : new DnsEndPoint("node-b", 6379)));
@@ -45,7 +45,7 @@ public sealed class GuardedL2StoreTests
             Assert.DoesNotContain("circuit breaker", timedOut.Message, StringComparison.Ordinal);
         }
 
-        Assert.Equal(1, metrics.Snapshot().BreakerOpenings);
+        Assert.Equal(1, metrics.BreakerOpenings.Value);
 
         // Node a's keys are refused at once by its open breaker; node b's keys go on.
         var refused = await Assert.ThrowsAsync<CacheUnavailableException>(() => Read(guarded, "dead-other").AsTask());

@@ -1,12 +1,6 @@
 using Cachee.Sessions.Invalidation;
 
 
-
-
-
-
-
-
 namespace Cachee.Sessions.Tests;
 
 public sealed class InvalidationMessageTests

@@ -1,12 +1,6 @@
 using Cachee.Sessions.Redis;
 
 
-
-
-
-
-
-
 namespace Cachee.Sessions.Tests;
 
 public sealed class LargeKeyHintsTests

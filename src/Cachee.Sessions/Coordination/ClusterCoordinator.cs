@@ -25,7 +25,7 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
     private readonly L1Store _l1;
     private readonly GuardedL2Store _l2;
     private readonly IInvalidationBus _bus;
-    private readonly CacheeMetrics _metrics;
+    private readonly CacheeCounters _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly string _instanceId;
@@ -44,7 +44,7 @@ internal sealed partial class ClusterCoordinator : IInvalidationListener, IDispo
     private bool _coherenceUnavailable;
 
     internal ClusterCoordinator(
-        L1Store l1, RenewalRequests renewals, GuardedL2Store l2, IInvalidationBus bus, CacheeMetrics metrics, TimeProvider time, ILogger logger,
+        L1Store l1, RenewalRequests renewals, GuardedL2Store l2, IInvalidationBus bus, CacheeCounters metrics, TimeProvider time, ILogger logger,
         string instanceId, TimeSpan scanInterval, bool runLoops)
     {
         _renewals = renewals;

@@ -1,7 +1,5 @@
 
 
-
-
 namespace Cachee.Sessions.Invalidation;
 
 /// <summary>The receiving side of the invalidation channel (publishing is done by the L2 store, atomically with each change).</summary>

@@ -1,7 +1,6 @@
 using Cachee.Sessions.L2;
 
 
-
 namespace Cachee.Sessions.Invalidation;
 
 /// <summary>Receives what an <see cref="IInvalidationBus"/> hears. Calls for one bus never overlap.</summary>

@@ -4,7 +4,7 @@ namespace Cachee.Sessions.L1;
 /// The clock L1 measures validity with, in 100 ns ticks.
 /// <para>On the system clock it is monotonic (<see cref="Environment.TickCount64"/>, the kernel's coarse clock, about 5 ns a
 /// read) and a warm hit does not read it at all: it compares with <see cref="Coarse"/>, a value a background thread
-/// refreshes every <see cref="CoarseTicker.Period"/>, and reads the kernel clock only for copies within
+/// refreshes every <see cref="CoarseTicker.Period"/> ms, and reads the kernel clock only for copies within
 /// <see cref="Horizon"/> of the end of their validity. So a copy far from its end is served on a time that may lag (if that
 /// thread were not scheduled for a whole second, which no other thread of a running process suffers either), and a copy near
 /// its end is judged on the kernel clock. Every validity is shortened by <see cref="Margin"/>, twice the kernel clock's
@@ -12,19 +12,22 @@ namespace Cachee.Sessions.L1;
 /// <para>On any other <see cref="TimeProvider"/> (tests' fake clocks) it is that provider's UTC time, read exactly (no coarse
 /// time, no horizon). The margin is the same on every clock, so that tests on a fake clock run the arithmetic production runs.</para>
 /// </summary>
-internal sealed class L1Clock
+internal sealed class L1Clock : IDisposable
 {
+    private int _released;
     private readonly TimeProvider _time;
     private readonly bool _system;
+    private readonly CoarseTicker _ticker;
 
-    public L1Clock(TimeProvider time)
+    public L1Clock(TimeProvider time, CoarseTicker? ticker = null)
     {
         _time = time;
+        _ticker = ticker ?? CoarseTicker.Shared;
         _system = ReferenceEquals(time, TimeProvider.System);
         Margin = 50 * TimeSpan.TicksPerMillisecond;
         if (_system)
         {
-            CoarseTicker.EnsureRunning();
+            _ticker.Acquire();
             Horizon = TimeSpan.TicksPerSecond;
         }
     }
@@ -39,7 +42,7 @@ internal sealed class L1Clock
     public long Now() => _system ? Environment.TickCount64 * TimeSpan.TicksPerMillisecond : _time.GetUtcNow().UtcTicks;
 
     /// <summary>Now, or a little earlier (see the class summary): what a hit compares a validity far from its end with.</summary>
-    public long Coarse => _system ? CoarseTicker.Now : _time.GetUtcNow().UtcTicks;
+    public long Coarse => _system ? _ticker.Now : _time.GetUtcNow().UtcTicks;
 
     /// <summary>
     /// Converts a UTC expiry, known at <paramref name="utcNow"/> (read together with <paramref name="now"/>), to a validity on
@@ -48,35 +51,12 @@ internal sealed class L1Clock
     public long ValidUntil(long utcExpiry, long utcNow, long now) =>
         utcExpiry == long.MaxValue ? long.MaxValue : now + (utcExpiry - utcNow) - Margin;
 
-    /// <summary>The process-wide coarse time: one background thread writes it, hits only read it.</summary>
-    internal static class CoarseTicker
+    /// <summary>Stops using the coarse time: its thread ends when no cache of the process uses it.</summary>
+    public void Dispose()
     {
-        /// <summary>How often the coarse time is renewed.</summary>
-        public const int Period = 4;
-
-        private static long s_now;
-        private static int s_started;
-
-        public static long Now => Volatile.Read(ref s_now);
-
-        public static void EnsureRunning()
+        if (_system && Interlocked.Exchange(ref _released, 1) == 0)
         {
-            if (Interlocked.Exchange(ref s_started, 1) != 0)
-            {
-                return;
-            }
-
-            Volatile.Write(ref s_now, Environment.TickCount64 * TimeSpan.TicksPerMillisecond);
-            new Thread(Run) { IsBackground = true, Name = "Cachee L1 clock", Priority = ThreadPriority.AboveNormal }.Start();
-        }
-
-        private static void Run()
-        {
-            while (true)
-            {
-                Volatile.Write(ref s_now, Environment.TickCount64 * TimeSpan.TicksPerMillisecond);
-                Thread.Sleep(Period);
-            }
+            _ticker.Release();
         }
     }
 }

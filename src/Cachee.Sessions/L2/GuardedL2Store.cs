@@ -13,7 +13,7 @@ namespace Cachee.Sessions.L2;
 /// timeouts, as with any blocking Redis client; L1 hits never block.
 /// </summary>
 internal sealed partial class GuardedL2Store(
-    IL2Store inner, TimeSpan timeout, CircuitBreakers breakers, TimeProvider time, CacheeMetrics metrics, ILogger logger) : IL2Store
+    IL2Store inner, TimeSpan timeout, CircuitBreakers breakers, TimeProvider time, CacheeCounters metrics, ILogger logger) : IL2Store
 {
     /// <summary>Records that Redis answered outside of this store (the subscription's probe came back): closes an open breaker.</summary>
     public void NoteRedisAnswered()

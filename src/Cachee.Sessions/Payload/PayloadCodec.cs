@@ -1,12 +1,6 @@
 using Cachee.Sessions.L2;
 
 
-
-
-
-
-
-
 namespace Cachee.Sessions.Payload;
 
 /// <summary>

@@ -1,11 +1,6 @@
 using Cachee.Sessions.L2;
 
 
-
-
-
-
-
 namespace Cachee.Sessions.Replay;
 
 /// <summary>

@@ -14,7 +14,7 @@ namespace Cachee.Sessions.Replay;
 /// logs what it drops (<see cref="Abandon"/>).</para>
 /// </summary>
 internal sealed partial class WriteReplayer(
-    ReplayQueue? queue, L1Store l1, L1Copies copies, IL2Store l2, CacheeMetrics metrics, TimeProvider time, TimeSpan retryDelay, ILogger logger)
+    ReplayQueue? queue, L1Store l1, L1Copies copies, IL2Store l2, CacheeCounters metrics, TimeProvider time, TimeSpan retryDelay, ILogger logger)
 {
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _gate = new();

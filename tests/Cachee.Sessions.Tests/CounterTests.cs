@@ -1,0 +1,51 @@
+using Cachee.Sessions.Diagnostics;
+
+
+namespace Cachee.Sessions.Tests;
+
+public sealed class CounterTests
+{
+    [Fact]
+    public async Task StripedCounter_CountsFromManyThreadsAddUp()
+    {
+        var counter = new StripedCounter();
+        var threads = Enumerable.Range(0, 4).Select(_ => Task.Factory.StartNew(
+            () =>
+            {
+                for (var i = 0; i < 100_000; i++)
+                {
+                    counter.Increment();
+                }
+            },
+            TaskCreationOptions.LongRunning));
+        await Task.WhenAll(threads);
+        Assert.Equal(4 * 100_000, counter.Value);
+    }
+
+    [Fact]
+    public async Task Counter_CountsFromManyThreadsAddUp()
+    {
+        var counter = new Counter();
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
+        {
+            for (var i = 0; i < 10_000; i++)
+            {
+                counter.Increment();
+            }
+
+            counter.Add(5);
+        })));
+        Assert.Equal((4 * 10_000) + (4 * 5), counter.Value);
+    }
+
+    [Fact]
+    public void CountersOfTwoCaches_AreIndependent()
+    {
+        var one = new CacheeCounters(countL1Hits: true);
+        var other = new CacheeCounters(countL1Hits: true);
+        one.L1Hits!.Increment();
+        one.L2Hits.Increment();
+        Assert.Equal((1, 1), (one.L1Hits.Value, one.L2Hits.Value));
+        Assert.Equal((0, 0), (other.L1Hits!.Value, other.L2Hits.Value));
+    }
+}
