@@ -45,7 +45,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     private readonly TimeProvider _time;
     private readonly CircuitBreakers _breakers;
     private readonly TimeSpan _operationTimeout;
-    private readonly StripedCounter? _l1Hits; // _counters.L1Hits, held here so that a hit reaches it in one load (null: not counted)
+    private readonly HitCounter? _l1Hits; // _counters.L1Hits, held here so that a hit reaches it in one load (null: not counted)
     private int _disposed;
 
     /// <summary>Creates a cache on Redis with the given options.</summary>
@@ -105,7 +105,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
             options.WriteFailureMode == WriteFailureMode.Replay ? new ReplayQueue(options.ReplayQueueCapacity) : null,
             _l1, _copies, guarded, _counters, time, options.CircuitBreakerBreakDuration, logs.CreateLogger<WriteReplayer>());
         _metrics = new CacheeMetrics(
-            meterFactory, instanceId, _counters, _l1, () => _replay.Count, () => breakers.Worst() switch { BreakerState.Open => 2, BreakerState.HalfOpen => 1, _ => 0 });
+            meterFactory, instanceId, _counters, () => _l1.Count, () => _l1.Bytes, () => _replay.Count, () => breakers.Worst() switch { BreakerState.Open => 2, BreakerState.HalfOpen => 1, _ => 0 });
     }
 
     /// <summary>
@@ -205,6 +205,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         Coordinator.Dispose();
         _connection?.Dispose();
         _metrics.Dispose();
+        _counters.Dispose();
         _l1.Clock.Dispose();
     }
 
