@@ -1,14 +1,16 @@
 using Cachee.Sessions.Diagnostics;
 
 
+
+
 namespace Cachee.Sessions.Tests;
 
 public sealed class CounterTests
 {
     [Fact]
-    public async Task StripedCounter_CountsFromManyThreadsAddUp()
+    public async Task HitCounter_CountsFromManyThreadsAddUp()
     {
-        var counter = new StripedCounter();
+        using var counter = new HitCounter();
         var threads = Enumerable.Range(0, 4).Select(_ => Task.Factory.StartNew(
             () =>
             {
@@ -39,13 +41,20 @@ public sealed class CounterTests
     }
 
     [Fact]
-    public void CountersOfTwoCaches_AreIndependent()
+    public void CountersOfTwoCaches_AreIndependent_OnOneThread()
     {
-        var one = new CacheeCounters(countL1Hits: true);
-        var other = new CacheeCounters(countL1Hits: true);
+        using var one = new CacheeCounters(countL1Hits: true);
+        using var other = new CacheeCounters(countL1Hits: true);
         one.L1Hits!.Increment();
+        other.L1Hits!.Increment();
+        one.L1Hits.Increment(); // the thread's cell switches back to the first counter's
         one.L2Hits.Increment();
-        Assert.Equal((1, 1), (one.L1Hits.Value, one.L2Hits.Value));
-        Assert.Equal((0, 0), (other.L1Hits!.Value, other.L2Hits.Value));
+        Assert.Equal(2, one.L1Hits.Value);
+        other.L1Hits.Increment();
+        Assert.Equal(2, other.L1Hits.Value);
+        one.L1Hits.Increment();
+        one.L1Hits.Increment();
+        Assert.Equal((4, 1), (one.L1Hits.Value, one.L2Hits.Value));
+        Assert.Equal((2, 0), (other.L1Hits.Value, other.L2Hits.Value));
     }
 }

@@ -2,10 +2,10 @@ namespace Cachee.Sessions.Diagnostics;
 
 /// <summary>The counters of one cache instance, made first and handed to the parts that count; read by <see cref="CacheeMetrics"/>.</summary>
 /// <param name="countL1Hits">Whether L1 hits are counted (<see cref="CacheeOptions.CountL1Hits"/>).</param>
-internal sealed class CacheeCounters(bool countL1Hits)
+internal sealed class CacheeCounters(bool countL1Hits) : IDisposable
 {
     /// <summary>Reads answered from L1; null unless <see cref="CacheeOptions.CountL1Hits"/>.</summary>
-    public StripedCounter? L1Hits { get; } = countL1Hits ? new StripedCounter() : null;
+    public HitCounter? L1Hits { get; } = countL1Hits ? new HitCounter() : null;
 
     public Counter L1Misses { get; } = new();
 
@@ -53,4 +53,7 @@ internal sealed class CacheeCounters(bool countL1Hits)
         AckWaits.Increment();
         AckWaitTicks.Add(waited.Ticks);
     }
+
+    /// <summary>Releases the per-thread cells of the hit counter.</summary>
+    public void Dispose() => L1Hits?.Dispose();
 }

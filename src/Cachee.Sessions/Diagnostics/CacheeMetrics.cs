@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using Cachee.Sessions.L1;
 
 namespace Cachee.Sessions.Diagnostics;
 
@@ -19,7 +18,8 @@ internal sealed class CacheeMetrics : IDisposable
     private readonly KeyValuePair<string, object?>[] _tags;
     private readonly CacheeCounters _counters;
     private readonly Histogram<double> _ackWait;
-    private L1Store? _l1;
+    private Func<long>? _l1Entries;
+    private Func<long>? _l1Bytes;
     private Func<long>? _replayPending;
     private Func<int>? _breakerState;
     private int _disposed;
@@ -27,14 +27,17 @@ internal sealed class CacheeMetrics : IDisposable
     /// <param name="meterFactory">Creates the meter; a meter of this instance's own when null.</param>
     /// <param name="instanceId">The <c>cachee.instance</c> tag.</param>
     /// <param name="counters">The counters to publish.</param>
-    /// <param name="l1">The L1 store, whose size is published.</param>
+    /// <param name="l1Entries">How many entries L1 holds.</param>
+    /// <param name="l1Bytes">How many value bytes L1 holds.</param>
     /// <param name="replayPending">How many writes wait in the replay queue.</param>
     /// <param name="breakerState">The worst circuit breaker state: 0 closed, 1 half-open, 2 open.</param>
     public CacheeMetrics(
-        IMeterFactory? meterFactory, string instanceId, CacheeCounters counters, L1Store l1, Func<long> replayPending, Func<int> breakerState)
+        IMeterFactory? meterFactory, string instanceId, CacheeCounters counters,
+        Func<long> l1Entries, Func<long> l1Bytes, Func<long> replayPending, Func<int> breakerState)
     {
         _counters = counters;
-        _l1 = l1;
+        _l1Entries = l1Entries;
+        _l1Bytes = l1Bytes;
         _replayPending = replayPending;
         _breakerState = breakerState;
         _ownsMeter = meterFactory is null;
@@ -65,8 +68,8 @@ internal sealed class CacheeMetrics : IDisposable
         Observe("cachee.replay.superseded", counters.ReplaySuperseded, "{write}", "Queued writes dropped because Redis held newer data, or because they had expired.");
         _ = _meter.CreateObservableGauge("cachee.l2.breaker.state", () => Measure(_breakerState?.Invoke()), "{state}", "The worst circuit breaker state: 0 closed, 1 half-open, 2 open.");
         _ = _meter.CreateObservableUpDownCounter("cachee.replay.pending", () => Measure(_replayPending?.Invoke()), "{write}", "Writes waiting in the replay queue.");
-        _ = _meter.CreateObservableUpDownCounter("cachee.l1.entries", () => Measure(_l1?.Count), "{entry}", "Entries in L1.");
-        _ = _meter.CreateObservableUpDownCounter("cachee.l1.bytes", () => Measure(_l1?.Bytes), "By", "Value bytes in L1.");
+        _ = _meter.CreateObservableUpDownCounter("cachee.l1.entries", () => Measure(_l1Entries?.Invoke()), "{entry}", "Entries in L1.");
+        _ = _meter.CreateObservableUpDownCounter("cachee.l1.bytes", () => Measure(_l1Bytes?.Invoke()), "By", "Value bytes in L1.");
         _ackWait = _meter.CreateHistogram<double>(
             "cachee.invalidation.ack.duration", "s", "How long writes waited for the other instances' acknowledgements (writes with holders to wait for).",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] });
@@ -95,8 +98,8 @@ internal sealed class CacheeMetrics : IDisposable
         L1Evictions = _counters.L1Evictions.Value,
         L2Refreshes = _counters.L2Refreshes.Value,
         UnreadablePayloads = _counters.UnreadablePayloads.Value,
-        L1Entries = _l1?.Count ?? 0,
-        L1Bytes = _l1?.Bytes ?? 0,
+        L1Entries = _l1Entries?.Invoke() ?? 0,
+        L1Bytes = _l1Bytes?.Invoke() ?? 0,
         AckTimeouts = _counters.AckTimeouts.Value,
         Prefetches = _counters.Prefetches.Value,
         L2Failures = _counters.L2Failures.Value,
@@ -117,7 +120,8 @@ internal sealed class CacheeMetrics : IDisposable
             return;
         }
 
-        _l1 = null;
+        _l1Entries = null;
+        _l1Bytes = null;
         _replayPending = null;
         _breakerState = null;
         if (_ownsMeter)

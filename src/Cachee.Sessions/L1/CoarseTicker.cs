@@ -9,15 +9,17 @@ internal sealed class CoarseTicker
     /// <summary>How often the coarse time is renewed, in milliseconds.</summary>
     public const int Period = 4;
 
+    // One coarse time for the process, whichever ticker writes it: a hit reads a static field, not a ticker's.
+    private static long s_now;
     private readonly Lock _gate = new();
-    private long _now;
     private int _users;
     private int _generation;
 
     /// <summary>The ticker of the caches of this process.</summary>
     public static CoarseTicker Shared { get; } = new();
 
-    public long Now => Volatile.Read(ref _now);
+    /// <summary>The coarse time, as the last running ticker wrote it.</summary>
+    public static long Current => Volatile.Read(ref s_now);
 
     /// <summary>Whether the thread is meant to run (a clock uses it).</summary>
     public bool IsRunning => Volatile.Read(ref _users) > 0;
@@ -34,7 +36,7 @@ internal sealed class CoarseTicker
 
             // A new generation: a thread of an earlier one that has not noticed it should stop ends at its next tick.
             var generation = ++_generation;
-            Volatile.Write(ref _now, Environment.TickCount64 * TimeSpan.TicksPerMillisecond);
+            Volatile.Write(ref s_now, Environment.TickCount64 * TimeSpan.TicksPerMillisecond);
             new Thread(() => Run(generation)) { IsBackground = true, Name = "Cachee L1 clock" }.Start();
         }
     }
@@ -52,7 +54,7 @@ internal sealed class CoarseTicker
     {
         while (Volatile.Read(ref _generation) == generation && Volatile.Read(ref _users) > 0)
         {
-            Volatile.Write(ref _now, Environment.TickCount64 * TimeSpan.TicksPerMillisecond);
+            Volatile.Write(ref s_now, Environment.TickCount64 * TimeSpan.TicksPerMillisecond);
             Thread.Sleep(Period);
         }
     }

@@ -2,8 +2,8 @@ namespace Cachee.Sessions.L1;
 
 /// <summary>
 /// The clock L1 measures validity with, in 100 ns ticks.
-/// <para>On the system clock it is monotonic (<see cref="Environment.TickCount64"/>, the kernel's coarse clock, about 5 ns a
-/// read) and a warm hit does not read it at all: it compares with <see cref="Coarse"/>, a value a background thread
+/// <para>On the system clock it is monotonic (<see cref="Environment.TickCount64"/>, the kernel's coarse
+/// clock) and a warm hit does not read it at all: it compares with <see cref="Coarse"/>, a value a background thread
 /// refreshes every <see cref="CoarseTicker.Period"/> ms, and reads the kernel clock only for copies within
 /// <see cref="Horizon"/> of the end of their validity. So a copy far from its end is served on a time that may lag (if that
 /// thread were not scheduled for a whole second, which no other thread of a running process suffers either), and a copy near
@@ -42,7 +42,7 @@ internal sealed class L1Clock : IDisposable
     public long Now() => _system ? Environment.TickCount64 * TimeSpan.TicksPerMillisecond : _time.GetUtcNow().UtcTicks;
 
     /// <summary>Now, or a little earlier (see the class summary): what a hit compares a validity far from its end with.</summary>
-    public long Coarse => _system ? _ticker.Now : _time.GetUtcNow().UtcTicks;
+    public long Coarse => _system ? CoarseTicker.Current : _time.GetUtcNow().UtcTicks;
 
     /// <summary>
     /// Converts a UTC expiry, known at <paramref name="utcNow"/> (read together with <paramref name="now"/>), to a validity on
