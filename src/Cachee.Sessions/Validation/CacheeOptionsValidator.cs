@@ -6,9 +6,6 @@ namespace Cachee.Sessions.Validation;
 /// <summary>Checks <see cref="CacheeOptions"/> at start-up; every message names the option and its allowed range.</summary>
 internal sealed class CacheeOptionsValidator : IValidateOptions<CacheeOptions>
 {
-    internal static readonly TimeSpan MinTolerance = TimeSpan.FromMilliseconds(1);
-    internal static readonly TimeSpan MaxTolerance = TimeSpan.FromHours(1);
-
     public ValidateOptionsResult Validate(string? name, CacheeOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -33,14 +30,14 @@ internal sealed class CacheeOptionsValidator : IValidateOptions<CacheeOptions>
             }
         }
 
-        if (options.L1MaxBytes is < 1 or > CacheeOptions.MaxL1Bytes)
+        if (!OptionLimits.L1MaxBytes.Contains(options.L1MaxBytes))
         {
-            failures.Add($"CacheeOptions.{nameof(CacheeOptions.L1MaxBytes)} must be between 1 and {CacheeOptions.MaxL1Bytes} bytes; it is {options.L1MaxBytes}.");
+            failures.Add(OptionLimits.L1MaxBytes.Violation(nameof(CacheeOptions.L1MaxBytes), options.L1MaxBytes));
         }
 
-        if (options.L1MaxEntries < 1)
+        if (!OptionLimits.L1MaxEntries.Contains(options.L1MaxEntries))
         {
-            failures.Add($"CacheeOptions.{nameof(CacheeOptions.L1MaxEntries)} must be at least 1; it is {options.L1MaxEntries}.");
+            failures.Add(OptionLimits.L1MaxEntries.Violation(nameof(CacheeOptions.L1MaxEntries), options.L1MaxEntries));
         }
 
         if (options.L1MaxEntryBytes < 0 || options.L1MaxEntryBytes > options.L1MaxBytes)
@@ -48,34 +45,34 @@ internal sealed class CacheeOptionsValidator : IValidateOptions<CacheeOptions>
             failures.Add($"CacheeOptions.{nameof(CacheeOptions.L1MaxEntryBytes)} must be between 0 and L1MaxBytes ({options.L1MaxBytes}); it is {options.L1MaxEntryBytes}.");
         }
 
-        if (options.SlidingRefreshTolerance is { } tolerance && (tolerance < MinTolerance || tolerance > MaxTolerance))
+        if (options.SlidingRefreshTolerance is { } tolerance && !OptionLimits.SlidingRefreshTolerance.Contains(tolerance))
         {
-            failures.Add($"CacheeOptions.{nameof(CacheeOptions.SlidingRefreshTolerance)} must be between 1 ms and 1 hour, or null for the default; it is {tolerance}.");
+            failures.Add(OptionLimits.SlidingRefreshTolerance.Violation(nameof(CacheeOptions.SlidingRefreshTolerance), tolerance) + " Leave it null for the default.");
         }
 
-        if (options.ExpirationScanInterval < TimeSpan.FromSeconds(1) || options.ExpirationScanInterval > TimeSpan.FromHours(1))
+        if (!OptionLimits.ExpirationScanInterval.Contains(options.ExpirationScanInterval))
         {
-            failures.Add($"CacheeOptions.{nameof(CacheeOptions.ExpirationScanInterval)} must be between 1 second and 1 hour; it is {options.ExpirationScanInterval}.");
+            failures.Add(OptionLimits.ExpirationScanInterval.Violation(nameof(CacheeOptions.ExpirationScanInterval), options.ExpirationScanInterval));
         }
 
-        if (options.InvalidationAckTimeout < TimeSpan.Zero || options.InvalidationAckTimeout > TimeSpan.FromSeconds(5))
+        if (!OptionLimits.InvalidationAckTimeout.Contains(options.InvalidationAckTimeout))
         {
-            failures.Add($"CacheeOptions.{nameof(CacheeOptions.InvalidationAckTimeout)} must be between 0 and 5 seconds; it is {options.InvalidationAckTimeout}.");
+            failures.Add(OptionLimits.InvalidationAckTimeout.Violation(nameof(CacheeOptions.InvalidationAckTimeout), options.InvalidationAckTimeout));
         }
 
-        if (options.L2OperationTimeout < TimeSpan.FromMilliseconds(10) || options.L2OperationTimeout > TimeSpan.FromMinutes(1))
+        if (!OptionLimits.L2OperationTimeout.Contains(options.L2OperationTimeout))
         {
-            failures.Add($"CacheeOptions.{nameof(CacheeOptions.L2OperationTimeout)} must be between 10 ms and 1 minute; it is {options.L2OperationTimeout}.");
+            failures.Add(OptionLimits.L2OperationTimeout.Violation(nameof(CacheeOptions.L2OperationTimeout), options.L2OperationTimeout));
         }
 
-        if (options.CircuitBreakerFailureThreshold is < 1 or > 1000)
+        if (!OptionLimits.CircuitBreakerFailureThreshold.Contains(options.CircuitBreakerFailureThreshold))
         {
-            failures.Add($"CacheeOptions.{nameof(CacheeOptions.CircuitBreakerFailureThreshold)} must be between 1 and 1000; it is {options.CircuitBreakerFailureThreshold}.");
+            failures.Add(OptionLimits.CircuitBreakerFailureThreshold.Violation(nameof(CacheeOptions.CircuitBreakerFailureThreshold), options.CircuitBreakerFailureThreshold));
         }
 
-        if (options.CircuitBreakerBreakDuration < TimeSpan.FromMilliseconds(10) || options.CircuitBreakerBreakDuration > TimeSpan.FromMinutes(5))
+        if (!OptionLimits.CircuitBreakerBreakDuration.Contains(options.CircuitBreakerBreakDuration))
         {
-            failures.Add($"CacheeOptions.{nameof(CacheeOptions.CircuitBreakerBreakDuration)} must be between 10 ms and 5 minutes; it is {options.CircuitBreakerBreakDuration}.");
+            failures.Add(OptionLimits.CircuitBreakerBreakDuration.Violation(nameof(CacheeOptions.CircuitBreakerBreakDuration), options.CircuitBreakerBreakDuration));
         }
 
         if (!Enum.IsDefined(options.WriteFailureMode))
@@ -83,9 +80,9 @@ internal sealed class CacheeOptionsValidator : IValidateOptions<CacheeOptions>
             failures.Add($"CacheeOptions.{nameof(CacheeOptions.WriteFailureMode)} must be Throw or Replay; it is {(int)options.WriteFailureMode}.");
         }
 
-        if (options.MinReplicasToAcknowledge is < 0 or > 16)
+        if (!OptionLimits.MinReplicasToAcknowledge.Contains(options.MinReplicasToAcknowledge))
         {
-            failures.Add($"CacheeOptions.{nameof(CacheeOptions.MinReplicasToAcknowledge)} must be between 0 and 16; it is {options.MinReplicasToAcknowledge}.");
+            failures.Add(OptionLimits.MinReplicasToAcknowledge.Violation(nameof(CacheeOptions.MinReplicasToAcknowledge), options.MinReplicasToAcknowledge));
         }
         else if (options.MinReplicasToAcknowledge > 0 && options.ConnectionMultiplexerFactory is not null)
         {
@@ -95,24 +92,24 @@ internal sealed class CacheeOptionsValidator : IValidateOptions<CacheeOptions>
                 + $"{nameof(CacheeOptions.ConnectionMultiplexerFactory)}.");
         }
 
-        if (options.LargeValueThreshold is < 1024 or > 512 * 1024 * 1024)
+        if (!OptionLimits.LargeValueThreshold.Contains(options.LargeValueThreshold))
         {
-            failures.Add($"CacheeOptions.{nameof(CacheeOptions.LargeValueThreshold)} must be between 1,024 bytes and 512 MiB; it is {options.LargeValueThreshold}.");
+            failures.Add(OptionLimits.LargeValueThreshold.Violation(nameof(CacheeOptions.LargeValueThreshold), options.LargeValueThreshold));
         }
 
-        if (options.LargeValueConnections is < 0 or > 16)
+        if (!OptionLimits.LargeValueConnections.Contains(options.LargeValueConnections))
         {
-            failures.Add($"CacheeOptions.{nameof(CacheeOptions.LargeValueConnections)} must be between 0 and 16; it is {options.LargeValueConnections}.");
+            failures.Add(OptionLimits.LargeValueConnections.Violation(nameof(CacheeOptions.LargeValueConnections), options.LargeValueConnections));
         }
 
-        if (options.CompressionThreshold is < 256 or > 512 * 1024 * 1024)
+        if (!OptionLimits.CompressionThreshold.Contains(options.CompressionThreshold))
         {
-            failures.Add($"CacheeOptions.{nameof(CacheeOptions.CompressionThreshold)} must be between 256 bytes and 512 MiB; it is {options.CompressionThreshold}.");
+            failures.Add(OptionLimits.CompressionThreshold.Violation(nameof(CacheeOptions.CompressionThreshold), options.CompressionThreshold));
         }
 
-        if (options.ReplayQueueCapacity is < 1 or > 1_000_000)
+        if (!OptionLimits.ReplayQueueCapacity.Contains(options.ReplayQueueCapacity))
         {
-            failures.Add($"CacheeOptions.{nameof(CacheeOptions.ReplayQueueCapacity)} must be between 1 and 1,000,000; it is {options.ReplayQueueCapacity}.");
+            failures.Add(OptionLimits.ReplayQueueCapacity.Violation(nameof(CacheeOptions.ReplayQueueCapacity), options.ReplayQueueCapacity));
         }
 
         if (options.InvalidationChannel is { Length: 0 })
