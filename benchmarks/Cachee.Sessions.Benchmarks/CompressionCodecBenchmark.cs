@@ -11,7 +11,7 @@ using K4os.Compression.LZ4;
 namespace Cachee.Sessions.Benchmarks;
 
 /// <summary>
-/// Issue #18: the codec for <see cref="CacheeOptions.CompressValues"/>. Compressing and decompressing 1 MB of session-like
+/// The codec for <see cref="CacheeOptions.CompressValues"/>. Compressing and decompressing 1 MB of session-like
 /// JSON and of random bytes (key material) with LZ4 at its fastest level (what Cachee uses), Brotli at quality 1 and ZLib at
 /// its fastest level (System.IO.Compression). The mean is µs per MB; the Ratio column compares with LZ4; "Size" is the
 /// compressed size as a share of the original.

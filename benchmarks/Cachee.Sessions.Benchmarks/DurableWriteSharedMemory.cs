@@ -4,7 +4,7 @@ using StackExchange.Redis;
 namespace Cachee.Sessions.Benchmarks;
 
 /// <summary>
-/// The ceiling plus the one thing issue #3 demands of every store on every write: the shared in-process cache, whose writes
+/// The ceiling plus the one thing the session workload demands of every store on every write: the shared in-process cache, whose writes
 /// also wait for one Redis round trip (an <c>HSET</c> of the value) before returning. No Redis-backed store that makes a
 /// modified session durable before the response can cost less; reads never touch Redis.
 /// </summary>

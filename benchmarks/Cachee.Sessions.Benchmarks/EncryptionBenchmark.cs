@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 namespace Cachee.Sessions.Benchmarks;
 
 /// <summary>
-/// Issue #19: what <see cref="CacheeOptions.EncryptValues"/> costs per request. A load reads the session from Redis (the L1
+/// What <see cref="CacheeOptions.EncryptValues"/> costs per request. A load reads the session from Redis (the L1
 /// copy is dropped first: an L1 hit decrypts nothing) and a save writes a new version, for a plain and an encrypting
 /// instance in the same run against one loopback redis-server; and AES-256-GCM alone (seal, open) on the same value.
 /// </summary>

@@ -13,7 +13,7 @@ using StackExchange.Redis;
 namespace Cachee.Sessions.Benchmarks;
 
 /// <summary>
-/// Issue #16: what a fleet of N instances costs Redis per request. 64 sessions of 2 KB on one loopback Redis; each request
+/// What a fleet of N instances costs Redis per request. 64 sessions of 2 KB on one loopback Redis; each request
 /// goes to a random instance (as a round-robin balancer would send one user's requests) and to a random session, one request
 /// at a time, so every read must see the last write. A read is what the session middleware does for an unmodified session
 /// (<c>Get</c>, then <c>RefreshAsync</c>); a write is <c>SetAsync</c> with a 20-minute sliding window. One operation is

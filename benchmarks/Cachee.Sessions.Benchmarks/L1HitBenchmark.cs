@@ -11,7 +11,7 @@ using ZiggyCreatures.Caching.Fusion;
 namespace Cachee.Sessions.Benchmarks;
 
 /// <summary>
-/// Issue #4: one in-memory hit of a 40-character key holding 1 KB, on Cachee's L1 through every read API, against the
+/// One in-memory hit of a 40-character key holding 1 KB, on Cachee's L1 through every read API, against the
 /// floor (<see cref="ConcurrentDictionary{TKey,TValue}.TryGetValue"/>) and what users would otherwise use in process.
 /// </summary>
 [Config(typeof(MicroConfig))]

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Caching.Memory;
 namespace Cachee.Sessions.Benchmarks;
 
 /// <summary>
-/// Issue #4: hit rate under a skewed trace. 1,000,000 reads drawn from a Zipf(0.9) distribution over 100,000 keys, with room
+/// Hit rate under a skewed trace. 1,000,000 reads drawn from a Zipf(0.9) distribution over 100,000 keys, with room
 /// for 10% of them (10,000 entries); a miss loads the key (for Cachee: from L2, which holds every key). Each operation
 /// replays the whole trace on an empty cache; the "Hit rate" column is the result (times are for context only: Cachee's
 /// misses go through its L2 path, the in-memory stand-in for Redis here).

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Caching.Memory;
 namespace Cachee.Sessions.Benchmarks;
 
 /// <summary>
-/// Issue #4: memory an L1 holds per entry beyond the key and value themselves, over 1,000,000 entries (40-character keys,
+/// Memory an L1 holds per entry beyond the key and value themselves, over 1,000,000 entries (40-character keys,
 /// 32-byte values created before the measurement, so only the store's own objects count). Each operation fills a new store
 /// and measures what stays reachable after full, compacting collections (so its time includes those collections); the
 /// "Bytes/entry" column is the result. Cachee's row fills its L1 store as the cache does on a read.

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Caching.Distributed;
 namespace Cachee.Sessions.Benchmarks;
 
 /// <summary>
-/// Issue #4: L1 hits scale with threads. The same 2^20 reads per operation, on one thread or split over two, on one hot
+/// L1 hits scale with threads. The same 2^20 reads per operation, on one thread or split over two, on one hot
 /// key and uniformly over 10,000 keys (1 KB each). Times are per read; the 2-thread row's ratio is 1 / speed-up
 /// (target: speed-up ≥ 1.8, ratio ≤ 0.56).
 /// </summary>

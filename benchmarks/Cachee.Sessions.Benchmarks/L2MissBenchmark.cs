@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 namespace Cachee.Sessions.Benchmarks;
 
 /// <summary>
-/// Issue #4: a read L1 cannot answer, on the same loopback redis-server: Microsoft's RedisCache against Cachee's L2 path
+/// A read L1 cannot answer, on the same loopback redis-server: Microsoft's RedisCache against Cachee's L2 path
 /// (Cachee with <c>L1MaxEntryBytes = 0</c>, so every read goes to Redis). 1 KB under a 40-character key, with a sliding
 /// expiration (as sessions have: RedisCache reads and then renews, Cachee does both in one script) or an absolute one.
 /// </summary>

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 namespace Cachee.Sessions.Benchmarks;
 
 /// <summary>
-/// Issue #18: loading and saving one 2 MB session against a loopback redis-server, Cachee against RedisCache in the same
+/// Loading and saving one 2 MB session against a loopback redis-server, Cachee against RedisCache in the same
 /// run. A load reads from Redis every time (Cachee's L1 copy is dropped first); a save writes a new version (Cachee: over a
 /// large-value connection, uploaded then moved in by its script). Throughput is 2 MB divided by the mean.
 /// </summary>

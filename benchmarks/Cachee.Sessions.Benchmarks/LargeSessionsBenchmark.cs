@@ -13,7 +13,7 @@ using Microsoft.Extensions.Options;
 namespace Cachee.Sessions.Benchmarks;
 
 /// <summary>
-/// Issue #18: small reads while large sessions move. One measured instance reads 1 KB sessions that L1 cannot answer (for
+/// Small reads while large sessions move. One measured instance reads 1 KB sessions that L1 cannot answer (for
 /// Cachee, its copy is dropped before each read, so every read goes to Redis), one after another, and records each read's
 /// latency. With <see cref="Traffic"/> other than "idle", a background loop meanwhile has another instance change a 2 MB
 /// session, and the measured instance load it and save it back: 20 such rounds a second (6 MB moved per round: 120 MB/s),

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Options;
 namespace Cachee.Sessions.Benchmarks;
 
 /// <summary>
-/// Issue #18: memory for 1,000 sessions of 1 MB. One instance first reads 5,000 small (1 KB) sessions three times each (the
+/// Memory for 1,000 sessions of 1 MB. One instance first reads 5,000 small (1 KB) sessions three times each (the
 /// everyday traffic), then loads 1,000 sessions of 1 MB from a loopback redis-server, once each. Columns: the managed heap it
 /// keeps afterwards (after a full collection), what L1 holds, and how many of the small sessions are still served from L1.
 /// With L1's default byte budget (256 MiB) the large sessions cannot push the small ones out (they are admitted by their

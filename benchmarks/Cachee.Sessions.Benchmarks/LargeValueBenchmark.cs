@@ -6,7 +6,7 @@ using StackExchange.Redis;
 namespace Cachee.Sessions.Benchmarks;
 
 /// <summary>
-/// Issue #4: loading a 1 MB value from the same loopback redis-server: a raw StackExchange.Redis <c>HashGet</c> of the stored
+/// Loading a 1 MB value from the same loopback redis-server: a raw StackExchange.Redis <c>HashGet</c> of the stored
 /// bytes (the floor) against Cachee's L2 load, once without keeping the value in L1 and once keeping it (the copy is dropped
 /// before each read so that every read loads). The Allocated column shows whether L1 adds a copy: it must not.
 /// </summary>

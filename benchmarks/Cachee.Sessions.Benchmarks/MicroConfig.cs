@@ -6,7 +6,7 @@ using BenchmarkDotNet.Toolchains.InProcess.Emit;
 namespace Cachee.Sessions.Benchmarks;
 
 /// <summary>
-/// The job of the L1 benchmarks (issue #4): in process (no separate build per benchmark, nothing else competing for the two
+/// The job of the L1 benchmarks: in process (no separate build per benchmark, nothing else competing for the two
 /// cores), BenchmarkDotNet's automatic iteration counts, allocations measured.
 /// </summary>
 internal sealed class MicroConfig : ManualConfig

@@ -7,7 +7,7 @@ using StackExchange.Redis;
 namespace Cachee.Sessions.Benchmarks;
 
 /// <summary>
-/// Issue #17: what <see cref="CacheeOptions.MinReplicasToAcknowledge"/> costs a write. A loopback master with one replica,
+/// What <see cref="CacheeOptions.MinReplicasToAcknowledge"/> costs a write. A loopback master with one replica,
 /// 2 KB session values with a sliding window; RedisCache (no replica acknowledgement) as the baseline, Cachee without it and
 /// with one replica to confirm each write (its script and its WAIT on a leased connection of its own).
 /// </summary>

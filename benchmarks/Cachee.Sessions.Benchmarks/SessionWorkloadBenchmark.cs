@@ -11,7 +11,7 @@ using StackExchange.Redis;
 namespace Cachee.Sessions.Benchmarks;
 
 /// <summary>
-/// Issue #3's session workload, the same on four stores in one run (RedisCache, Cachee, the shared in-process ceiling, and
+/// The session workload, the same on four stores in one run (RedisCache, Cachee, the shared in-process ceiling, and
 /// the ceiling plus one Redis write per session write, the floor of any store whose writes are durable in Redis): 3 instances of an ASP.NET Core app with
 /// <c>UseSession</c>, 32 users each sending 20 requests round robin across the instances (all users at once), 90% reads and
 /// 10% writes, Redis on loopback. One operation is the 640 requests. Extra columns: requests/s (from the mean), per-request

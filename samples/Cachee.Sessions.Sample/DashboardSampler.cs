@@ -7,6 +7,10 @@ using Cachee.Sessions;
 
 
 
+
+
+
+
 /// <summary>
 /// Takes this instance's statistics once a second, so that the dashboard's rates (invalidations per second, the mean
 /// acknowledgement wait) are over the last second of this server's time, however many pages poll and however often.

@@ -15,6 +15,7 @@ public sealed class CacheeTestFleet : IAsyncDisposable
 {
     private readonly List<TieredDistributedCache> _instances = [];
     private readonly Dictionary<TieredDistributedCache, InMemoryInvalidationBus> _buses = [];
+    private readonly Dictionary<TieredDistributedCache, InMemoryTopology> _topologies = [];
     private readonly Action<CacheeOptions>? _configure;
     private readonly ILoggerFactory? _loggerFactory;
 
@@ -57,6 +58,32 @@ public sealed class CacheeTestFleet : IAsyncDisposable
     /// <param name="instance">An instance of this fleet.</param>
     public void RestoreSubscription(TieredDistributedCache instance) => BusOf(instance).Restore();
 
+    /// <summary>
+    /// Plays a Redis Cluster slot moving to a node no instance has proven yet (a reshard, a failover): every instance drops
+    /// its copies of the keys <paramref name="keysOfSlot"/> selects and keeps none until <see cref="CompleteSlotMove"/>;
+    /// their reads go to Redis meanwhile. Other keys are served from L1 throughout.
+    /// </summary>
+    /// <param name="keysOfSlot">Selects the keys of the slot that moves.</param>
+    public void MoveSlot(Func<string, bool> keysOfSlot)
+    {
+        ArgumentNullException.ThrowIfNull(keysOfSlot);
+        foreach (var instance in _instances)
+        {
+            _topologies[instance].Move(keysOfSlot);
+            _buses[instance].LoseShard(keysOfSlot);
+        }
+    }
+
+    /// <summary>Every instance proves the node the slot moved to: its keys may be held in L1 again.</summary>
+    public void CompleteSlotMove()
+    {
+        foreach (var instance in _instances)
+        {
+            _topologies[instance].ProveAll();
+            _buses[instance].ProveShard();
+        }
+    }
+
     /// <summary>Runs what the background upkeep of each instance would: pending sliding renewals, then the L1 sweep.</summary>
     /// <returns>A task that completes when the work is done.</returns>
     public async Task RunBackgroundWorkAsync()
@@ -94,9 +121,11 @@ public sealed class CacheeTestFleet : IAsyncDisposable
         _configure?.Invoke(options);
         var id = $"instance-{_instances.Count}-{Guid.NewGuid():N}";
         var bus = new InMemoryInvalidationBus(Redis.Hub, id, coherenceUnavailable);
-        var cache = new TieredDistributedCache(options, new InMemoryL2Store(Redis, id), bus, id, Time, _loggerFactory, runLoops: false);
+        var topology = new InMemoryTopology();
+        var cache = new TieredDistributedCache(options, new InMemoryL2Store(Redis, id), bus, id, Time, _loggerFactory, runLoops: false, topology: topology);
         _instances.Add(cache);
         _buses[cache] = bus;
+        _topologies[cache] = topology;
         return cache;
     }
 

@@ -57,6 +57,12 @@ internal sealed class InMemoryInvalidationBus(InMemoryInvalidationHub hub, strin
     /// <summary>Delivers a parsed message (a tracking report, or one from the channel).</summary>
     public void Deliver(in ParsedMessage message) => _listener?.OnMessage(message);
 
+    /// <summary>Plays a Redis Cluster node losing its connection: copies of the keys <paramref name="servedByIt"/> selects are dropped.</summary>
+    public void LoseShard(Func<string, bool> servedByIt) => _listener?.OnShardLost(servedByIt);
+
+    /// <summary>Plays a node being proven: its keys may be held again, reads begun before install nothing.</summary>
+    public void ProveShard() => _listener?.OnShardProven();
+
     /// <summary>Plays Redis reporting that every key may have changed (FLUSHALL, or its tracking table overflowed).</summary>
     public void RevokeAll() => _listener?.OnAllRevoked();
 

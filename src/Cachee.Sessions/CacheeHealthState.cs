@@ -1,4 +1,3 @@
-using Cachee.Sessions.Hosting;
 using Cachee.Sessions.L2;
 
 

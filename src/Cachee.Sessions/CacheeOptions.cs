@@ -91,7 +91,7 @@ public sealed class CacheeOptions
     /// How long a write or remove waits, after Redis has applied it, for every other instance to acknowledge that it dropped
     /// its L1 copy. This is what makes a user's next request read the write on whichever instance it lands. Default 50 ms;
     /// 0 to 5 seconds. <see cref="TimeSpan.Zero"/> turns acknowledgements off: other instances then converge within the
-    /// pub/sub latency (typically well under 2 ms) but a request racing the invalidation may read the previous value.
+    /// pub/sub latency, but a request racing the invalidation may read the previous value.
     /// A wait that runs out is logged and counted (<c>cachee.invalidations.ack_timeouts</c>); the write itself has succeeded.
     /// </summary>
     public TimeSpan InvalidationAckTimeout { get; set; } = TimeSpan.FromMilliseconds(50);
@@ -106,9 +106,8 @@ public sealed class CacheeOptions
 
     /// <summary>
     /// When true, reads answered from L1 are counted: <see cref="CacheeStatistics.L1Hits"/>, <see cref="CacheeStatistics.L1HitRatio"/>
-    /// and the metric <c>cachee.l1.hits</c>. Off by default, as statistics are in <c>MemoryCache</c>: an exact count costs an L1 hit
-    /// about a sixth of its time (a per-thread cell, and a thread-static access is a call into the runtime on Linux; see
-    /// docs/benchmarks.md). Every other counter, L1 misses included, is always kept: they are off the hit's path.
+    /// and the metric <c>cachee.l1.hits</c>. Off by default, as statistics are in <c>MemoryCache</c>: it is the one counter on the
+    /// hit's path (its cost: docs/benchmarks.md). Every other counter, L1 misses included, is always kept: they are off the hit's path.
     /// </summary>
     public bool CountL1Hits { get; set; }
 

@@ -1,4 +1,5 @@
 using Cachee.Sessions.Diagnostics;
+using Cachee.Sessions.L2;
 
 
 namespace Cachee.Sessions;

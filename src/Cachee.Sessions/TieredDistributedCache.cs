@@ -68,8 +68,9 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     /// <summary>Creates a cache over the given tiers (tests and benchmarks use the in-memory ones).</summary>
     internal TieredDistributedCache(
         CacheeOptions options, IL2Store l2, IInvalidationBus bus, string instanceId,
-        TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null, bool runLoops = true)
-        : this(Validated(options), instanceId, timeProvider, loggerFactory, meterFactory, (l2, bus, SingleNodeTopology.Instance), runLoops)
+        TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null, bool runLoops = true,
+        IKeyTopology? topology = null)
+        : this(Validated(options), instanceId, timeProvider, loggerFactory, meterFactory, (l2, bus, topology ?? SingleNodeTopology.Instance), runLoops)
     {
     }
 

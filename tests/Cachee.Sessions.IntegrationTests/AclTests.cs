@@ -7,7 +7,7 @@ using StackExchange.Redis;
 namespace Cachee.Sessions.IntegrationTests;
 
 /// <summary>
-/// Issue #19: the least-privilege Redis user. The rule is the one line the README documents (read from it here, so that the
+/// The least-privilege Redis user. The rule is the one line the README documents (read from it here, so that the
 /// documentation cannot drift from what is tested); the whole flow runs as that user, and Redis' <c>ACL LOG</c> must record
 /// no refusal: a command, key or channel outside the rule fails the test.
 /// </summary>

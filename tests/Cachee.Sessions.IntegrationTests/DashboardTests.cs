@@ -6,7 +6,7 @@ using System.Text.RegularExpressions;
 namespace Cachee.Sessions.IntegrationTests;
 
 /// <summary>
-/// Issue #20: the sample's live dashboard, in a real headless browser (Chromium from the OS packages, in its own headless
+/// The sample's live dashboard, in a real headless browser (Chromium from the OS packages, in its own headless
 /// modes: the DOM after the page's scripts ran, and a screenshot). Three sample instances run over one redis-server; the
 /// page, served by one of them, must show all three with their figures. The screenshot goes to docs/dashboard.png.
 /// </summary>

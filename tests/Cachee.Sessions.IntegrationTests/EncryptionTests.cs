@@ -7,7 +7,7 @@ using StackExchange.Redis;
 namespace Cachee.Sessions.IntegrationTests;
 
 /// <summary>
-/// Issue #19: <see cref="CacheeOptions.EncryptValues"/> on a real redis-server. Values cross instances encrypted, nothing
+/// <see cref="CacheeOptions.EncryptValues"/> on a real redis-server. Values cross instances encrypted, nothing
 /// readable is left in Redis, keys rotate, and a payload that is tampered with, copied to another key, under a wrong or a
 /// retired key, or plain where encryption is required is a logged, counted miss, never garbage or an exception.
 /// </summary>

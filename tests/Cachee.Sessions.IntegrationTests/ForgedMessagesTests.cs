@@ -7,7 +7,7 @@ using StackExchange.Redis;
 namespace Cachee.Sessions.IntegrationTests;
 
 /// <summary>
-/// Issue #19, the invalidation channels' threat model (docs/security.md): a client that can publish on Cachee's channels
+/// The invalidation channels' threat model (docs/security.md): a client that can publish on Cachee's channels
 /// floods every kind of forged message at two instances while they write and read. No read may return anything but the
 /// value last written, and memory, log lines and waits must stay bounded.
 /// </summary>

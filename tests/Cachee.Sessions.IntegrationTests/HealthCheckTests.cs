@@ -5,7 +5,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 namespace Cachee.Sessions.IntegrationTests;
 
 /// <summary>
-/// Issue #20: <c>AddCacheeHealthCheck</c>, each state driven with a real redis-server of the test's own (paused, killed),
+/// <c>AddCacheeHealthCheck</c>, each state driven with a real redis-server of the test's own (paused, killed),
 /// through ASP.NET Core's <see cref="HealthCheckService"/>.
 /// </summary>
 public sealed class HealthCheckTests

@@ -6,7 +6,7 @@ using System.Text.RegularExpressions;
 namespace Cachee.Sessions.IntegrationTests;
 
 /// <summary>
-/// Issue #20: the NuGet package as a user gets it. The library is packed (with its symbols package); a fresh web app is
+/// The NuGet package as a user gets it. The library is packed (with its symbols package); a fresh web app is
 /// made with <c>dotnet new web</c>, takes the package with <c>dotnet add package</c> from a local folder feed, gets the
 /// README's quick start as its <c>Program.cs</c>, and is built and run twice against a real redis-server: a session started
 /// on one process is read on the other.

@@ -10,7 +10,7 @@ using OpenTelemetry.Trace;
 namespace Cachee.Sessions.IntegrationTests;
 
 /// <summary>
-/// Issue #20: what Cachee reports to OpenTelemetry, read with the SDK's in-memory exporter: a span per operation that goes to
+/// What Cachee reports to OpenTelemetry, read with the SDK's in-memory exporter: a span per operation that goes to
 /// Redis, none for an L1 hit, and the meter's instruments with their units, created through <see cref="IMeterFactory"/>.
 /// </summary>
 [Collection(RedisCollection.Name)]

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace Cachee.Sessions.IntegrationTests;
 
 /// <summary>
-/// Issue #19: Cachee over TLS, against real <c>redis-server</c> processes that accept TLS connections only, with certificates
+/// Cachee over TLS, against real <c>redis-server</c> processes that accept TLS connections only, with certificates
 /// this test issues from a private certificate authority.
 /// </summary>
 public sealed class TlsTests

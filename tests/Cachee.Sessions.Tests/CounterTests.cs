@@ -1,8 +1,6 @@
 using Cachee.Sessions.Diagnostics;
 
 
-
-
 namespace Cachee.Sessions.Tests;
 
 public sealed class CounterTests

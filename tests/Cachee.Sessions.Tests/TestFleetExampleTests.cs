@@ -87,4 +87,29 @@ public sealed class TestFleetExampleTests
 
         Assert.Throws<ArgumentException>(() => one.DropSubscription(stranger));
     }
+
+    [Fact]
+    public async Task MoveSlot_HoldsBackTheMovedKeysOnly_UntilTheMoveCompletes()
+    {
+        await using var fleet = new CacheeTestFleet();
+        var a = await fleet.AddInstanceAsync();
+        var b = await fleet.AddInstanceAsync();
+        await a.SetStringAsync("moving:1", "m");
+        await a.SetStringAsync("staying:1", "s");
+        _ = await b.GetStringAsync("moving:1");
+        _ = await b.GetStringAsync("staying:1");
+        var commands = fleet.Redis.Commands;
+
+        fleet.MoveSlot(key => key.StartsWith("moving:", StringComparison.Ordinal));
+        Assert.Equal("s", await b.GetStringAsync("staying:1"));
+        Assert.Equal(commands, fleet.Redis.Commands); // still an L1 hit
+        Assert.Equal("m", await b.GetStringAsync("moving:1"));
+        Assert.Equal("m", await b.GetStringAsync("moving:1"));
+        Assert.Equal(commands + 2, fleet.Redis.Commands); // dropped, and not kept again while the node is unproven
+
+        fleet.CompleteSlotMove();
+        _ = await b.GetStringAsync("moving:1");
+        _ = await b.GetStringAsync("moving:1");
+        Assert.Equal(commands + 3, fleet.Redis.Commands); // kept again: one read, then a hit
+    }
 }

@@ -165,7 +165,7 @@ internal sealed class ClusterCoordinator : IDisposable
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !token.IsCancellationRequested)
             {
-                Log.SubscribeFailed(_logger, delay, ex);
+                CoordinationLog.SubscribeFailed(_logger, delay, ex);
                 await Task.Delay(delay, _time, token).ConfigureAwait(false);
                 delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, MaxRetryDelay.Ticks));
             }

@@ -93,7 +93,7 @@ internal sealed class InvalidationApplier(
                 _malformedSinceLogged++;
                 if (_lastMalformedLogged is not { } last || time.GetElapsedTime(last) >= MalformedLogInterval)
                 {
-                    Log.MalformedMessage(logger, _malformedSinceLogged);
+                    CoordinationLog.MalformedMessage(logger, _malformedSinceLogged);
                     _malformedSinceLogged = 0;
                     _lastMalformedLogged = time.GetTimestamp();
                 }
@@ -110,15 +110,15 @@ internal sealed class InvalidationApplier(
         // A new epoch drops every copy, and no read begun before can install.
         l1.Suspend();
         var epoch = l1.Resume();
-        Log.AllRevoked(logger, epoch);
+        CoordinationLog.AllRevoked(logger, epoch);
     }
 
-    void IInvalidationListener.OnRevocationUnavailable(string reason) => Log.RevocationUnavailable(logger, reason);
+    void IInvalidationListener.OnRevocationUnavailable(string reason) => CoordinationLog.RevocationUnavailable(logger, reason);
 
     void IInvalidationListener.OnShardLost(Func<string, bool> servedByIt)
     {
         var dropped = l1.Drop(servedByIt);
-        Log.ShardLost(logger, dropped);
+        CoordinationLog.ShardLost(logger, dropped);
     }
 
     void IInvalidationListener.OnShardProven() => l1.RejectReadsInFlight();
@@ -127,14 +127,14 @@ internal sealed class InvalidationApplier(
     {
         _ = Interlocked.CompareExchange(ref _unsubscribedSince, time.GetTimestamp(), 0);
         l1.Suspend();
-        Log.SubscriptionLost(logger);
+        CoordinationLog.SubscriptionLost(logger);
     }
 
     void IInvalidationListener.OnCoherenceUnavailable(string reason)
     {
         l1.Suspend();
         Volatile.Write(ref _coherenceUnavailable, true);
-        Log.CoherenceUnavailable(logger, reason);
+        CoordinationLog.CoherenceUnavailable(logger, reason);
     }
 
     void IInvalidationListener.OnSubscriptionEstablished()
@@ -143,6 +143,6 @@ internal sealed class InvalidationApplier(
         l2.NoteRedisAnswered();
         var epoch = l1.Resume();
         Interlocked.Exchange(ref _unsubscribedSince, 0);
-        Log.SubscriptionEstablished(logger, epoch);
+        CoordinationLog.SubscriptionEstablished(logger, epoch);
     }
 }

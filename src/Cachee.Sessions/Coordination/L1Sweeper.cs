@@ -24,7 +24,7 @@ internal sealed class L1Sweeper(L1Store l1, InvalidationApplier applier, TimeSpa
         var removed = l1.RemoveExpired(now);
         if (removed > 0)
         {
-            Log.Swept(logger, removed);
+            CoordinationLog.Swept(logger, removed);
         }
 
         return removed;

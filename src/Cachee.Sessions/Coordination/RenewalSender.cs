@@ -56,7 +56,7 @@ internal sealed class RenewalSender(L1Store l1, RenewalRequests renewals, Guarde
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // The copy stays valid only until the Redis expiry it already knew; the next hit asks for another try.
-            Log.RefreshFailed(logger, new RedactedKey(key), ex);
+            CoordinationLog.RefreshFailed(logger, new RedactedKey(key), ex);
         }
         finally
         {

@@ -1,4 +1,3 @@
-using Cachee.Sessions.L2;
 
 
 namespace Cachee.Sessions.Invalidation;

@@ -30,9 +30,8 @@ internal static class KeyHash
     public static ulong Of(string key) => Of(key.AsSpan());
 
     /// <summary>
-    /// <see cref="Of(string)"/>, compiled into the caller: the synchronous L1 hit uses it (Get hit 17.0-17.6 ns with the call,
-    /// 16.0-16.7 ns inlined, L1HitBenchmark, several runs each). The asynchronous hit measured slower with it inlined in one
-    /// comparison (22.8 -> 25.1 ns), so it keeps the call.
+    /// <see cref="Of(string)"/>, compiled into the caller: the synchronous L1 hit uses it, where inlining measured faster
+    /// (L1HitBenchmark); the asynchronous hit measured slower with it, so it keeps the call.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ulong OfInlined(string key) => Aes.IsSupported ? OfAes(key.AsSpan()) : Portable(key.AsSpan());

@@ -1,4 +1,3 @@
-using Cachee.Sessions.Invalidation;
 using Cachee.Sessions.L2;
 
 
@@ -14,7 +13,7 @@ namespace Cachee.Sessions.L1;
 /// <param name="l1">The L1 tier.</param>
 /// <param name="time">The clock.</param>
 /// <param name="slidingTolerance">The configured sliding refresh tolerance (null: the default).</param>
-/// <param name="canHold">False for a key whose changes may go unheard for now (see <c>IInvalidationBus.CanHold</c>).</param>
+/// <param name="canHold">False for a key whose changes may go unheard for now (see <c>IKeyTopology.CanHold</c>).</param>
 internal sealed class L1Copies(L1Store l1, TimeProvider time, TimeSpan? slidingTolerance, Func<string, bool> canHold)
 {
     /// <summary>Now on both clocks, read together: UTC (for Redis) and L1's.</summary>

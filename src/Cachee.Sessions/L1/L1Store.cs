@@ -3,30 +3,8 @@ using System.Runtime.CompilerServices;
 namespace Cachee.Sessions.L1;
 
 /// <summary>
-/// The in-process tier. How it works, and why:
-/// <list type="bullet">
-/// <item><b>Layout</b>: the keys are spread by a keyed hash (<see cref="KeyHash"/>) over stripes; each stripe is a chained hash table in one
-/// array of 56-byte <see cref="L1Slot"/> structs that also holds the bucket heads, so an entry costs its slot and no object
-/// of its own (the key and value arrays are the caller's), and a lookup follows few pointers: the stripe's array, the
-/// bucket head, the slot.</item>
-/// <item><b>Reads</b> take no lock and write nothing shared on a warm hit: they walk the bucket chain and keep a slot's
-/// fields only if its sequence number was even and unchanged around the reads (a seqlock); a slot caught mid-change, a
-/// freed slot in a chain, or an array replaced by a bigger one sends the read round again. The CLOCK bit and the renewal flag
-/// are written only when they change. Validity is compared with a coarse clock (see <see cref="L1Clock"/>).</item>
-/// <item><b>Writes</b> take the lock of the key's stripe; the slot, the chain and the byte/entry totals change together
-/// under it, each slot change bracketed by its sequence number.</item>
-/// <item><b>Races with L2</b> are settled by conflict stamps: each key maps to a counter that every invalidation and every
-/// local write bumps; a result fetched from L2 is installed only if its key's counter has not moved since the fetch began
-/// (see <see cref="L1Ticket"/>). A false conflict (two keys sharing a counter) costs a miss, never a stale read.</item>
-/// <item><b>Coherence epochs</b>: entries are served only while the subscription epoch they were loaded in is current;
-/// <see cref="Suspend"/> (subscription lost) stops serving, <see cref="Resume"/> starts a new epoch and drops every entry of
-/// the old ones (they may have missed invalidations during the gap). In between, copies are kept only to be served when Redis
-/// cannot be asked (stale-on-error).</item>
-/// <item><b>Eviction and admission</b> (CLOCK, and a frequency sketch once full) are <see cref="L1EvictionPolicy"/>'s; the
-/// limits are counted by <see cref="L1Occupancy"/>.</item>
-/// <item><b>Expiry</b> is checked on every read (an expired entry is a miss) and swept by the coordinator. A sliding entry hit
-/// within its renewal lead asks the coordinator, once, for a background renewal in Redis.</item>
-/// </list>
+/// The in-process tier: striped hash tables of slots read without locks, written under a stripe's lock, served only in the
+/// current coherence epoch. How it works, and why: docs/design.md, "The L1 store".
 /// </summary>
 internal sealed class L1Store
 {

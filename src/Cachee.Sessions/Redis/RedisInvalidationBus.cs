@@ -6,24 +6,8 @@ using StackExchange.Redis;
 namespace Cachee.Sessions.Redis;
 
 /// <summary>
-/// What an instance hears from Redis, through the cache's multiplexer:
-/// <list type="bullet">
-/// <item><b>Its own channel</b> (<see cref="InvalidationMessage.InboxChannel"/>): the invalidations Cachee writers send to
-/// the holders of a key, the acknowledgements of this instance's writes, and its probes.</item>
-/// <item><b>Server-assisted tracking</b> (<c>CLIENT TRACKING ON REDIRECT &lt;subscriber&gt; NOLOOP</c> on the connection that
-/// reads): Redis itself reports, on <c>__redis__:invalidate</c>, every key this instance read that anyone changed since
-/// (a <c>DEL</c> by an operator, a RedisCache write, an expiry or an eviction), and a flush of everything.</item>
-/// </list>
-/// Both live on connections that can drop. L1 is served only while both are proven: the subscription by a probe this instance
-/// published coming back through it, tracking by Redis accepting it for the subscriber's current client id. Losing either
-/// connection stops L1; once both are back, tracking is armed again and a probe starts a new epoch (copies from before the
-/// gap are dropped, since Redis forgot what they tracked).
-/// <para>On a Redis Cluster (7.0 or later), the own channel is a sharded channel per cluster slot in which this instance
-/// holds keys (see <see cref="ShardInboxes"/>), so that a write script can publish to it on the key's own shard (and count
-/// the holders there), plus a home inbox where writers reach it when it has not followed a
-/// slot yet; tracking is armed on every master, redirected to this instance's subscriber connection on that
-/// master. Liveness is per node: a node's keys are held only while that node is proven (<see cref="ClusterTopology.CanHold"/>), so a lost
-/// connection, a failover or a slot moving to another node holds back that node's keys only.</para>
+/// What an instance hears from Redis: its own channel (writers' invalidations, acknowledgements, probes) and server-assisted
+/// tracking, each proven live before L1 is served. How, and why: docs/design.md, "What an instance hears".
 /// </summary>
 internal sealed partial class RedisInvalidationBus : IInvalidationBus
 {

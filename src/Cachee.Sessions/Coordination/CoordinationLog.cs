@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 namespace Cachee.Sessions.Coordination;
 
 /// <summary>The log messages of the background upkeep (one category: <see cref="ClusterCoordinator"/>).</summary>
-internal static partial class Log
+internal static partial class CoordinationLog
 {
     [LoggerMessage(100, LogLevel.Warning, "Cachee: the invalidation subscription was lost; L1 is bypassed until it is back.", EventName = "SubscriptionLost")]
     public static partial void SubscriptionLost(ILogger logger);
