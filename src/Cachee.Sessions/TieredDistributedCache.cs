@@ -206,7 +206,6 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         Coordinator.Dispose();
         _connection?.Dispose();
         _metrics.Dispose();
-        _counters.Dispose();
         _l1.Clock.Dispose();
     }
 

@@ -8,7 +8,7 @@ public sealed class CounterTests
     [Fact]
     public async Task HitCounter_CountsFromManyThreadsAddUp()
     {
-        using var counter = new HitCounter();
+        var counter = new HitCounter();
         var threads = Enumerable.Range(0, 4).Select(_ => Task.Factory.StartNew(
             () =>
             {
@@ -41,8 +41,8 @@ public sealed class CounterTests
     [Fact]
     public void CountersOfTwoCaches_AreIndependent_OnOneThread()
     {
-        using var one = new CacheeCounters(countL1Hits: true);
-        using var other = new CacheeCounters(countL1Hits: true);
+        var one = new CacheeCounters(countL1Hits: true);
+        var other = new CacheeCounters(countL1Hits: true);
         one.L1Hits!.Increment();
         other.L1Hits!.Increment();
         one.L1Hits.Increment(); // the thread's cell switches back to the first counter's

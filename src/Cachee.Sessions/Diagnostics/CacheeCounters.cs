@@ -2,7 +2,7 @@ namespace Cachee.Sessions.Diagnostics;
 
 /// <summary>The counters of one cache instance, made first and handed to the parts that count; read by <see cref="CacheeMetrics"/>.</summary>
 /// <param name="countL1Hits">Whether L1 hits are counted (<see cref="CacheeOptions.CountL1Hits"/>).</param>
-internal sealed class CacheeCounters(bool countL1Hits) : IDisposable
+internal sealed class CacheeCounters(bool countL1Hits)
 {
     /// <summary>Reads answered from L1; null unless <see cref="CacheeOptions.CountL1Hits"/>.</summary>
     public HitCounter? L1Hits { get; } = countL1Hits ? new HitCounter() : null;
@@ -53,7 +53,4 @@ internal sealed class CacheeCounters(bool countL1Hits) : IDisposable
         AckWaits.Increment();
         AckWaitTicks.Add(waited.Ticks);
     }
-
-    /// <summary>Releases the per-thread cells of the hit counter.</summary>
-    public void Dispose() => L1Hits?.Dispose();
 }

@@ -9,9 +9,11 @@ namespace Cachee.Sessions.Diagnostics;
 /// 2. A hit whose thread's cell belongs to this counter adds one to it: one thread-static read, one compare, one add.
 /// 3. Otherwise (the thread's first hit here, or it last counted for another cache) the thread's cell for this counter is
 ///    found or made (<see cref="ThreadLocal{T}"/>, which keeps every thread's cell for the sum), and remembered.
-/// 4. <see cref="Value"/> sums the cells. The cells belong to this counter and go with it; a thread only remembers its last.
+/// 4. <see cref="Value"/> sums the cells. The cells belong to this counter and are collected with it (a thread remembers
+///    only its last cell, which does not reference the counter). The counter is never disposed: a hit racing with the
+///    cache's disposal, or a metrics callback after it, still finds its cells.
 /// </remarks>
-internal sealed class HitCounter : IDisposable
+internal sealed class HitCounter
 {
     private static long s_nextId;
 
@@ -48,8 +50,6 @@ internal sealed class HitCounter : IDisposable
 
         CountInNewCell();
     }
-
-    public void Dispose() => _cells.Dispose();
 
     private void CountInNewCell()
     {

@@ -30,15 +30,8 @@ internal sealed class CacheeOptionsValidator : IValidateOptions<CacheeOptions>
             }
         }
 
-        if (!OptionLimits.L1MaxBytes.Contains(options.L1MaxBytes))
-        {
-            failures.Add(OptionLimits.L1MaxBytes.Violation(nameof(CacheeOptions.L1MaxBytes), options.L1MaxBytes));
-        }
-
-        if (!OptionLimits.L1MaxEntries.Contains(options.L1MaxEntries))
-        {
-            failures.Add(OptionLimits.L1MaxEntries.Violation(nameof(CacheeOptions.L1MaxEntries), options.L1MaxEntries));
-        }
+        OptionLimits.L1MaxBytes.Check(nameof(CacheeOptions.L1MaxBytes), options.L1MaxBytes, failures);
+        OptionLimits.L1MaxEntries.Check(nameof(CacheeOptions.L1MaxEntries), options.L1MaxEntries, failures);
 
         if (options.L1MaxEntryBytes < 0 || options.L1MaxEntryBytes > options.L1MaxBytes)
         {
@@ -50,30 +43,11 @@ internal sealed class CacheeOptionsValidator : IValidateOptions<CacheeOptions>
             failures.Add(OptionLimits.SlidingRefreshTolerance.Violation(nameof(CacheeOptions.SlidingRefreshTolerance), tolerance) + " Leave it null for the default.");
         }
 
-        if (!OptionLimits.ExpirationScanInterval.Contains(options.ExpirationScanInterval))
-        {
-            failures.Add(OptionLimits.ExpirationScanInterval.Violation(nameof(CacheeOptions.ExpirationScanInterval), options.ExpirationScanInterval));
-        }
-
-        if (!OptionLimits.InvalidationAckTimeout.Contains(options.InvalidationAckTimeout))
-        {
-            failures.Add(OptionLimits.InvalidationAckTimeout.Violation(nameof(CacheeOptions.InvalidationAckTimeout), options.InvalidationAckTimeout));
-        }
-
-        if (!OptionLimits.L2OperationTimeout.Contains(options.L2OperationTimeout))
-        {
-            failures.Add(OptionLimits.L2OperationTimeout.Violation(nameof(CacheeOptions.L2OperationTimeout), options.L2OperationTimeout));
-        }
-
-        if (!OptionLimits.CircuitBreakerFailureThreshold.Contains(options.CircuitBreakerFailureThreshold))
-        {
-            failures.Add(OptionLimits.CircuitBreakerFailureThreshold.Violation(nameof(CacheeOptions.CircuitBreakerFailureThreshold), options.CircuitBreakerFailureThreshold));
-        }
-
-        if (!OptionLimits.CircuitBreakerBreakDuration.Contains(options.CircuitBreakerBreakDuration))
-        {
-            failures.Add(OptionLimits.CircuitBreakerBreakDuration.Violation(nameof(CacheeOptions.CircuitBreakerBreakDuration), options.CircuitBreakerBreakDuration));
-        }
+        OptionLimits.ExpirationScanInterval.Check(nameof(CacheeOptions.ExpirationScanInterval), options.ExpirationScanInterval, failures);
+        OptionLimits.InvalidationAckTimeout.Check(nameof(CacheeOptions.InvalidationAckTimeout), options.InvalidationAckTimeout, failures);
+        OptionLimits.L2OperationTimeout.Check(nameof(CacheeOptions.L2OperationTimeout), options.L2OperationTimeout, failures);
+        OptionLimits.CircuitBreakerFailureThreshold.Check(nameof(CacheeOptions.CircuitBreakerFailureThreshold), options.CircuitBreakerFailureThreshold, failures);
+        OptionLimits.CircuitBreakerBreakDuration.Check(nameof(CacheeOptions.CircuitBreakerBreakDuration), options.CircuitBreakerBreakDuration, failures);
 
         if (!Enum.IsDefined(options.WriteFailureMode))
         {
@@ -92,25 +66,10 @@ internal sealed class CacheeOptionsValidator : IValidateOptions<CacheeOptions>
                 + $"{nameof(CacheeOptions.ConnectionMultiplexerFactory)}.");
         }
 
-        if (!OptionLimits.LargeValueThreshold.Contains(options.LargeValueThreshold))
-        {
-            failures.Add(OptionLimits.LargeValueThreshold.Violation(nameof(CacheeOptions.LargeValueThreshold), options.LargeValueThreshold));
-        }
-
-        if (!OptionLimits.LargeValueConnections.Contains(options.LargeValueConnections))
-        {
-            failures.Add(OptionLimits.LargeValueConnections.Violation(nameof(CacheeOptions.LargeValueConnections), options.LargeValueConnections));
-        }
-
-        if (!OptionLimits.CompressionThreshold.Contains(options.CompressionThreshold))
-        {
-            failures.Add(OptionLimits.CompressionThreshold.Violation(nameof(CacheeOptions.CompressionThreshold), options.CompressionThreshold));
-        }
-
-        if (!OptionLimits.ReplayQueueCapacity.Contains(options.ReplayQueueCapacity))
-        {
-            failures.Add(OptionLimits.ReplayQueueCapacity.Violation(nameof(CacheeOptions.ReplayQueueCapacity), options.ReplayQueueCapacity));
-        }
+        OptionLimits.LargeValueThreshold.Check(nameof(CacheeOptions.LargeValueThreshold), options.LargeValueThreshold, failures);
+        OptionLimits.LargeValueConnections.Check(nameof(CacheeOptions.LargeValueConnections), options.LargeValueConnections, failures);
+        OptionLimits.CompressionThreshold.Check(nameof(CacheeOptions.CompressionThreshold), options.CompressionThreshold, failures);
+        OptionLimits.ReplayQueueCapacity.Check(nameof(CacheeOptions.ReplayQueueCapacity), options.ReplayQueueCapacity, failures);
 
         if (options.InvalidationChannel is { Length: 0 })
         {

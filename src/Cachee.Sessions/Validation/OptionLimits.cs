@@ -53,6 +53,15 @@ internal sealed record OptionRange<T>(T Min, T Max, string MinText, string MaxTe
 
     public bool Contains(T value) => value.CompareTo(Min) >= 0 && value.CompareTo(Max) <= 0;
 
+    /// <summary>Adds the validator's message to <paramref name="failures"/> when <paramref name="value"/> is outside the range.</summary>
+    public void Check(string option, T value, List<string> failures)
+    {
+        if (!Contains(value))
+        {
+            failures.Add(Violation(option, value));
+        }
+    }
+
     /// <summary>The validator's message for an option outside the range.</summary>
     public string Violation(string option, T value) => $"CacheeOptions.{option} must be between {MinText} and {MaxText}; it is {value}.";
 }
