@@ -66,10 +66,10 @@ public sealed class CacheeOptions
     /// </summary>
     public string? InvalidationChannel { get; set; }
 
-    /// <summary>Upper bound on the bytes of values kept in this instance's L1. Default 256 MiB; 1 byte to 64 GiB.</summary>
+    /// <summary>Upper bound on the bytes of values kept in this instance's L1. Default 256 MiB. Allowed: 1 B to 64 GiB.</summary>
     public long L1MaxBytes { get; set; } = 256L * 1024 * 1024;
 
-    /// <summary>Upper bound on the number of entries kept in this instance's L1. Default 1,000,000; at least 1.</summary>
+    /// <summary>Upper bound on the number of entries kept in this instance's L1. Default 1,000,000. Allowed: 1 to 2,147,483,647.</summary>
     public int L1MaxEntries { get; set; } = 1_000_000;
 
     /// <summary>
@@ -83,14 +83,14 @@ public sealed class CacheeOptions
     /// Reads served from L1 refresh the Redis entry in the background at most once per tolerance, and a read from Redis renews
     /// the entry (a second round trip) only when its time to live has fallen more than the tolerance below its window; so a
     /// smaller value means more Redis commands. <see langword="null"/> (the default) means 2% of the entry's sliding window, at most 30 seconds.
-    /// An explicit value is used as given but never more than half of an entry's window. Allowed: 1 ms to 1 hour.
+    /// An explicit value is used as given but never more than half of an entry's window. Allowed: 1 ms to 1 h.
     /// </summary>
     public TimeSpan? SlidingRefreshTolerance { get; set; }
 
     /// <summary>
     /// How long a write or remove waits, after Redis has applied it, for every other instance to acknowledge that it dropped
-    /// its L1 copy. This is what makes a user's next request read the write on whichever instance it lands. Default 50 ms;
-    /// 0 to 5 seconds. <see cref="TimeSpan.Zero"/> turns acknowledgements off: other instances then converge within the
+    /// its L1 copy. This is what makes a user's next request read the write on whichever instance it lands. Default 50 ms.
+    /// Allowed: 0 to 5 s. <see cref="TimeSpan.Zero"/> turns acknowledgements off: other instances then converge within the
     /// pub/sub latency, but a request racing the invalidation may read the previous value.
     /// A wait that runs out is logged and counted (<c>cachee.invalidations.ack_timeouts</c>); the write itself has succeeded.
     /// </summary>
@@ -112,7 +112,7 @@ public sealed class CacheeOptions
     public bool CountL1Hits { get; set; }
 
     /// <summary>
-    /// The longest any cache call waits for Redis. Default 1 second; 10 ms to 1 minute. A read that runs out of time serves
+    /// The longest any cache call waits for Redis. Default 1 second. Allowed: 10 ms to 1 min. A read that runs out of time serves
     /// the L1 copy it has (stale-on-error, counted in <c>cachee.l1.stale_hits</c>) or throws <see cref="CacheUnavailableException"/>;
     /// a write throws it (or is queued, see <see cref="WriteFailureMode"/>). Writes carry a deadline of this timeout minus a
     /// margin (a quarter of it, at most 250 ms), checked by Redis against its own clock: a write that reaches Redis late, for
@@ -127,11 +127,11 @@ public sealed class CacheeOptions
     /// <summary>
     /// After this many Redis failures in a row (timeouts, lost connections, a loading or read-only server), the circuit breaker
     /// opens: calls fail at once, without waiting, for <see cref="CircuitBreakerBreakDuration"/>; then one call is let through
-    /// as a probe, and the breaker closes when it succeeds. Default 5; 1 to 1000.
+    /// as a probe, and the breaker closes when it succeeds. Default 5. Allowed: 1 to 1,000.
     /// </summary>
     public int CircuitBreakerFailureThreshold { get; set; } = 5;
 
-    /// <summary>How long an open circuit breaker fails calls at once before letting a probe through. Default 2 seconds; 10 ms to 5 minutes.</summary>
+    /// <summary>How long an open circuit breaker fails calls at once before letting a probe through. Default 2 seconds. Allowed: 10 ms to 5 min.</summary>
     public TimeSpan CircuitBreakerBreakDuration { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
@@ -149,7 +149,7 @@ public sealed class CacheeOptions
     /// window (it may then be on the master only, like any write whose answer did not come). The writer keeps no L1 copy of
     /// such a write (its next read fetches it). Set it to the number of replicas that can be promoted: a failover may promote
     /// a replica that did not confirm, and then the writes only the others had are lost. Needs <see cref="Configuration"/> or
-    /// <see cref="ConfigurationOptions"/>, not <see cref="ConnectionMultiplexerFactory"/>. 0 to 16.
+    /// <see cref="ConfigurationOptions"/>, not <see cref="ConnectionMultiplexerFactory"/>. Allowed: 0 to 16.
     /// </summary>
     public int MinReplicasToAcknowledge { get; set; }
 
@@ -157,13 +157,13 @@ public sealed class CacheeOptions
     /// Values of at least this many bytes travel on connections of their own (<see cref="LargeValueConnections"/>), so that
     /// moving them never holds up the small commands, invalidations and acknowledgements behind them on the shared
     /// connection. Writes of such values go there; so do reads of keys this instance last saw holding one (the first read of
-    /// a key is on the shared connection, as the size is not known before). Default 64 KiB; 1 KiB to 512 MiB.
+    /// a key is on the shared connection, as the size is not known before). Default 64 KiB. Allowed: 1 KiB to 512 MiB.
     /// </summary>
     public int LargeValueThreshold { get; set; } = 64 * 1024;
 
     /// <summary>
     /// How many connections of its own carry large values (see <see cref="LargeValueThreshold"/>); they are made on first
-    /// use. 0 sends large values over the shared connection. Default 2; 0 to 16. Needs <see cref="Configuration"/> or
+    /// use. 0 sends large values over the shared connection. Default 2. Allowed: 0 to 16. Needs <see cref="Configuration"/> or
     /// <see cref="ConfigurationOptions"/>: with <see cref="ConnectionMultiplexerFactory"/>, large values use the application's
     /// multiplexer.
     /// </summary>
@@ -177,7 +177,7 @@ public sealed class CacheeOptions
     /// </summary>
     public bool CompressValues { get; set; }
 
-    /// <summary>The size from which values are compressed (<see cref="CompressValues"/>). Default 4 KiB; 256 bytes to 512 MiB.</summary>
+    /// <summary>The size from which values are compressed (<see cref="CompressValues"/>). Default 4 KiB. Allowed: 256 B to 512 MiB.</summary>
     public int CompressionThreshold { get; set; } = 4 * 1024;
 
     /// <summary>
@@ -214,10 +214,10 @@ public sealed class CacheeOptions
     /// </summary>
     public bool RequireEncryptedValues { get; set; }
 
-    /// <summary>How many keys the replay queue holds at most (<see cref="WriteFailureMode.Replay"/>). Default 10,000; 1 to 1,000,000.</summary>
+    /// <summary>How many keys the replay queue holds at most (<see cref="WriteFailureMode.Replay"/>). Default 10,000. Allowed: 1 to 1,000,000.</summary>
     public int ReplayQueueCapacity { get; set; } = 10_000;
 
-    /// <summary>How often the background upkeep removes expired entries from L1. Default 1 minute; 1 second to 1 hour.</summary>
+    /// <summary>How often the background upkeep removes expired entries from L1. Default 1 minute. Allowed: 1 s to 1 h.</summary>
     public TimeSpan ExpirationScanInterval { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>

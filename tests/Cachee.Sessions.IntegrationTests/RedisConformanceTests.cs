@@ -42,7 +42,9 @@ public abstract class RedisConformance(string endpoints) : L2StoreConformance
         var inboxes = new ShardInboxes(topology, _prefix + "__cachee:invalidations", id);
         var bus = new RedisInvalidationBus(connection, topology, inboxes, id, _prefix, TimeSpan.FromSeconds(5));
         _owned.Add(bus);
-        var node = new Node(id, new RedisL2Store(connection, _prefix, topology, inboxes, id, TimeSpan.FromSeconds(5)));
+        var store = new RedisL2Store(
+            connection, _prefix, topology, inboxes, id, TimeSpan.FromSeconds(5), largeValueThreshold: options.LargeValueThreshold);
+        var node = new Node(id, store);
         await bus.StartAsync(node, CancellationToken.None);
         return node;
     }
@@ -53,5 +55,6 @@ public abstract class RedisConformance(string endpoints) : L2StoreConformance
     private protected override async Task<int> HolderCountAsync(string key) =>
         (int)await _admin.GetDatabase().SetLengthAsync(HolderRegistryKey.For(_prefix, key));
 
-    private protected override Task LetTimePassAsync(TimeSpan span) => Task.Delay(span); // Redis expires on its own clock
+    // Redis expires on its own clock: poll it with a deadline.
+    private protected override Task AfterAsync(TimeSpan span, Func<Task<bool>> condition, string what) => Eventually.TrueAsync(condition, what);
 }

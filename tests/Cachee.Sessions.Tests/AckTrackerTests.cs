@@ -1,6 +1,7 @@
 using Cachee.Sessions.Invalidation;
 
 
+
 namespace Cachee.Sessions.Tests;
 
 public sealed class AckTrackerTests

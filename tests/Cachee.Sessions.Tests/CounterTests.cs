@@ -1,6 +1,7 @@
 using Cachee.Sessions.Diagnostics;
 
 
+
 namespace Cachee.Sessions.Tests;
 
 public sealed class CounterTests

@@ -1,6 +1,7 @@
 using Cachee.Sessions.Redis.Cluster;
 
 
+
 namespace Cachee.Sessions.Tests;
 
 /// <summary>An entry's holder registry lives in the entry's cluster slot (a script may touch one slot only) and is never an entry key.</summary>

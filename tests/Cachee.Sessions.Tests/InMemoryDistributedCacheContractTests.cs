@@ -1,6 +1,7 @@
 using Cachee.Sessions.Testing;
 
 
+
 namespace Cachee.Sessions.Tests;
 
 /// <summary>The IDistributedCache contract over the in-memory model; every call the contract forbids is also checked at the model.</summary>

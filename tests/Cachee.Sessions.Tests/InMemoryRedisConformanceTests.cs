@@ -28,9 +28,9 @@ public sealed class InMemoryRedisConformanceTests : L2StoreConformance
 
     private protected override Task<int> HolderCountAsync(string key) => Task.FromResult(_redis.HolderCount(key));
 
-    private protected override Task LetTimePassAsync(TimeSpan span)
+    private protected override async Task AfterAsync(TimeSpan span, Func<Task<bool>> condition, string what)
     {
         _time.Advance(span);
-        return Task.CompletedTask;
+        Assert.True(await condition(), what);
     }
 }

@@ -1,6 +1,7 @@
 using Cachee.Sessions.L1;
 
 
+
 namespace Cachee.Sessions.Tests;
 
 /// <summary>CLOCK eviction and frequency admission on their own, over a few stripes filled by hand.</summary>

@@ -1,6 +1,7 @@
 using Cachee.Sessions.L1;
 
 
+
 namespace Cachee.Sessions.Tests;
 
 public sealed class L1StoreTests

@@ -1,6 +1,7 @@
 using Cachee.Sessions.Redis;
 
 
+
 namespace Cachee.Sessions.Tests;
 
 public sealed class LargeKeyHintsTests

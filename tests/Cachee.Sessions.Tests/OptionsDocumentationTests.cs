@@ -38,6 +38,19 @@ public sealed class OptionsDocumentationTests
         Assert.Equal(expected, Table.Value[option].Range);
     }
 
+    public static TheoryData<string> RangedOptions => [.. OptionLimits.Texts.Keys.Where(option => option != nameof(CacheeOptions.L1MaxEntryBytes))];
+
+    [Theory]
+    [MemberData(nameof(RangedOptions))]
+    public void TheXmlDocs_GiveTheRangeTheValidatorChecks(string option)
+    {
+        var docs = System.Xml.Linq.XDocument.Load(Path.Combine(AppContext.BaseDirectory, "Cachee.Sessions.xml"));
+        var member = docs.Descendants("member").Single(m => (string?)m.Attribute("name") == $"P:Cachee.Sessions.CacheeOptions.{option}");
+        var text = string.Join(' ', member.Value.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+        var bounds = OptionLimits.Texts[option].Split(" – ");
+        Assert.Contains($"Allowed: {bounds[0]} to {bounds[1]}.", text, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void TheValidator_NamesTheRangeTheTableGives()
     {

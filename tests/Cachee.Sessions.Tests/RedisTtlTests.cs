@@ -1,6 +1,7 @@
 using Cachee.Sessions.L2;
 
 
+
 namespace Cachee.Sessions.Tests;
 
 public sealed class RedisTtlTests

@@ -2,6 +2,7 @@ using Cachee.Sessions.L2;
 using Cachee.Sessions.Replay;
 
 
+
 namespace Cachee.Sessions.Tests;
 
 public sealed class ReplayQueueTests
