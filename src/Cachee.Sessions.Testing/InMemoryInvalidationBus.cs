@@ -27,14 +27,6 @@ internal sealed class InMemoryInvalidationBus(InMemoryInvalidationHub hub, strin
         return Task.CompletedTask;
     }
 
-    public bool CanHold(string key) => true;
-
-    public object? NodeOf(string key) => null;
-
-    public void LayoutMayHaveChanged()
-    {
-    }
-
     public void PublishAck(string writerOrigin, long ackId, string key) => _ = hub.Send(writerOrigin, InvalidationMessage.FormatAck(ackId, origin));
 
     /// <summary>Plays a lost subscription: messages published from now on are not heard.</summary>
