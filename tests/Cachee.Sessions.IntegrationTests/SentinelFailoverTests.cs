@@ -71,8 +71,12 @@ public sealed class SentinelFailoverTests(ITestOutputHelper output) : IAsyncLife
         {
             await KillMasterAsync();
 
-            // Back as a replica of the new master, as an operator restarts a master that keeps no data: restarted empty as a
-            // master, it could be taken for the master again and wipe the promoted replica (seen once: 200 writes lost).
+            // Back as a replica of the new master, as an operator restarts a master that keeps no data, once the failover has
+            // settled. Restarted empty as a master, it could be taken for the master again and wipe the promoted replica (seen
+            // once: 200 writes lost). Restarted at once, while a sentinel still doubted the just-promoted master (its first
+            // pings after the switch went unanswered for the one-second down-after on this busy machine), it was the only
+            // replica a second failover could pick, and was promoted empty before it had synced (seen: 200 writes lost).
+            await WaitUntilFailoverSettledAsync();
             _master.Restart("--replicaof", "127.0.0.1", _replica.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         });
         Assert.Equal(0, run.Stale);
@@ -123,6 +127,33 @@ public sealed class SentinelFailoverTests(ITestOutputHelper output) : IAsyncLife
 
         await Eventually.TrueAsync(() => MasterPort() == _replica.Port, "Sentinel promoted the replica", TimeSpan.FromSeconds(20));
     }
+    // Returns once every sentinel has seen the promoted master up, with no failover under way, for two seconds in a row.
+    private async Task WaitUntilFailoverSettledAsync()
+    {
+        var steady = Stopwatch.StartNew();
+        await Eventually.TrueAsync(
+            () =>
+            {
+                if (!_sentinels.All(sentinel => MasterFlagsAccordingTo(sentinel) == "master"))
+                {
+                    steady.Restart();
+                    return false;
+                }
+
+                return steady.Elapsed >= TimeSpan.FromSeconds(2);
+            },
+            "every sentinel sees the promoted master up, with no failover under way",
+            TimeSpan.FromSeconds(30));
+    }
+
+    // The flags one sentinel gives the master ("master" alone when it is up and no failover is under way).
+    private static string MasterFlagsAccordingTo(RedisProcess sentinel)
+    {
+        var reply = Sentinel(sentinel, "SENTINEL", "MASTER", Service).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var at = Array.IndexOf(reply, "flags");
+        return at >= 0 && at + 1 < reply.Length ? reply[at + 1] : string.Empty;
+    }
+
     // The port of the master every sentinel names now (0 while they disagree).
     private int MasterPort() => _sentinels.Select(sentinel => MasterPortAccordingTo(sentinel)).Distinct().Count() == 1
         ? MasterPortAccordingTo(_sentinels[0])
