@@ -142,6 +142,14 @@ public sealed class CacheeOptions
     public WriteFailureMode WriteFailureMode { get; set; } = WriteFailureMode.Throw;
 
     /// <summary>
+    /// How <c>AddCacheeSessions</c> stores sessions: <see cref="SessionFormat.PerKey"/> (the default: key by key, so that a
+    /// change of a small key neither rewrites nor invalidates a large one) or <see cref="SessionFormat.DistributedSession"/>
+    /// (one value per session, as ASP.NET Core's <c>DistributedSession</c> writes it, while instances of the old stack still
+    /// run). Either reads sessions stored in the other, so switching keeps users signed in.
+    /// </summary>
+    public SessionFormat SessionFormat { get; set; } = SessionFormat.PerKey;
+
+    /// <summary>
     /// How many replicas must confirm a write or remove before it returns (Redis' <c>WAIT</c>). 0, the default: a write returns
     /// once the master applied it; replication is asynchronous, so a failover can lose it. n &gt; 0: each write runs, with its
     /// <c>WAIT</c>, on a connection of its own (<c>WAIT</c> blocks the connection it runs on, so it never holds up other calls),

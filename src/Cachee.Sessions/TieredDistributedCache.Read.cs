@@ -200,6 +200,17 @@ public sealed partial class TieredDistributedCache
         return hit.Data;
     }
 
+    /// <summary>
+    /// Reads <paramref name="key"/> from Redis, never from L1, with the version a <see cref="SetIfVersionAsync"/> may be
+    /// based on: (null, 0) when there is no entry. Neither registers this instance as a holder nor installs a copy.
+    /// </summary>
+    internal async ValueTask<(byte[]? Data, long Version)> ReadFromRedisAsync(string key, bool sync, CancellationToken token)
+    {
+        Coordinator.EnsureStarted();
+        var found = await _l2.GetAsync(key, register: false, refreshSliding: false, _copies.UtcNow(), sync, token).ConfigureAwait(false);
+        return found is { } entry ? (entry.Data, entry.Version) : (null, 0);
+    }
+
     private async ValueTask RefreshCoreAsync(string key, bool sync, CancellationToken token)
     {
         if (_l1.TryTouch(key))

@@ -95,6 +95,44 @@ public sealed partial class TieredDistributedCache
         await AwaitAcknowledgementsAsync(key, ack, written, sync).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Writes <paramref name="key"/> only if Redis still holds it at <paramref name="baseVersion"/> (0: no entry), with every
+    /// guarantee of a write (holders told and waited for); false, changing nothing, when Redis holds another version. Read
+    /// the version with <see cref="ReadFromRedisAsync"/>. Redis must answer: such a write is never queued for replay.
+    /// </summary>
+    internal async ValueTask<bool> SetIfVersionAsync(
+        string key, byte[] value, DistributedCacheEntryOptions options, long baseVersion, bool sync, CancellationToken token)
+    {
+        var now = _copies.Now();
+        var expiration = EntryExpiration.FromOptions(options, now.Utc);
+        var ttl = expiration.TtlMilliseconds(now.Utc);
+        Coordinator.EnsureStarted();
+        var ticket = _l1.BeginWrite(key);
+        using var ack = AsksForAcknowledgements ? Coordinator.Acks.Register() : null;
+        L2WriteResult? written;
+        try
+        {
+            written = await _l2.ReplayAsync(new ReplayedWrite(key, value, expiration, baseVersion, ack?.Id ?? 0), ttl, sync, token).ConfigureAwait(false);
+        }
+        catch
+        {
+            _copies.CompleteWithoutCopy(ticket);
+            throw;
+        }
+
+        if (written is not { } applied)
+        {
+            _copies.CompleteWithoutCopy(ticket);
+            return false;
+        }
+
+        _replay.Forget(key);
+        _counters.InvalidationsSent.Increment();
+        _copies.CompleteWrite(ticket, applied.KeepCopy ? value : null, applied.Version, expiration, ttl, now);
+        await AwaitAcknowledgementsAsync(key, ack, applied, sync).ConfigureAwait(false);
+        return true;
+    }
+
     private async ValueTask RemoveCoreAsync(string key, bool sync, CancellationToken token)
     {
         Coordinator.EnsureStarted();

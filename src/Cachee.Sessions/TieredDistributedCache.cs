@@ -149,6 +149,9 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     /// <summary>The background half of this cache (the subscription, sliding renewals, the L1 sweep).</summary>
     internal ClusterCoordinator Coordinator { get; }
 
+    /// <summary>The clock this cache runs on (sessions time their loads and commits with it).</summary>
+    internal TimeProvider Time => _time;
+
     /// <summary>The L1 tier (tests and benchmarks look inside).</summary>
     internal L1Store L1 => _l1;
 

@@ -38,7 +38,7 @@ public sealed class ArchitectureTests
     public void AFolder_UsesOnlyTheFoldersBelowIt(string folder)
     {
         var allowed = Layers.Single(layer => layer.Folder == folder).Uses;
-        var forbidden = Layers.Select(layer => layer.Folder).Append("Hosting").Append("DataProtection")
+        var forbidden = Layers.Select(layer => layer.Folder).Append("Hosting").Append("DataProtection").Append("SessionState")
             .Where(other => other != folder && !allowed.Contains(other))
             .SelectMany(TypesOf)
             .Append(typeof(TieredDistributedCache).FullName!)
@@ -56,7 +56,7 @@ public sealed class ArchitectureTests
         var namespaces = Package.GetTypes().Select(type => type.Namespace).OfType<string>()
             .Where(ns => ns.StartsWith(Root + ".", StringComparison.Ordinal))
             .Select(ns => ns[(Root.Length + 1)..])
-            .Except(["Hosting", "DataProtection"])
+            .Except(["Hosting", "DataProtection", "SessionState"])
             .ToHashSet();
         Assert.Equal(Layers.Select(layer => layer.Folder).Order(), namespaces.Order());
     }
@@ -67,6 +67,14 @@ public sealed class ArchitectureTests
         var result = Types.InAssembly(Package).That().DoNotResideInNamespace($"{Root}.Hosting").And().DoNotResideInNamespace($"{Root}.DataProtection")
             .And().DoNotResideInNamespace("Microsoft")
             .ShouldNot().HaveDependencyOnAny($"{Root}.Hosting", $"{Root}.DataProtection").GetResult();
+        Assert.True(result.IsSuccessful, $"Used by: {Names(result)}");
+    }
+
+    [Fact]
+    public void OnlyHosting_UsesTheSessionState()
+    {
+        var result = Types.InAssembly(Package).That().DoNotResideInNamespace($"{Root}.Hosting").And().DoNotResideInNamespace($"{Root}.SessionState")
+            .ShouldNot().HaveDependencyOn($"{Root}.SessionState").GetResult();
         Assert.True(result.IsSuccessful, $"Used by: {Names(result)}");
     }
 

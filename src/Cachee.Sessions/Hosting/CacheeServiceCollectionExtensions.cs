@@ -1,10 +1,12 @@
 using Cachee.Sessions;
 using Cachee.Sessions.DataProtection;
+using Cachee.Sessions.SessionState;
 using Cachee.Sessions.Hosting;
 using Cachee.Sessions.Validation;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.DataProtection.KeyManagement;
+using Microsoft.AspNetCore.Session;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -22,7 +24,7 @@ public static class CacheeServiceCollectionExtensions
     /// registration, as <c>AddStackExchangeRedisCache</c> does) and ties it to the host's lifetime: its invalidation
     /// subscription is made when the host starts, and when the host stops, queued writes and pending renewals are sent to
     /// Redis. Nothing else: no sessions, no Data Protection. For applications that use <see cref="IDistributedCache"/>
-    /// directly or under <c>HybridCache</c>. Options are validated when the host starts.
+    /// directly. Options are validated when the host starts.
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="configure">Sets the options, for example <c>o =&gt; o.Configuration = "redis:6379"</c>.</param>
@@ -52,7 +54,8 @@ public static class CacheeServiceCollectionExtensions
 
     /// <summary>
     /// Everything <see cref="AddCacheeDistributedCache(IServiceCollection, Action{CacheeOptions})"/> registers, plus the
-    /// ASP.NET Core session services (<c>AddSession</c>) and, unless the application configures its own, a Data Protection
+    /// ASP.NET Core session services (<c>AddSession</c>) over Cachee's own session store, which keeps each session key by key
+    /// (see <see cref="CacheeOptions.SessionFormat"/>; <c>HttpContext.Session</c> is an <see cref="ICacheeSession"/>) and, unless the application configures its own, a Data Protection
     /// key ring and application name shared by all instances (see <see cref="CacheeOptions.ShareDataProtectionKeys"/>).
     /// All that is left is <c>app.UseSession()</c>. Options are validated when the host starts.
     /// </summary>
@@ -103,6 +106,7 @@ public static class CacheeServiceCollectionExtensions
     private static IServiceCollection AddSessions(IServiceCollection services, Action<SessionOptions>? configureSession)
     {
         _ = configureSession is null ? services.AddSession() : services.AddSession(configureSession);
+        _ = services.Replace(ServiceDescriptor.Singleton<ISessionStore, CacheeSessionStore>());
         _ = services.AddDataProtection();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<KeyManagementOptions>, SharedKeyRingSetup>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<DataProtectionOptions>, SharedApplicationNameSetup>());

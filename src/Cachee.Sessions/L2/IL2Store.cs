@@ -103,7 +103,8 @@ internal readonly record struct L2WriteResult(long Version, long Receivers, bool
 /// <param name="Value">The value written.</param>
 /// <param name="Expiration">Its expiration settings; the time to live is computed again when it is replayed.</param>
 /// <param name="BaseVersion">The version of the entry this instance knew when the write was made (0: none).</param>
-internal sealed record ReplayedWrite(string Key, byte[] Value, EntryExpiration Expiration, long BaseVersion);
+/// <param name="AckId">The acknowledgement the holders are asked for (0: none); a queued write's writer no longer waits.</param>
+internal sealed record ReplayedWrite(string Key, byte[] Value, EntryExpiration Expiration, long BaseVersion, long AckId = 0);
 
 /// <summary>How long a holder's registration beside an entry lasts.</summary>
 internal static class HolderRegistry

@@ -346,7 +346,7 @@ internal sealed class RedisL2Store : IL2Store
     public async ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token)
     {
         var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
-        var (entry, payload) = await EntryWriteAsync(write.Key, write.Value, write.Expiration, ttlMilliseconds, ackId: 0).ConfigureAwait(false);
+        var (entry, payload) = await EntryWriteAsync(write.Key, write.Value, write.Expiration, ttlMilliseconds, write.AckId).ConfigureAwait(false);
         var args = ReplayScript.Arguments(deadline, write.BaseVersion, entry);
         return await WriteAsync(ReplayScript.Text, write.Key, args, entry.MessageSuffix, sync, token, payload).ConfigureAwait(false);
     }

@@ -54,6 +54,11 @@ internal sealed class CacheeOptionsValidator : IValidateOptions<CacheeOptions>
             failures.Add($"CacheeOptions.{nameof(CacheeOptions.WriteFailureMode)} must be Throw or Replay; it is {(int)options.WriteFailureMode}.");
         }
 
+        if (!Enum.IsDefined(options.SessionFormat))
+        {
+            failures.Add($"CacheeOptions.{nameof(CacheeOptions.SessionFormat)} must be PerKey or DistributedSession; it is {(int)options.SessionFormat}.");
+        }
+
         if (!OptionLimits.MinReplicasToAcknowledge.Contains(options.MinReplicasToAcknowledge))
         {
             failures.Add(OptionLimits.MinReplicasToAcknowledge.Violation(nameof(CacheeOptions.MinReplicasToAcknowledge), options.MinReplicasToAcknowledge));
