@@ -50,6 +50,9 @@ internal sealed class CacheeSession : ICacheeSession
         _entryOptions = new DistributedCacheEntryOptions { SlidingExpiration = idleTimeout };
     }
 
+    /// <summary>Tests only: runs between a commit's read of the index and its versioned write, to let another commit in.</summary>
+    internal Func<Task>? AfterIndexRead { get; set; }
+
     private RedactedKey Redacted => new(_keys.Legacy);
 
     /// <inheritdoc/>
@@ -436,6 +439,11 @@ internal sealed class CacheeSession : ICacheeSession
                 {
                     // unreadable: replaced by this request's view
                 }
+            }
+
+            if (AfterIndexRead is { } pause)
+            {
+                await pause().ConfigureAwait(false);
             }
 
             _id ??= current?.Id;

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace Cachee.Sessions.IntegrationTests;
+namespace Cachee.Sessions.TestSupport;
 
 /// <summary>Keeps every log line at every level, formatted, with its exception and every structured value.</summary>
 internal sealed class CapturingLoggerProvider : ILoggerProvider
