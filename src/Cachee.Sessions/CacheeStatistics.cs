@@ -54,6 +54,12 @@ public sealed class CacheeStatistics
     /// <summary>New values fetched into L1 right after another instance changed them.</summary>
     public long Prefetches { get; init; }
 
+    /// <summary>Value bytes read from Redis (<c>cachee.l2.bytes_read</c>), before decompression and decryption.</summary>
+    public long L2BytesRead { get; init; }
+
+    /// <summary>Value bytes written to Redis (<c>cachee.l2.bytes_written</c>), before compression and encryption.</summary>
+    public long L2BytesWritten { get; init; }
+
     /// <summary>Redis calls that got no answer within the operation timeout, or no connection.</summary>
     public long L2Failures { get; init; }
 

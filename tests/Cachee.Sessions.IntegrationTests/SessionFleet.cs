@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -23,11 +24,13 @@ internal sealed class SessionFleet : IAsyncDisposable
     private readonly List<DirectoryInfo> _contentRoots = [];
     private readonly CapturingLoggerProvider _logs = new();
     private Action<SessionOptions>? _session;
+    private readonly Lazy<StackExchange.Redis.ConnectionMultiplexer> _oldStackRedis;
     private readonly HttpClientHandler _handler = new() { CookieContainer = new CookieContainer(), UseCookies = true };
 
     private SessionFleet(string endpoint)
     {
         _endpoint = endpoint;
+        _oldStackRedis = new(() => StackExchange.Redis.ConnectionMultiplexer.Connect(endpoint));
         Client = new HttpClient(_handler);
     }
 
@@ -51,6 +54,28 @@ internal sealed class SessionFleet : IAsyncDisposable
 
         return fleet;
     }
+
+    /// <summary>
+    /// Adds an instance of the stack Cachee replaces (<c>AddStackExchangeRedisCache</c> + <c>AddSession</c>), sharing the Data
+    /// Protection key ring and application name a migrating app gives it; returns its index.
+    /// </summary>
+    public async Task<int> AddOldStackInstanceAsync()
+    {
+        var index = _addresses.Count;
+        await StartInstanceAsync(index, oldStack: true);
+        return index;
+    }
+
+    /// <summary>Adds a Cachee instance with further options; returns its index.</summary>
+    public async Task<int> AddInstanceAsync(Action<CacheeOptions>? cache = null)
+    {
+        var index = _addresses.Count;
+        await StartInstanceAsync(index, extra: cache);
+        return index;
+    }
+
+    /// <summary>Holds each request to <c>/pair/…</c> after its session loaded until the other request of the pair arrives too.</summary>
+    public PairBarrier Pairs { get; } = new();
 
     public TieredDistributedCache CacheOf(int instance) => _apps[instance].Services.GetRequiredService<TieredDistributedCache>();
 
@@ -98,13 +123,18 @@ internal sealed class SessionFleet : IAsyncDisposable
 
         Client.Dispose();
         _handler.Dispose();
+        if (_oldStackRedis.IsValueCreated)
+        {
+            await _oldStackRedis.Value.DisposeAsync();
+        }
+
         foreach (var root in _contentRoots)
         {
             root.Delete(recursive: true);
         }
     }
 
-    private async Task StartInstanceAsync(int index)
+    private async Task StartInstanceAsync(int index, bool oldStack = false, Action<CacheeOptions>? extra = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -114,13 +144,29 @@ internal sealed class SessionFleet : IAsyncDisposable
         var contentRoot = Directory.CreateTempSubdirectory($"cachee-app{index}-");
         _contentRoots.Add(contentRoot);
         builder.Environment.ContentRootPath = contentRoot.FullName;
-        builder.Services.AddCacheeSessions(o =>
+        if (oldStack)
         {
-            o.Configuration = _endpoint;
-            o.InstanceName = _prefix;
-            o.CountL1Hits = true;
-            _cache?.Invoke(o);
-        }, _session);
+            builder.Services.AddStackExchangeRedisCache(o =>
+            {
+                o.Configuration = _endpoint;
+                o.InstanceName = _prefix;
+            });
+            _ = _session is null ? builder.Services.AddSession() : builder.Services.AddSession(_session);
+            builder.Services.AddDataProtection()
+                .SetApplicationName("Cachee.Sessions" + _prefix)
+                .PersistKeysToStackExchangeRedis(() => _oldStackRedis.Value.GetDatabase(), _prefix + "cachee:data-protection-keys");
+        }
+        else
+        {
+            builder.Services.AddCacheeSessions(o =>
+            {
+                o.Configuration = _endpoint;
+                o.InstanceName = _prefix;
+                o.CountL1Hits = true;
+                _cache?.Invoke(o);
+                extra?.Invoke(o);
+            }, _session);
+        }
 
         var app = builder.Build();
         app.UseSession();
@@ -144,9 +190,41 @@ internal sealed class SessionFleet : IAsyncDisposable
         });
         app.MapGet("/big", (HttpContext c) =>
             c.Session.TryGetValue("blob", out var blob) ? Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(blob)) : "(none)");
+        // Two requests of one user, each changing its own key while the other is in flight (see Pairs).
+        app.MapPost("/pair/{name}/{value}", async (HttpContext c, string name, string value) =>
+        {
+            await c.Session.LoadAsync();
+            await Pairs.ArriveAsync();
+            c.Session.SetString(name, value);
+            await c.Session.CommitAsync();
+            return "ok";
+        });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         _apps[index] = app;
         _addresses.Add(new Uri(address));
+    }
+}
+
+/// <summary>Lets requests through in pairs: each waits (at most 10 s) until a second one arrives.</summary>
+internal sealed class PairBarrier
+{
+    private readonly object _gate = new();
+    private TaskCompletionSource? _waiting;
+
+    public Task ArriveAsync()
+    {
+        lock (_gate)
+        {
+            if (_waiting is { } first)
+            {
+                _waiting = null;
+                first.SetResult();
+                return Task.CompletedTask;
+            }
+
+            _waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _waiting.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        }
     }
 }

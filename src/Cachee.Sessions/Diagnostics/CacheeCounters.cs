@@ -31,6 +31,12 @@ internal sealed class CacheeCounters(bool countL1Hits)
 
     public Counter Prefetches { get; } = new();
 
+    /// <summary>Value bytes read from Redis (as stored: after compression and encryption they may differ in Redis).</summary>
+    public Counter L2BytesRead { get; } = new();
+
+    /// <summary>Value bytes written to Redis by this instance's writes.</summary>
+    public Counter L2BytesWritten { get; } = new();
+
     public Counter L2Failures { get; } = new();
 
     public Counter BreakerOpenings { get; } = new();

@@ -60,6 +60,8 @@ internal sealed class CacheeMetrics : IDisposable
         Observe("cachee.l2.unreadable", counters.UnreadablePayloads, "{payload}", "Redis payloads that could not be read.");
         Observe("cachee.invalidations.ack_timeouts", counters.AckTimeouts, "{write}", "Writes that stopped waiting for acknowledgements.");
         Observe("cachee.l2.prefetches", counters.Prefetches, "{read}", "New values fetched into L1 right after an invalidation.");
+        Observe("cachee.l2.bytes_read", counters.L2BytesRead, "By", "Value bytes read from Redis.");
+        Observe("cachee.l2.bytes_written", counters.L2BytesWritten, "By", "Value bytes written to Redis.");
         Observe("cachee.l2.failures", counters.L2Failures, "{call}", "Redis calls that got no answer in time, or no connection.");
         Observe("cachee.l2.breaker_openings", counters.BreakerOpenings, "{opening}", "Times the circuit breaker opened.");
         Observe("cachee.l1.stale_hits", counters.StaleHits, "{read}", "Reads answered from a copy L1 could not vouch for, because Redis could not be asked.");
@@ -102,6 +104,8 @@ internal sealed class CacheeMetrics : IDisposable
         L1Bytes = _l1Bytes?.Invoke() ?? 0,
         AckTimeouts = _counters.AckTimeouts.Value,
         Prefetches = _counters.Prefetches.Value,
+        L2BytesRead = _counters.L2BytesRead.Value,
+        L2BytesWritten = _counters.L2BytesWritten.Value,
         L2Failures = _counters.L2Failures.Value,
         BreakerOpenings = _counters.BreakerOpenings.Value,
         StaleHits = _counters.StaleHits.Value,

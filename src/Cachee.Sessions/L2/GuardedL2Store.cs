@@ -30,13 +30,21 @@ internal sealed partial class GuardedL2Store(
 
     public Task CheckAccessAsync(CancellationToken token) => inner.CheckAccessAsync(token);
 
-    public ValueTask<L2Entry?> GetAsync(
-        string key, bool register, bool refreshSliding, long nowTicks, bool sync, CancellationToken token) =>
-        RunAsync("load", null, key, () => inner.GetAsync(key, register, refreshSliding, nowTicks, sync, token), sync, token);
+    public async ValueTask<L2Entry?> GetAsync(
+        string key, bool register, bool refreshSliding, long nowTicks, bool sync, CancellationToken token)
+    {
+        var found = await RunAsync("load", null, key, () => inner.GetAsync(key, register, refreshSliding, nowTicks, sync, token), sync, token).ConfigureAwait(false);
+        metrics.L2BytesRead.Add(found?.Data.Length ?? 0);
+        return found;
+    }
 
-    public ValueTask<L2WriteResult> SetAsync(
-        string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token) =>
-        RunAsync("write", value.Length, key, () => inner.SetAsync(key, value, expiration, ttlMilliseconds, ackId, sync, token), sync, token);
+    public async ValueTask<L2WriteResult> SetAsync(
+        string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token)
+    {
+        var written = await RunAsync("write", value.Length, key, () => inner.SetAsync(key, value, expiration, ttlMilliseconds, ackId, sync, token), sync, token).ConfigureAwait(false);
+        metrics.L2BytesWritten.Add(value.Length);
+        return written;
+    }
 
     public ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token) =>
         RunAsync("remove", null, key, () => inner.RemoveAsync(key, ackId, sync, token), sync, token);
@@ -44,8 +52,12 @@ internal sealed partial class GuardedL2Store(
     public ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, bool register, long nowTicks, bool sync, CancellationToken token) =>
         RunAsync("renew", null, key, () => inner.RefreshAsync(key, expectedVersion, register, nowTicks, sync, token), sync, token);
 
-    public ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token) =>
-        RunAsync("replay", write.Value.Length, write.Key, () => inner.ReplayAsync(write, ttlMilliseconds, sync, token), sync, token);
+    public async ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token)
+    {
+        var written = await RunAsync("replay", write.Value.Length, write.Key, () => inner.ReplayAsync(write, ttlMilliseconds, sync, token), sync, token).ConfigureAwait(false);
+        metrics.L2BytesWritten.Add(written is null ? 0 : write.Value.Length);
+        return written;
+    }
 
     /// <summary>
     /// True for the failures that mean "Redis could not be asked", as opposed to an answer (even an error). Besides timeouts
