@@ -1,4 +1,13 @@
 using BenchmarkDotNet.Running;
+using Cachee.Sessions.Benchmarks;
 
 // dotnet run -c Release --project benchmarks/Cachee.Sessions.Benchmarks -- --filter '*'
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+// dotnet run -c Release --project benchmarks/Cachee.Sessions.Benchmarks -- session-context [seconds]
+if (args is ["session-context", .. var rest])
+{
+    await SessionContextBenchmark.RunAsync(rest);
+}
+else
+{
+    _ = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+}
