@@ -90,6 +90,35 @@ public sealed class PerKeySessionsOnRedisTests(RedisServer redis)
         Assert.Equal("ada", await fleet.GetAsync(cachee, "/get/user"));
     }
 
+    [Fact]
+    public async Task EncryptedKeys_AreBoundToTheirName_ACopiedValueIsAMissOfThatKeyOnly()
+    {
+        var key = new CacheeEncryptionKey { Id = "k1", Key = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)) };
+        await using var fleet = await SessionFleet.StartAsync(redis.Endpoint, instances: 1, cache: o =>
+        {
+            o.EncryptValues = true;
+            o.EncryptionKeys = [key];
+        });
+        Assert.Equal("ok", await fleet.PostAsync(0, "/set/user/ada"));
+        Assert.Equal("ok", await fleet.PostAsync(0, "/set/role/admin"));
+        var database = redis.Admin.GetDatabase();
+        var keys = await KeysAsync(fleet.Prefix);
+        var user = fleet.Prefix + keys.Single(k => k.EndsWith("}=user", StringComparison.Ordinal));
+        var role = fleet.Prefix + keys.Single(k => k.EndsWith("}=role", StringComparison.Ordinal));
+        Assert.DoesNotContain("admin", System.Text.Encoding.UTF8.GetString((byte[])(await database.HashGetAsync(role, "data"))!), StringComparison.Ordinal);
+
+        // Someone with write access to Redis copies the encrypted "admin" into the user key: it decrypts nowhere else.
+        _ = await database.HashSetAsync(user, "data", await database.HashGetAsync(role, "data"));
+        var fresh = await fleet.AddInstanceAsync(o =>
+        {
+            o.EncryptValues = true;
+            o.EncryptionKeys = [key];
+        });
+        Assert.Equal("(none)", await fleet.GetAsync(fresh, "/get/user"));
+        Assert.Equal("admin", await fleet.GetAsync(fresh, "/get/role"));
+        Assert.True(fleet.CacheOf(fresh).GetStatistics().UnreadablePayloads >= 1);
+    }
+
     private async Task<string[]> KeysAsync(string prefix) =>
         [.. redis.Admin.GetServers().Single().Keys(pattern: prefix + "*").Select(key => key.ToString()![prefix.Length..])];
 
@@ -106,5 +135,29 @@ public sealed class PerKeySessionsOnRedisTests(RedisServer redis)
     {
         var stats = (await server.InfoAsync("stats")).SelectMany(group => group).ToDictionary(pair => pair.Key, pair => pair.Value);
         return (long.Parse(stats["total_net_input_bytes"], CultureInfo.InvariantCulture), long.Parse(stats["total_net_output_bytes"], CultureInfo.InvariantCulture));
+    }
+}
+
+/// <summary>Sessions key by key on a three-master cluster: a session's entries share its slot, wherever it lands.</summary>
+[Collection(RedisClusterCollection.Name)]
+public sealed class PerKeySessionsOnClusterTests(RedisCluster cluster)
+{
+    [Fact]
+    public async Task ConcurrentChangesOfDifferentKeys_AndLargeKeys_WorkAcrossShards()
+    {
+        await using var fleet = await SessionFleet.StartAsync(cluster.Endpoints, instances: 3);
+        var hash = await fleet.PostAsync(0, $"/big/{512 * 1024}");
+        for (var pair = 0; pair < 10; pair++)
+        {
+            var value = pair.ToString(CultureInfo.InvariantCulture);
+            Assert.Equal(["ok", "ok"], await Task.WhenAll(fleet.PostAsync(pair % 3, $"/pair/a/{value}"), fleet.PostAsync((pair + 1) % 3, $"/pair/b/{value}")));
+            Assert.Equal(value, await fleet.GetAsync((pair + 2) % 3, "/get/a"));
+            Assert.Equal(value, await fleet.GetAsync((pair + 2) % 3, "/get/b"));
+        }
+
+        for (var instance = 0; instance < 3; instance++)
+        {
+            Assert.Equal(hash, await fleet.GetAsync(instance, "/big"));
+        }
     }
 }

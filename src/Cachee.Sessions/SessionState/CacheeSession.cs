@@ -198,23 +198,16 @@ internal sealed class CacheeSession : ICacheeSession
     /// <inheritdoc/>
     public async Task CommitAsync(CancellationToken cancellationToken = default)
     {
-        using var timeout = new CancellationTokenSource(_ioTimeout, _cache.Time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         if (!_modified)
         {
-            try
-            {
-                await RefreshAsync(linked.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested && timeout.IsCancellationRequested)
-            {
-                SessionLog.SessionRefreshTimeout(_logger);
-                throw new OperationCanceledException("Timed out refreshing the session.", ex, linked.Token);
-            }
-
+            // Nothing to write, and nothing to renew: the load's reads renewed the session where it is stored (a read from Redis
+            // renews the entry it reads; an L1 hit queues the renewal when one is due). A separate renewal would also make
+            // Redis revoke the copies other instances track.
             return;
         }
 
+        using var timeout = new CancellationTokenSource(_ioTimeout, _cache.Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         var stored = Load();
         try
         {
@@ -359,38 +352,6 @@ internal sealed class CacheeSession : ICacheeSession
         {
             SessionLog.SessionValueReadException(_logger, Redacted, ex);
             return null;
-        }
-    }
-
-    // Renews the session's expiry where it is stored. A new session nothing touched was never loaded: no Redis call.
-    private async Task RefreshAsync(CancellationToken token)
-    {
-        if (_stored is null && _loading is null)
-        {
-            return;
-        }
-
-        StoredSession stored;
-        try
-        {
-            stored = _stored ?? await _loading!.WaitAsync(token).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            return; // nothing is known to renew; the load's failure is logged where the session is read
-        }
-
-        switch (stored.Layout)
-        {
-            case SessionLayout.Legacy:
-                await _cache.RefreshAsync(_keys.Legacy, token).ConfigureAwait(false);
-                break;
-            case SessionLayout.PerKey:
-                // Keys held in L1 only note the renewal (sent at most once per tolerance); the others are renewed side by side.
-                var renewals = new List<Task>(stored.Names.Count + 1) { _cache.RefreshAsync(_keys.Index, token) };
-                renewals.AddRange(stored.Names.Select(name => _cache.RefreshAsync(_keys.Value(name), token)));
-                await Task.WhenAll(renewals).ConfigureAwait(false);
-                break;
         }
     }
 

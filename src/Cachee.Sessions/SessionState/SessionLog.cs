@@ -28,9 +28,6 @@ internal static partial class SessionLog
     [LoggerMessage(9, LogLevel.Warning, "Committing the session timed out.", EventName = "SessionCommitTimeout")]
     public static partial void SessionCommitTimeout(ILogger logger);
 
-    [LoggerMessage(11, LogLevel.Warning, "Refreshing the session timed out.", EventName = "SessionRefreshTimeout")]
-    public static partial void SessionRefreshTimeout(ILogger logger);
-
     [LoggerMessage(20, LogLevel.Warning, "Cachee: the stored session {SessionKey} could not be read ({Reason}); it starts anew.", EventName = "UnreadableSession")]
     public static partial void UnreadableSession(ILogger logger, RedactedKey sessionKey, string reason);
 
