@@ -65,7 +65,16 @@ public sealed class PerKeySessionTests : IAsyncLifetime
         Assert.Equal("ada", reader.GetString("name"));
         Assert.Equal(3, reader.GetInt32("count"));
         Assert.False(reader.TryGetValue("other", out _));
-        Assert.Contains(_logs.Lines, line => line.Contains("[SessionStarted]", StringComparison.Ordinal));
+        Assert.Contains(_logs.Lines, line => line.StartsWith("Information Microsoft.AspNetCore.Session.DistributedSession [SessionStarted]", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task LoadAsync_WithACanceledToken_Throws()
+    {
+        await WriteAsync(_a, "s", ("k", "v"));
+        var session = Open(_b, "s");
+        _ = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => session.LoadAsync(new CancellationToken(canceled: true)));
+        Assert.Equal("v", session.GetString("k"));
     }
 
     [Fact]

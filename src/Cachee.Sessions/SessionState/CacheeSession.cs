@@ -186,6 +186,7 @@ internal sealed class CacheeSession : ICacheeSession
         _loading ??= ReadAsync();
         try
         {
+            linked.Token.ThrowIfCancellationRequested();
             _stored = await _loading.WaitAsync(linked.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested && timeout.IsCancellationRequested)

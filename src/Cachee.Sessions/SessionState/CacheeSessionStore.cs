@@ -11,7 +11,13 @@ namespace Cachee.Sessions.SessionState;
 /// </summary>
 internal sealed class CacheeSessionStore(TieredDistributedCache cache, IOptions<CacheeOptions> options, ILoggerFactory? loggerFactory = null) : ISessionStore
 {
-    private readonly ILogger _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<CacheeSession>();
+    /// <summary>
+    /// The category <c>DistributedSession</c> logs under: the events keep their ids, names and levels, so the filters and
+    /// alerts an app set for them go on working.
+    /// </summary>
+    public const string LogCategory = "Microsoft.AspNetCore.Session.DistributedSession";
+
+    private readonly ILogger _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger(LogCategory);
     private readonly SessionFormat _format = options.Value.SessionFormat;
 
     public Microsoft.AspNetCore.Http.ISession Create(
