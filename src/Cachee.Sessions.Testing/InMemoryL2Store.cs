@@ -26,7 +26,10 @@ internal sealed class InMemoryL2Store(InMemoryRedis server, string origin) : IL2
     public ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token) =>
         RunAsync(() => server.Replay(
             write.Key, write.BaseVersion, write.Value, write.Expiration, ttlMilliseconds, origin, _messagePrefix,
-            InvalidationMessage.InvalidationSuffix(write.AckId, write.Key)), token);
+            InvalidationMessage.InvalidationSuffix(0, write.Key)), token);
+
+    public ValueTask<L2WriteResult[]?> WriteManyAsync(IReadOnlyList<KeyChange> changes, VersionGuard? guard, long ackId, bool sync, CancellationToken token) =>
+        RunAsync(() => server.WriteMany(changes, guard, origin, _messagePrefix, key => InvalidationMessage.InvalidationSuffix(ackId, key)), token);
 
     public ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, bool register, long nowTicks, bool sync, CancellationToken token) =>
         RunAsync(() => server.Refresh(key, expectedVersion, register ? origin : null, nowTicks), token);

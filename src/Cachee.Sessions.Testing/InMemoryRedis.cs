@@ -97,6 +97,32 @@ public sealed class InMemoryRedis(TimeProvider time)
         }
     }
 
+    /// <summary>Changes several entries in one step, only if the guard's entry is at its version; null when it is not.</summary>
+    internal L2WriteResult[]? WriteMany(
+        IReadOnlyList<KeyChange> changes, VersionGuard? guard, string origin, string messagePrefix, Func<string, string> messageSuffix)
+    {
+        lock (_gate)
+        {
+            Enter();
+            if (guard is { } g && (TryGetLive(g.Key, out var current) ? current.Version : 0) != g.Version)
+            {
+                return null;
+            }
+
+            var results = new L2WriteResult[changes.Count];
+            for (var i = 0; i < changes.Count; i++)
+            {
+                var change = changes[i];
+                Commands--; // one command in all: each nested call counts itself again
+                results[i] = change.Value is { } value
+                    ? Set(change.Key, value, change.Expiration, change.TtlMilliseconds, origin, messagePrefix, messageSuffix(change.Key))
+                    : Remove(change.Key, origin, messagePrefix, messageSuffix(change.Key));
+            }
+
+            return results;
+        }
+    }
+
     /// <summary>Writes only if the entry's version is <paramref name="baseVersion"/> (0: no entry); null when it is not.</summary>
     internal L2WriteResult? Replay(
         string key, long baseVersion, byte[] value, EntryExpiration expiration, long ttlMilliseconds, string origin, string messagePrefix, string messageSuffix)

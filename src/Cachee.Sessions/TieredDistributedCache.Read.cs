@@ -201,8 +201,8 @@ public sealed partial class TieredDistributedCache
     }
 
     /// <summary>
-    /// Reads <paramref name="key"/> from Redis, never from L1, with the version a <see cref="SetIfVersionAsync"/> may be
-    /// based on: (null, 0) when there is no entry. Neither registers this instance as a holder nor installs a copy.
+    /// Reads <paramref name="key"/> from Redis, never from L1, with the version a guarded write may be
+    /// based on (see <see cref="WriteManyAsync"/>): (null, 0) when there is no entry. Neither registers this instance as a holder nor installs a copy.
     /// </summary>
     internal async ValueTask<(byte[]? Data, long Version)> ReadFromRedisAsync(string key, bool sync, CancellationToken token)
     {

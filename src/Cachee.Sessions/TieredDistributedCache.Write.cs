@@ -96,40 +96,54 @@ public sealed partial class TieredDistributedCache
     }
 
     /// <summary>
-    /// Writes <paramref name="key"/> only if Redis still holds it at <paramref name="baseVersion"/> (0: no entry), with every
-    /// guarantee of a write (holders told and waited for); false, changing nothing, when Redis holds another version. Read
-    /// the version with <see cref="ReadFromRedisAsync"/>. Redis must answer: such a write is never queued for replay.
+    /// Sets (a value) or removes (null) several keys of one cluster slot in one step, with every guarantee of a write: other
+    /// instances see all of the changes or none, and the writer waits for the holders of every key changed. With
+    /// <paramref name="guard"/>, only if Redis still holds that key at that version (read it with <see cref="ReadFromRedisAsync"/>);
+    /// false, changing nothing, when it does not. Redis must answer: such a write is never queued for replay.
     /// </summary>
-    internal async ValueTask<bool> SetIfVersionAsync(
-        string key, byte[] value, DistributedCacheEntryOptions options, long baseVersion, bool sync, CancellationToken token)
+    internal async ValueTask<bool> WriteManyAsync(
+        IReadOnlyList<KeyValuePair<string, byte[]?>> changes, DistributedCacheEntryOptions options, VersionGuard? guard, bool sync, CancellationToken token)
     {
         var now = _copies.Now();
         var expiration = EntryExpiration.FromOptions(options, now.Utc);
         var ttl = expiration.TtlMilliseconds(now.Utc);
         Coordinator.EnsureStarted();
-        var ticket = _l1.BeginWrite(key);
+        var tickets = changes.Select(change => _l1.BeginWrite(change.Key)).ToArray();
         using var ack = AsksForAcknowledgements ? Coordinator.Acks.Register() : null;
-        L2WriteResult? written;
+        L2WriteResult[]? written;
         try
         {
-            written = await _l2.ReplayAsync(new ReplayedWrite(key, value, expiration, baseVersion, ack?.Id ?? 0), ttl, sync, token).ConfigureAwait(false);
+            var keyChanges = changes.Select(change => new KeyChange(change.Key, change.Value, expiration, ttl)).ToArray();
+            written = await _l2.WriteManyAsync(keyChanges, guard, ack?.Id ?? 0, sync, token).ConfigureAwait(false);
         }
         catch
         {
-            _copies.CompleteWithoutCopy(ticket);
+            Array.ForEach(tickets, ticket => _copies.CompleteWithoutCopy(ticket));
             throw;
         }
 
-        if (written is not { } applied)
+        if (written is null)
         {
-            _copies.CompleteWithoutCopy(ticket);
+            Array.ForEach(tickets, ticket => _copies.CompleteWithoutCopy(ticket));
             return false;
         }
 
-        _replay.Forget(key);
-        _counters.InvalidationsSent.Increment();
-        _copies.CompleteWrite(ticket, applied.KeepCopy ? value : null, applied.Version, expiration, ttl, now);
-        await AwaitAcknowledgementsAsync(key, ack, applied, sync).ConfigureAwait(false);
+        for (var i = 0; i < changes.Count; i++)
+        {
+            _replay.Forget(changes[i].Key);
+            _counters.InvalidationsSent.Increment();
+            if (changes[i].Value is { } value && written[i].KeepCopy)
+            {
+                _copies.CompleteWrite(tickets[i], value, written[i].Version, expiration, ttl, now);
+            }
+            else
+            {
+                _copies.CompleteWithoutCopy(tickets[i]);
+            }
+        }
+
+        var all = new L2WriteResult(written.Max(result => result.Version), written.Sum(result => result.Receivers));
+        await AwaitAcknowledgementsAsync(changes[0].Key, ack, all, sync).ConfigureAwait(false);
         return true;
     }
 

@@ -73,6 +73,9 @@ public sealed class GuardedL2StoreTests
 
         public ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token) => throw new NotSupportedException();
 
+        public ValueTask<L2WriteResult[]?> WriteManyAsync(IReadOnlyList<KeyChange> changes, VersionGuard? guard, long ackId, bool sync, CancellationToken token) =>
+            throw new NotSupportedException();
+
         public ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, bool register, long nowTicks, bool sync, CancellationToken token) =>
             throw new NotSupportedException();
     }
@@ -89,6 +92,9 @@ public sealed class GuardedL2StoreTests
         public ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token) => throw new NotSupportedException();
 
         public ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token) => throw new NotSupportedException();
+
+        public ValueTask<L2WriteResult[]?> WriteManyAsync(IReadOnlyList<KeyChange> changes, VersionGuard? guard, long ackId, bool sync, CancellationToken token) =>
+            throw new NotSupportedException();
 
         public ValueTask<Renewal> RefreshAsync(string key, long? expectedVersion, bool register, long nowTicks, bool sync, CancellationToken token) =>
             throw new NotSupportedException();

@@ -147,6 +147,24 @@ public sealed class PerKeySessionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ACommitOfSeveralKeys_IsOneRedisStep()
+    {
+        await WriteAsync(_a, "s", ("x", "0"), ("y", "0"), ("z", "0"));
+        var session = Open(_b, "s");
+        await session.LoadAsync();
+        session.SetString("x", "1");
+        session.SetString("y", "1");
+        session.Remove("z");
+        var commands = _fleet.Redis.Commands;
+        ((CacheeSession)session).AfterIndexRead = () => Task.FromResult(commands = _fleet.Redis.Commands);
+        await session.CommitAsync();
+        Assert.Equal(commands + 1, _fleet.Redis.Commands); // after the index read: one write of the values, the removal and the index
+        var reader = Open(_a, "s");
+        Assert.Equal(["x", "y"], reader.Keys);
+        Assert.Equal(("1", "1"), (reader.GetString("x"), reader.GetString("y")));
+    }
+
+    [Fact]
     public async Task SameKey_LastCommitWins()
     {
         await WriteAsync(_a, "s", ("k", "0"));

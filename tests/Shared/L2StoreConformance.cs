@@ -260,6 +260,51 @@ public abstract class L2StoreConformance : IAsyncLifetime
         Assert.Null(await ReplayAsync(a, "big", large, baseVersion: 2));
     }
 
+    [Fact]
+    public async Task WriteMany_SetsAndRemovesKeysOfASlot_AtOnce_TellingEachKeysHolders()
+    {
+        var a = await ConnectAsync("a");
+        var b = await ConnectAsync("b");
+        var (x, y, z) = ("{m}x", "{m}y", "{m}z");
+        foreach (var key in new[] { x, y, z })
+        {
+            _ = await SetAsync(a, key, [1]);
+        }
+
+        _ = await GetAsync(b, x, register: true);
+        _ = await GetAsync(b, z, register: true);
+        var large = new byte[LargeValueBytes];
+        Random.Shared.NextBytes(large);
+
+        var written = await WriteManyAsync(a, [(x, [2]), (y, null), (z, large)], guard: null);
+
+        Assert.NotNull(written);
+        Assert.Equal([(2L, 1L), (2L, 0L), (2L, 1L)], written.Select(w => (w.Version, w.Receivers)));
+        await b.Heard(m => m.Kind == MessageKind.Invalidation && m.KeyOrToken == Key(x) && m.Version == 2);
+        await b.Heard(m => m.Kind == MessageKind.Invalidation && m.KeyOrToken == Key(z) && m.Version == 2);
+        Assert.Equal([2], (await GetAsync(b, x, register: false))!.Value.Data);
+        Assert.Null(await GetAsync(b, y, register: false));
+        Assert.Equal(large, (await GetAsync(b, z, register: false))!.Value.Data);
+        Assert.Equal(1, await HolderCountAsync(Key(x))); // the writer, for its own version
+    }
+
+    [Fact]
+    public async Task WriteMany_WithAGuardThatMoved_ChangesNothing()
+    {
+        var a = await ConnectAsync("a");
+        var (index, value) = ("{g}index", "{g}value");
+        _ = await SetAsync(a, index, [1]);
+
+        Assert.Null(await WriteManyAsync(a, [(value, [9]), (index, [2])], guard: (index, 0)));
+        Assert.Null(await GetAsync(a, value, register: false));
+        var unchanged = (await GetAsync(a, index, register: false))!.Value;
+        Assert.Equal((1L, "01"), (unchanged.Version, Convert.ToHexString(unchanged.Data)));
+
+        var written = await WriteManyAsync(a, [(value, [9]), (index, [2])], guard: (index, 1));
+        Assert.Equal([1L, 2L], written!.Select(w => w.Version));
+        Assert.Equal([9], (await GetAsync(a, value, register: false))!.Value.Data);
+    }
+
     /// <summary>A value size every implementation treats as large.</summary>
     private protected const int LargeValueBytes = 256 * 1024;
 
@@ -271,6 +316,11 @@ public abstract class L2StoreConformance : IAsyncLifetime
         var ttlMs = ttl is { } t ? (long)t.TotalMilliseconds : e.TtlMilliseconds(NowTicks);
         return await node.Store.SetAsync(Key(key), value, e, ttlMs, ackId: 0, sync: false, CancellationToken.None);
     }
+
+    private async Task<L2WriteResult[]?> WriteManyAsync(Node node, (string Key, byte[]? Value)[] changes, (string Key, long Version)? guard) =>
+        await node.Store.WriteManyAsync(
+            [.. changes.Select(change => new KeyChange(Key(change.Key), change.Value, NoExpiry, -1))],
+            guard is { } g ? new VersionGuard(Key(g.Key), g.Version) : null, ackId: 0, sync: false, CancellationToken.None);
 
     private Task<L2WriteResult?> ReplayAsync(Node node, string key, byte[] value, long baseVersion) =>
         node.Store.ReplayAsync(new ReplayedWrite(Key(key), value, NoExpiry, baseVersion), -1, sync: false, CancellationToken.None).AsTask();

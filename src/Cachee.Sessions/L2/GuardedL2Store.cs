@@ -59,6 +59,14 @@ internal sealed partial class GuardedL2Store(
         return written;
     }
 
+    public async ValueTask<L2WriteResult[]?> WriteManyAsync(IReadOnlyList<KeyChange> changes, VersionGuard? guard, long ackId, bool sync, CancellationToken token)
+    {
+        var bytes = changes.Sum(change => (long)(change.Value?.Length ?? 0));
+        var written = await RunAsync("write", bytes, changes[0].Key, () => inner.WriteManyAsync(changes, guard, ackId, sync, token), sync, token).ConfigureAwait(false);
+        metrics.L2BytesWritten.Add(written is null ? 0 : bytes);
+        return written;
+    }
+
     /// <summary>
     /// True for the failures that mean "Redis could not be asked", as opposed to an answer (even an error). Besides timeouts
     /// and connection failures this includes the I/O and state errors StackExchange.Redis may raise while a connection is
@@ -130,6 +138,9 @@ internal sealed partial class GuardedL2Store(
                     _ = activity.SetTag("cachee.replay.applied", true);
                 }
 
+                break;
+            case L2WriteResult[] changes:
+                _ = activity.SetTag("cachee.keys", changes.Length).SetTag("cachee.holders_notified", changes.Sum(change => change.Receivers));
                 break;
             case Renewal renewal:
                 _ = activity.SetTag("cachee.renewal", renewal.Status.ToString());

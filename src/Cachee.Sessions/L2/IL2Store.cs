@@ -54,6 +54,15 @@ internal interface IL2Store
     ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token);
 
     /// <summary>
+    /// Changes several entries of one cluster slot in one step (each key set or removed exactly as <see cref="SetAsync"/> and
+    /// <see cref="RemoveAsync"/> would, with the same invalidations, all asking for acknowledgement <paramref name="ackId"/>),
+    /// and only if the <paramref name="guard"/> entry, when given, is still at its version (0: no entry). Other instances see
+    /// all of the changes or none.
+    /// </summary>
+    /// <returns>What each change did, in order; null when the guard found another version (nothing was changed).</returns>
+    ValueTask<L2WriteResult[]?> WriteManyAsync(IReadOnlyList<KeyChange> changes, VersionGuard? guard, long ackId, bool sync, CancellationToken token);
+
+    /// <summary>
     /// Renews a sliding entry's expiry; with <paramref name="expectedVersion"/>, only if the entry is still at that version.
     /// With <paramref name="register"/>, a renewal also renews this instance's registration as a holder (it keeps its copy).
     /// </summary>
@@ -98,13 +107,22 @@ internal readonly record struct Renewal(RenewalStatus Status, RedisTtl Ttl, bool
 /// <param name="KeepCopy">False when the writer must keep no L1 copy (a write acknowledged by replicas, see <see cref="CacheeOptions.MinReplicasToAcknowledge"/>).</param>
 internal readonly record struct L2WriteResult(long Version, long Receivers, bool KeepCopy = true);
 
+/// <summary>One change of a <see cref="IL2Store.WriteManyAsync"/>: a value to write, or a removal.</summary>
+/// <param name="Key">The key; every key of one call shares a cluster slot.</param>
+/// <param name="Value">The value; null to remove the entry.</param>
+/// <param name="Expiration">The value's expiration settings (ignored for a removal).</param>
+/// <param name="TtlMilliseconds">The value's time to live (ignored for a removal).</param>
+internal readonly record struct KeyChange(string Key, byte[]? Value, EntryExpiration Expiration, long TtlMilliseconds);
+
+/// <summary>The condition of a <see cref="IL2Store.WriteManyAsync"/>: <paramref name="Key"/> is still at <paramref name="Version"/> (0: no entry).</summary>
+internal readonly record struct VersionGuard(string Key, long Version);
+
 /// <summary>A write accepted while Redis was unreachable, waiting to be replayed.</summary>
 /// <param name="Key">The key.</param>
 /// <param name="Value">The value written.</param>
 /// <param name="Expiration">Its expiration settings; the time to live is computed again when it is replayed.</param>
 /// <param name="BaseVersion">The version of the entry this instance knew when the write was made (0: none).</param>
-/// <param name="AckId">The acknowledgement the holders are asked for (0: none); a queued write's writer no longer waits.</param>
-internal sealed record ReplayedWrite(string Key, byte[] Value, EntryExpiration Expiration, long BaseVersion, long AckId = 0);
+internal sealed record ReplayedWrite(string Key, byte[] Value, EntryExpiration Expiration, long BaseVersion);
 
 /// <summary>How long a holder's registration beside an entry lasts.</summary>
 internal static class HolderRegistry

@@ -229,7 +229,7 @@ internal sealed class RedisL2Store : IL2Store
         await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
         var large = _large is not null && _largeKeys.Contains(key);
         var read = ReadRegisteredScript.Parse(await EvaluateAsync(
-            ReadRegisteredScript.Text, key, ReadRegisteredScript.Arguments(_origin, _registrationMs, _inboxes.OwnInboxFor(key), large), sync, token).ConfigureAwait(false));
+            ReadRegisteredScript.Text, KeysOf(key, null), ReadRegisteredScript.Arguments(_origin, _registrationMs, _inboxes.OwnInboxFor(key), large), sync, token).ConfigureAwait(false));
         var registered = read.Registered;
         if (!registered)
         {
@@ -346,9 +346,96 @@ internal sealed class RedisL2Store : IL2Store
     public async ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token)
     {
         var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
-        var (entry, payload) = await EntryWriteAsync(write.Key, write.Value, write.Expiration, ttlMilliseconds, write.AckId).ConfigureAwait(false);
+        var (entry, payload) = await EntryWriteAsync(write.Key, write.Value, write.Expiration, ttlMilliseconds, ackId: 0).ConfigureAwait(false);
         var args = ReplayScript.Arguments(deadline, write.BaseVersion, entry);
         return await WriteAsync(ReplayScript.Text, write.Key, args, entry.MessageSuffix, sync, token, payload).ConfigureAwait(false);
+    }
+
+    public async ValueTask<L2WriteResult[]?> WriteManyAsync(IReadOnlyList<KeyChange> changes, VersionGuard? guard, long ackId, bool sync, CancellationToken token)
+    {
+        var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
+        var first = changes[0].Key;
+        await _inboxes.EnsureInboxAsync(first).ConfigureAwait(false);
+        var writes = new (EntryWrite Write, byte[]? Upload)[changes.Count];
+        for (var i = 0; i < changes.Count; i++)
+        {
+            var change = changes[i];
+            if (change.Value is { } value)
+            {
+                writes[i] = await EntryWriteAsync(change.Key, value, change.Expiration, change.TtlMilliseconds, ackId).ConfigureAwait(false);
+            }
+            else
+            {
+                _largeKeys.Forget(change.Key);
+                writes[i] = (Removal(change.Key, ackId), null);
+            }
+        }
+
+        var guardIndex = guard is { } g ? 1 + IndexOf(changes, g.Key) : 0;
+        var args = new RedisValue[WriteManyScript.ArgumentCount(changes.Count)];
+        WriteManyScript.Arguments(deadline, guardIndex, guard?.Version ?? 0, changes.Count, writes[0].Write).CopyTo(args, 0);
+        var keys = new RedisKey[changes.Count * 3];
+        var anyLarge = writes.Any(w => w.Upload is not null);
+        using var lease = _durable is null ? (DurableWriteConnections.Lease?)null : await _durable.LeaseAsync(sync, token).ConfigureAwait(false);
+        var on = lease?.Multiplexer ?? (anyLarge && _large is not null ? await _large.GetAsync(sync, token).ConfigureAwait(false) : null);
+        for (var i = 0; i < changes.Count; i++)
+        {
+            var key = changes[i].Key;
+            var staging = writes[i].Upload is { } upload ? await UploadAsync(on, key, upload, sync, token).ConfigureAwait(false) : (RedisKey?)null;
+            WriteManyScript.SetChange(args, i, changes[i].Value is null, writes[i].Write, staging is not null);
+            keys[3 * i] = _prefix.Append(key);
+            keys[(3 * i) + 1] = HolderRegistryKey.For(_instanceName, key);
+            keys[(3 * i) + 2] = staging ?? keys[3 * i];
+        }
+
+        var reply = WriteManyReply.Parse(await EvaluateListeningAsync(WriteManyScript.Text, first, keys, args, sync, token, on).ConfigureAwait(false));
+        if (reply.Status != WriteStatus.Written)
+        {
+            return await WrittenAsync(new WriteReply(reply.Status, 0, 0, []), string.Empty, sync).ConfigureAwait(false) is null
+                ? null
+                : throw new RedisException("The multi-key write script answered without its changes.");
+        }
+
+        var results = new L2WriteResult[changes.Count];
+        for (var i = 0; i < changes.Count; i++)
+        {
+            var written = (await WrittenAsync(reply.Changes[i], writes[i].Write.MessageSuffix, sync).ConfigureAwait(false))!.Value;
+            results[i] = on is null ? written : written with { KeepCopy = false };
+        }
+
+        if (lease is { } leased)
+        {
+            var waitMs = Math.Max(1, _writeWindowMs / 2);
+            var confirmed = await WaitForReplicasAsync(leased.Multiplexer, first, waitMs, sync).ConfigureAwait(false);
+            if (confirmed < _minReplicas)
+            {
+                throw new ReplicasNotConfirmedException($"{confirmed} of {_minReplicas} replicas confirmed the write within {waitMs} ms; it may be on the master only.");
+            }
+        }
+
+        return results;
+    }
+
+    private static int IndexOf(IReadOnlyList<KeyChange> changes, string key)
+    {
+        for (var i = 0; i < changes.Count; i++)
+        {
+            if (changes[i].Key == key)
+            {
+                return i;
+            }
+        }
+
+        throw new ArgumentException("The guard's key must be one of the changes.", nameof(changes));
+    }
+
+    // The arguments of a removal within a multi-key write: only the invalidation's suffix and the shared fields matter.
+    private EntryWrite Removal(string key, long ackId)
+    {
+        var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(key);
+        return new EntryWrite(
+            EntryExpiration.None, EntryExpiration.None, RedisValue.EmptyString, -1, _origin, inboxPrefix, _messagePrefix,
+            InvalidationMessage.InvalidationSuffix(ackId, key), _registrationMs, publish, _inboxes.OwnInboxFor(key), RedisValue.EmptyString);
     }
 
     // The arguments of a write, and the payload to upload first when it is large (null otherwise).
@@ -459,24 +546,34 @@ internal sealed class RedisL2Store : IL2Store
     // keeps a subscription the multiplexer has already moved there (it may just not have landed when the script ran); the
     // second subscribes again regardless.
     private async ValueTask<WriteReply> EvaluateListeningAsync(
-        ScriptText script, string key, RedisValue[] args, bool sync, CancellationToken token, IConnectionMultiplexer? on = null, RedisKey? uploaded = null)
+        ScriptText script, string key, RedisValue[] args, bool sync, CancellationToken token, IConnectionMultiplexer? on = null, RedisKey? uploaded = null) =>
+        WriteReply.Parse(await EvaluateListeningAsync(script, key, KeysOf(key, uploaded), args, sync, token, on).ConfigureAwait(false));
+
+    private async ValueTask<RedisResult> EvaluateListeningAsync(
+        ScriptText script, string key, RedisKey[] keys, RedisValue[] args, bool sync, CancellationToken token, IConnectionMultiplexer? on)
     {
-        var result = WriteReply.Parse(await EvaluateAsync(script, key, args, sync, token, on, uploaded).ConfigureAwait(false));
+        var result = await EvaluateAsync(script, keys, args, sync, token, on).ConfigureAwait(false);
         for (var attempt = 0; attempt < 2; attempt++)
         {
-            if (result.Status != WriteStatus.NotListening)
+            if (!IsNotListening(result))
             {
                 return result;
             }
 
             await _inboxes.ResubscribeAsync(key, force: attempt == 1).ConfigureAwait(false);
-            result = WriteReply.Parse(await EvaluateAsync(script, key, args, sync, token, on, uploaded).ConfigureAwait(false));
+            result = await EvaluateAsync(script, keys, args, sync, token, on).ConfigureAwait(false);
         }
 
-        return result.Status != WriteStatus.NotListening
+        return !IsNotListening(result)
             ? result
             : throw new RedisConnectionException(ConnectionFailureType.UnableToConnect, "This instance could not listen where the key's cluster slot is served.");
     }
+
+    private static bool IsNotListening(RedisResult result) => (RedisResult[]?)result is [var status] && (string?)status == "not-listening";
+
+    private RedisKey[] KeysOf(string key, RedisKey? uploaded) => uploaded is { } staging
+        ? [_prefix.Append(key), HolderRegistryKey.For(_instanceName, key), staging]
+        : [_prefix.Append(key), HolderRegistryKey.For(_instanceName, key)];
 
     // A write script's reply as a result (null: a superseded replay); on a cluster, the holders it did not reach on the key's
     // shard are then told on their home inbox (see LuaParts.Notify), and those that heard it there are waited for too.
@@ -564,20 +661,17 @@ internal sealed class RedisL2Store : IL2Store
         }
 
         var args = RefreshScript.Arguments(nowTicks, expectedVersion, register ? _origin : null, _registrationMs);
-        return RefreshScript.Parse(await EvaluateAsync(RefreshScript.Text, key, args, sync, token).ConfigureAwait(false));
+        return RefreshScript.Parse(await EvaluateAsync(RefreshScript.Text, KeysOf(key, null), args, sync, token).ConfigureAwait(false));
     }
 
     // Sends EVALSHA (the script's hash, not its text); a server that does not know the script yet (first use, restart,
     // failover) answers NOSCRIPT, and the script is then sent once with EVAL, which also caches it there.
     private async ValueTask<RedisResult> EvaluateAsync(
-        ScriptText script, string key, RedisValue[] args, bool sync, CancellationToken token, IConnectionMultiplexer? on = null, RedisKey? uploaded = null)
+        ScriptText script, RedisKey[] keys, RedisValue[] args, bool sync, CancellationToken token, IConnectionMultiplexer? on = null)
     {
         token.ThrowIfCancellationRequested();
         var multiplexer = on ?? await _connection.GetAsync(sync, token).ConfigureAwait(false);
         var database = multiplexer.GetDatabase();
-        RedisKey[] keys = uploaded is { } staging
-            ? [_prefix.Append(key), HolderRegistryKey.For(_instanceName, key), staging]
-            : [_prefix.Append(key), HolderRegistryKey.For(_instanceName, key)];
         var hash = script.Hash;
         try
         {

@@ -356,8 +356,9 @@ internal sealed class CacheeSession : ICacheeSession
         }
     }
 
-    // Writes what changed key by key: values first, then the index when names came or went (merged with Redis' copy, so
-    // that another request's new keys survive), then the removed values. Returns the number of keys.
+    // Writes what changed key by key, in one step: the values set, the keys removed and, when names came or go, the index
+    // (read with its version, merged with this request's names so that another request's new keys survive, and written only
+    // if Redis still holds that version, again until it does). Returns the number of keys.
     private async Task<int> WritePerKeyAsync(StoredSession stored, CancellationToken token)
     {
         var migrating = stored.Layout == SessionLayout.Legacy;
@@ -368,24 +369,34 @@ internal sealed class CacheeSession : ICacheeSession
             removed.AddRange(stored.Names.Where(name => !_changes.ContainsKey(name)));
         }
 
-        await Task.WhenAll(sets.Select(set => _cache.SetAsync(_keys.Value(set.Key), set.Value, _entryOptions, token))).ConfigureAwait(false);
+        var changes = sets.Select(set => KeyValuePair.Create(_keys.Value(set.Key), (byte[]?)set.Value))
+            .Concat(removed.Select(name => KeyValuePair.Create(_keys.Value(name), (byte[]?)null)))
+            .ToList();
         var indexChanges = migrating || stored.Layout == SessionLayout.None || stored.Unreadable || removed.Count > 0
             || sets.Any(set => _cleared || !stored.Has(set.Key));
         var count = indexChanges
-            ? await WriteIndexAsync(sets.Select(set => set.Key).ToList(), removed, token).ConfigureAwait(false)
-            : Keys.Count();
-        await Task.WhenAll(removed.Select(name => _cache.RemoveAsync(_keys.Value(name), token))).ConfigureAwait(false);
+            ? await WriteWithIndexAsync(changes, sets.Select(set => set.Key).ToList(), removed, token).ConfigureAwait(false)
+            : await WriteAsync(changes, token).ConfigureAwait(false);
         if (migrating)
         {
-            await _cache.RemoveAsync(_keys.Legacy, token).ConfigureAwait(false);
+            await _cache.RemoveAsync(_keys.Legacy, token).ConfigureAwait(false); // another slot: a step of its own, after
         }
 
         return count;
     }
 
-    // The index in Redis, with names added and removed: read with its version, merged, and written only if Redis still holds
-    // that version, again until it does.
-    private async Task<int> WriteIndexAsync(List<string> added, List<string> removed, CancellationToken token)
+    private async Task<int> WriteAsync(List<KeyValuePair<string, byte[]?>> changes, CancellationToken token)
+    {
+        if (changes.Count > 0)
+        {
+            _ = await _cache.WriteManyAsync(changes, _entryOptions, guard: null, sync: false, token).ConfigureAwait(false);
+        }
+
+        return Keys.Count();
+    }
+
+    private async Task<int> WriteWithIndexAsync(
+        List<KeyValuePair<string, byte[]?>> changes, List<string> added, List<string> removed, CancellationToken token)
     {
         for (var attempt = 1; ; attempt++)
         {
@@ -412,7 +423,8 @@ internal sealed class CacheeSession : ICacheeSession
             var names = (current?.Names ?? []).Where(name => !removed.Contains(name)).ToList();
             names.AddRange(added.Where(name => !names.Contains(name)));
             var index = new SessionIndex(current?.Id ?? IdBytes, names);
-            if (await _cache.SetIfVersionAsync(_keys.Index, index.ToBytes(), _entryOptions, version, sync: false, token).ConfigureAwait(false))
+            List<KeyValuePair<string, byte[]?>> all = [.. changes, KeyValuePair.Create(_keys.Index, (byte[]?)index.ToBytes())];
+            if (await _cache.WriteManyAsync(all, _entryOptions, new L2.VersionGuard(_keys.Index, version), sync: false, token).ConfigureAwait(false))
             {
                 return names.Count;
             }
