@@ -94,11 +94,13 @@ public sealed class PerKeySessionsOnRedisTests(RedisServer redis)
     public async Task EncryptedKeys_AreBoundToTheirName_ACopiedValueIsAMissOfThatKeyOnly()
     {
         var key = new CacheeEncryptionKey { Id = "k1", Key = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)) };
-        await using var fleet = await SessionFleet.StartAsync(redis.Endpoint, instances: 1, cache: o =>
+        void Encrypting(CacheeOptions o)
         {
             o.EncryptValues = true;
             o.EncryptionKeys = [key];
-        });
+        }
+
+        await using var fleet = await SessionFleet.StartAsync(redis.Endpoint, instances: 1, cache: Encrypting);
         Assert.Equal("ok", await fleet.PostAsync(0, "/set/user/ada"));
         Assert.Equal("ok", await fleet.PostAsync(0, "/set/role/admin"));
         var database = redis.Admin.GetDatabase();
@@ -109,11 +111,7 @@ public sealed class PerKeySessionsOnRedisTests(RedisServer redis)
 
         // Someone with write access to Redis copies the encrypted "admin" into the user key: it decrypts nowhere else.
         _ = await database.HashSetAsync(user, "data", await database.HashGetAsync(role, "data"));
-        var fresh = await fleet.AddInstanceAsync(o =>
-        {
-            o.EncryptValues = true;
-            o.EncryptionKeys = [key];
-        });
+        var fresh = await fleet.AddInstanceAsync(Encrypting);
         Assert.Equal("(none)", await fleet.GetAsync(fresh, "/get/user"));
         Assert.Equal("admin", await fleet.GetAsync(fresh, "/get/role"));
         Assert.True(fleet.CacheOf(fresh).GetStatistics().UnreadablePayloads >= 1);

@@ -443,8 +443,10 @@ internal sealed class CacheeSession : ICacheeSession
         await _cache.SetAsync(_keys.Legacy, LegacySessionFormat.Write(IdBytes, values), _entryOptions, token).ConfigureAwait(false);
         if (stored.Layout == SessionLayout.PerKey)
         {
-            await _cache.RemoveAsync(_keys.Index, token).ConfigureAwait(false);
-            await Task.WhenAll(stored.Names.Select(name => _cache.RemoveAsync(_keys.Value(name), token))).ConfigureAwait(false);
+            // The index and the values share a slot: one step removes them all.
+            List<KeyValuePair<string, byte[]?>> removals =
+                [KeyValuePair.Create(_keys.Index, (byte[]?)null), .. stored.Names.Select(name => KeyValuePair.Create(_keys.Value(name), (byte[]?)null))];
+            _ = await _cache.WriteManyAsync(removals, _entryOptions, guard: null, sync: false, token).ConfigureAwait(false);
         }
 
         return values.Count;
