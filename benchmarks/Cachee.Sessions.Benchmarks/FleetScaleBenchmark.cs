@@ -15,10 +15,13 @@ namespace Cachee.Sessions.Benchmarks;
 /// <summary>
 /// What a fleet of N instances costs Redis per request. 64 sessions of 2 KB on one loopback Redis; each request
 /// goes to a random instance (as a round-robin balancer would send one user's requests) and to a random session, one request
-/// at a time, so every read must see the last write. A read is what the session middleware does for an unmodified session
-/// (<c>Get</c>, then <c>RefreshAsync</c>); a write is <c>SetAsync</c> with a 20-minute sliding window. One operation is
+/// at a time, so every read must see the last write. Two workloads: <see cref="FleetWorkload.GetSet"/>, an application using
+/// the cache directly (a request reads with <c>GetAsync</c> or writes with <c>SetAsync</c>), and
+/// <see cref="FleetWorkload.GetRefresh"/>, what the session middleware sends (<c>GetAsync</c>, then <c>RefreshAsync</c> when
+/// the session did not change or <c>SetAsync</c> when it did). Writes use a 20-minute sliding window. One operation is
 /// <see cref="RequestsPerOperation"/> requests. Columns: Redis commands and Redis CPU per request (<c>INFO commandstats</c>,
-/// <c>INFO cpu</c>), read and write p50/p99, and reads that returned anything but the last value written (stale reads).
+/// <c>INFO cpu</c>), read request and <c>SetAsync</c> p50/p99, and reads that returned anything but the last value written
+/// (stale reads).
 /// </summary>
 [Config(typeof(Config))]
 public class FleetScaleBenchmark
@@ -43,9 +46,13 @@ public class FleetScaleBenchmark
     [Params(2, 8, 32)]
     public int Instances { get; set; }
 
-    /// <summary>Share of requests that only read the session, in percent.</summary>
-    [Params(90, 99)]
-    public int ReadPercent { get; set; }
+    /// <summary>Share of requests that change the session, in percent.</summary>
+    [Params(1, 10, 33)]
+    public int WritePercent { get; set; }
+
+    /// <summary>What a request sends.</summary>
+    [ParamsAllValues]
+    public FleetWorkload Workload { get; set; }
 
     [GlobalSetup(Target = nameof(RedisCache))]
     public void SetupRedisCache() => Setup(prefix => new RedisCache(Options.Create(new RedisCacheOptions { Configuration = _redis!.Endpoint, InstanceName = prefix })));
@@ -88,7 +95,7 @@ public class FleetScaleBenchmark
     }
 
     private string Describe() =>
-        string.Create(CultureInfo.InvariantCulture, $"{_fleet.FirstOrDefault()?.GetType().Name}|{Instances}|{ReadPercent}");
+        string.Create(CultureInfo.InvariantCulture, $"{_fleet.FirstOrDefault()?.GetType().Name}|{Instances}|{WritePercent}|{Workload}");
 
     private void Setup(Func<string, IDistributedCache> create)
     {
@@ -126,21 +133,31 @@ public class FleetScaleBenchmark
             var cache = _fleet[_random.Next(_fleet.Count)];
             var session = _random.Next(Sessions);
             var started = Stopwatch.GetTimestamp();
-            if (_random.Next(100) < ReadPercent)
+            var writes = _random.Next(100) < WritePercent;
+            if (!writes || Workload == FleetWorkload.GetRefresh)
             {
                 var value = await cache.GetAsync(Key(session)).ConfigureAwait(false);
-                await cache.RefreshAsync(Key(session)).ConfigureAwait(false);
-                _reads.Record(Stopwatch.GetElapsedTime(started));
                 if (value is null || !value.AsSpan().SequenceEqual(_lastWritten[session]))
                 {
                     _staleReads++;
                 }
             }
+
+            if (!writes)
+            {
+                if (Workload == FleetWorkload.GetRefresh)
+                {
+                    await cache.RefreshAsync(Key(session)).ConfigureAwait(false);
+                }
+
+                _reads.Record(Stopwatch.GetElapsedTime(started));
+            }
             else
             {
                 var value = Payload();
+                var writeStarted = Stopwatch.GetTimestamp();
                 await cache.SetAsync(Key(session), value, Sliding).ConfigureAwait(false);
-                _writes.Record(Stopwatch.GetElapsedTime(started));
+                _writes.Record(Stopwatch.GetElapsedTime(writeStarted));
                 _lastWritten[session] = value;
             }
         }
@@ -172,10 +189,10 @@ public class FleetScaleBenchmark
             _ = AddColumn(
                 new ResultColumn("Redis cmds/req", "Redis commands per request (INFO commandstats)", (_, c) => For(c).CommandsPerRequest.ToString("N2", CultureInfo.InvariantCulture)),
                 new ResultColumn("Redis CPU/req", "CPU time of redis-server per request (INFO cpu)", (_, c) => Micro(For(c).RedisCpuMicroseconds)),
-                new ResultColumn("Read p50", "Median read request (Get + RefreshAsync)", (_, c) => Micro(For(c).ReadP50)),
-                new ResultColumn("Read p99", "99th percentile read request", (_, c) => Micro(For(c).ReadP99)),
-                new ResultColumn("Write p50", "Median write request (SetAsync)", (_, c) => Micro(For(c).WriteP50)),
-                new ResultColumn("Write p99", "99th percentile write request", (_, c) => Micro(For(c).WriteP99)),
+                new ResultColumn("Read p50", "Median request that does not write (GetAsync, and RefreshAsync in GetRefresh)", (_, c) => Micro(For(c).ReadP50)),
+                new ResultColumn("Read p99", "99th percentile request that does not write", (_, c) => Micro(For(c).ReadP99)),
+                new ResultColumn("Write p50", "Median SetAsync", (_, c) => Micro(For(c).WriteP50)),
+                new ResultColumn("Write p99", "99th percentile SetAsync", (_, c) => Micro(For(c).WriteP99)),
                 new ResultColumn("Stale reads", "Reads that did not return the last value written", (_, c) => For(c).StaleReads.ToString(CultureInfo.InvariantCulture)));
         }
 
@@ -183,10 +200,21 @@ public class FleetScaleBenchmark
         {
             var store = benchmarkCase.Descriptor.WorkloadMethod.Name == nameof(Cachee) ? nameof(TieredDistributedCache) : nameof(Microsoft.Extensions.Caching.StackExchangeRedis.RedisCache);
             var instances = benchmarkCase.Parameters["Instances"];
-            var reads = benchmarkCase.Parameters["ReadPercent"];
-            return Results[string.Create(CultureInfo.InvariantCulture, $"{store}|{instances}|{reads}")];
+            var writes = benchmarkCase.Parameters["WritePercent"];
+            var workload = benchmarkCase.Parameters["Workload"];
+            return Results[string.Create(CultureInfo.InvariantCulture, $"{store}|{instances}|{writes}|{workload}")];
         }
 
         private static string Micro(double microseconds) => $"{microseconds:N1} μs";
     }
+}
+
+/// <summary>What a request of <see cref="FleetScaleBenchmark"/> sends.</summary>
+public enum FleetWorkload
+{
+    /// <summary><c>GetAsync</c> to read, <c>SetAsync</c> to write: an application using the cache directly.</summary>
+    GetSet,
+
+    /// <summary><c>GetAsync</c>, then <c>RefreshAsync</c> or, on writes, <c>SetAsync</c>: what the session middleware sends.</summary>
+    GetRefresh,
 }

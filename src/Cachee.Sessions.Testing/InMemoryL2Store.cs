@@ -17,8 +17,8 @@ internal sealed class InMemoryL2Store(InMemoryRedis server, string origin) : IL2
         RunAsync(() => server.Get(key, origin, register, refreshSliding, nowTicks), token);
 
     public ValueTask<L2WriteResult> SetAsync(
-        string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token) =>
-        RunAsync(() => server.Set(key, value, expiration, ttlMilliseconds, origin, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key)), token);
+        string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool hold, bool sync, CancellationToken token) =>
+        RunAsync(() => server.Set(key, value, expiration, ttlMilliseconds, origin, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key), hold), token);
 
     public ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token) =>
         RunAsync(() => server.Remove(key, origin, _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key)), token);

@@ -46,7 +46,11 @@ public sealed class InMemoryRedis(TimeProvider time)
     /// <summary>The pause commands wait for, if one is in force.</summary>
     internal Task? Pause => Volatile.Read(ref _pause) is { IsCompleted: false } pause ? pause : null;
 
-    /// <summary>Reads an entry for <paramref name="origin"/>, registering it as a holder first when <paramref name="register"/>.</summary>
+    /// <summary>
+    /// Reads an entry for <paramref name="origin"/>, registering it as a holder first and tracking the read when
+    /// <paramref name="register"/> (as Cachee's shared connection is tracked; a read that keeps no copy goes through an
+    /// untracked one).
+    /// </summary>
     internal L2Entry? Get(string key, string origin, bool register, bool refreshSliding, long nowTicks)
     {
         lock (_gate)
@@ -55,9 +59,9 @@ public sealed class InMemoryRedis(TimeProvider time)
             if (register)
             {
                 Members(_holders, key).Add(origin);
+                Members(_trackers, key).Add(origin);
             }
 
-            Members(_trackers, key).Add(origin);
             if (!TryGetLive(key, out var stored))
             {
                 if (register)
@@ -82,7 +86,8 @@ public sealed class InMemoryRedis(TimeProvider time)
         }
     }
 
-    internal L2WriteResult Set(string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, string origin, string messagePrefix, string messageSuffix)
+    internal L2WriteResult Set(
+        string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, string origin, string messagePrefix, string messageSuffix, bool hold = true)
     {
         lock (_gate)
         {
@@ -91,8 +96,12 @@ public sealed class InMemoryRedis(TimeProvider time)
             _entries[key] = new Stored(value, expiration, version, Expiry(ttlMilliseconds));
             Revoke(key, origin);
             var notified = NotifyHolders(key, origin, messagePrefix, version, messageSuffix);
-            Members(_holders, key).Add(origin);
-            Members(_trackers, key).Add(origin); // the script reads the version back
+            if (hold)
+            {
+                Members(_holders, key).Add(origin);
+                Members(_trackers, key).Add(origin); // the script reads the version back
+            }
+
             return new L2WriteResult(version, notified);
         }
     }
@@ -115,7 +124,7 @@ public sealed class InMemoryRedis(TimeProvider time)
                 var change = changes[i];
                 Commands--; // one command in all: each nested call counts itself again
                 results[i] = change.Value is { } value
-                    ? Set(change.Key, value, change.Expiration, change.TtlMilliseconds, origin, messagePrefix, messageSuffix(change.Key))
+                    ? Set(change.Key, value, change.Expiration, change.TtlMilliseconds, origin, messagePrefix, messageSuffix(change.Key), change.Hold)
                     : Remove(change.Key, origin, messagePrefix, messageSuffix(change.Key));
             }
 

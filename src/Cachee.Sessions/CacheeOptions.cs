@@ -105,6 +105,16 @@ public sealed class CacheeOptions
     public bool PrefetchOnInvalidation { get; set; } = true;
 
     /// <summary>
+    /// When true (the default), an instance keeps L1 copies of a key only while they pay: while its copies of that key get
+    /// hit before the key changes. A copy costs Redis work (its holder registration and tracking, an invalidation and an
+    /// acknowledgement at each change) and a hit saves a read; where a key changes more often than this instance reads it
+    /// (many writes, a fleet behind a balancer that spreads each user's requests), its reads keep no copy and cost Redis what
+    /// a read without L1 costs, and its writes wait for no acknowledgement from this instance. Each instance learns this per key
+    /// from its own reads, and holds again when copies would pay. When false, every read keeps a copy.
+    /// </summary>
+    public bool HoldOnlyPayingCopies { get; set; } = true;
+
+    /// <summary>
     /// When true, reads answered from L1 are counted: <see cref="CacheeStatistics.L1Hits"/>, <see cref="CacheeStatistics.L1HitRatio"/>
     /// and the metric <c>cachee.l1.hits</c>. Off by default, as statistics are in <c>MemoryCache</c>: it is the one counter on the
     /// hit's path (its cost: docs/benchmarks.md). Every other counter, L1 misses included, is always kept: they are off the hit's path.

@@ -19,7 +19,7 @@ public sealed partial class TieredDistributedCache
     private void OnInvalidated(string key, bool wasHot)
     {
         _ = _fetches.TryRemove(key, out _);
-        if (!wasHot || !_prefetch || _l2.IsLarge(key))
+        if (!wasHot || !_prefetch || _l2.IsLarge(key) || !_holding.ShouldHold(Sessions.L1.L1Store.Hash(key)))
         {
             return;
         }

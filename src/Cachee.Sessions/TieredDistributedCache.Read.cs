@@ -175,11 +175,12 @@ public sealed partial class TieredDistributedCache
     {
         var now = _copies.Now();
         var ticket = _l1.BeginRead(key);
+        var hold = Holds(ticket);
         L2Entry? found;
         try
         {
-            // Registered as a holder only when the copy may be kept: then every later change is sent here.
-            found = await _l2.GetAsync(key, ticket.CanInstall, refreshSliding, now.Utc, sync, token).ConfigureAwait(false);
+            // Registered as a holder only when the copy may be kept and pays: then every later change is sent here.
+            found = await _l2.GetAsync(key, hold, refreshSliding, now.Utc, sync, token).ConfigureAwait(false);
         }
         catch (L2PayloadException ex)
         {
@@ -196,7 +197,16 @@ public sealed partial class TieredDistributedCache
         }
 
         _counters.L2Hits.Increment();
-        _copies.InstallRead(ticket, hit, now);
+        if (hold)
+        {
+            _holding.Held(ticket.Hash);
+            _copies.InstallRead(ticket, hit, now);
+        }
+        else if (ticket.CanInstall)
+        {
+            _holding.ReadWithoutCopy(ticket.Hash, hit.Version);
+        }
+
         return hit.Data;
     }
 

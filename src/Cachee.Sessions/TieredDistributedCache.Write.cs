@@ -72,11 +72,12 @@ public sealed partial class TieredDistributedCache
         Coordinator.EnsureStarted();
         var knownVersion = _l1.TryPeek(key, out var known) ? known.Version : 0;
         var ticket = _l1.BeginWrite(key);
+        var hold = Holds(ticket);
         using var ack = AsksForAcknowledgements ? Coordinator.Acks.Register() : null;
         L2WriteResult written;
         try
         {
-            written = await _l2.SetAsync(key, value, expiration, ttl, ack?.Id ?? 0, sync, token).ConfigureAwait(false);
+            written = await _l2.SetAsync(key, value, expiration, ttl, ack?.Id ?? 0, hold, sync, token).ConfigureAwait(false);
         }
         catch (CacheUnavailableException) when (_replay.TryAccept(key, value, expiration, knownVersion, ticket, ttl, now))
         {
@@ -91,7 +92,12 @@ public sealed partial class TieredDistributedCache
 
         _replay.Forget(key);
         _counters.InvalidationsSent.Increment();
-        _copies.CompleteWrite(ticket, written.KeepCopy ? value : null, written.Version, expiration, ttl, now);
+        if (hold && written.KeepCopy)
+        {
+            _holding.Held(ticket.Hash);
+        }
+
+        _copies.CompleteWrite(ticket, hold && written.KeepCopy ? value : null, written.Version, expiration, ttl, now);
         await AwaitAcknowledgementsAsync(key, ack, written, sync).ConfigureAwait(false);
     }
 
@@ -109,11 +115,12 @@ public sealed partial class TieredDistributedCache
         var ttl = expiration.TtlMilliseconds(now.Utc);
         Coordinator.EnsureStarted();
         var tickets = changes.Select(change => _l1.BeginWrite(change.Key)).ToArray();
+        var holds = tickets.Select(Holds).ToArray(); // decided once: a copy is kept only where the script registered the writer
         using var ack = AsksForAcknowledgements ? Coordinator.Acks.Register() : null;
         L2WriteResult[]? written;
         try
         {
-            var keyChanges = changes.Select(change => new KeyChange(change.Key, change.Value, expiration, ttl)).ToArray();
+            var keyChanges = changes.Select((change, i) => new KeyChange(change.Key, change.Value, expiration, ttl, holds[i])).ToArray();
             written = await _l2.WriteManyAsync(keyChanges, guard, ack?.Id ?? 0, sync, token).ConfigureAwait(false);
         }
         catch
@@ -132,8 +139,9 @@ public sealed partial class TieredDistributedCache
         {
             _replay.Forget(changes[i].Key);
             _counters.InvalidationsSent.Increment();
-            if (changes[i].Value is { } value && written[i].KeepCopy)
+            if (changes[i].Value is { } value && written[i].KeepCopy && holds[i])
             {
+                _holding.Held(tickets[i].Hash);
                 _copies.CompleteWrite(tickets[i], value, written[i].Version, expiration, ttl, now);
             }
             else
@@ -166,6 +174,10 @@ public sealed partial class TieredDistributedCache
 
         await AwaitAcknowledgementsAsync(key, ack, removed, sync).ConfigureAwait(false);
     }
+
+    // Whether a copy of the key is kept here (see HoldingPolicy): L1 trusted, and the key's copies pay here, or the key is
+    // large (a hit then saves a transfer of the whole value, which outweighs a copy's fixed cost).
+    private bool Holds(L1.L1Ticket ticket) => ticket.CanInstall && (_holding.ShouldHold(ticket.Hash) || _l2.IsLarge(ticket.Key));
 
     // No acknowledgements when they are off, or when no instance can hold a copy (L1 off on a deployment it cannot cover).
     private bool AsksForAcknowledgements => _ackTimeout > TimeSpan.Zero && !Coordinator.IsCoherenceUnavailable;

@@ -33,6 +33,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
 {
     private readonly L1Store _l1;
     private readonly L1Copies _copies;
+    private readonly HoldingPolicy _holding;
     private readonly IL2Store _l2;
     private readonly IInvalidationBus _bus;
     private readonly WriteReplayer _replay;
@@ -93,6 +94,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         var renewals = new RenewalRequests();
         _l1 = new L1Store(options.L1MaxBytes, options.L1MaxEntries, options.L1MaxEntryBytes, _counters.L1Evictions.Increment, new L1Clock(time), renewals);
         _copies = new L1Copies(_l1, time, options.SlidingRefreshTolerance, topology.CanHold);
+        _holding = new HoldingPolicy(options.L1MaxEntries, options.HoldOnlyPayingCopies);
         var breakers = new CircuitBreakers(options.CircuitBreakerFailureThreshold, options.CircuitBreakerBreakDuration, time, topology);
         _breakers = breakers;
         _time = time;
@@ -100,7 +102,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         var guarded = new GuardedL2Store(store, options.L2OperationTimeout, breakers, time, _counters, logs.CreateLogger<GuardedL2Store>());
         _l2 = guarded;
         Coordinator = new ClusterCoordinator(
-            _l1, renewals, guarded, bus, _counters, time, logs.CreateLogger<ClusterCoordinator>(), instanceId, options.ExpirationScanInterval, runLoops);
+            _l1, _holding, renewals, guarded, bus, _counters, time, logs.CreateLogger<ClusterCoordinator>(), instanceId, options.ExpirationScanInterval, runLoops);
         Coordinator.Invalidated += OnInvalidated;
         _replay = new WriteReplayer(
             options.WriteFailureMode == WriteFailureMode.Replay ? new ReplayQueue(options.ReplayQueueCapacity) : null,
@@ -154,6 +156,9 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
 
     /// <summary>The L1 tier (tests and benchmarks look inside).</summary>
     internal L1Store L1 => _l1;
+
+    /// <summary>Which keys this instance keeps copies of (tests look inside).</summary>
+    internal HoldingPolicy Holding => _holding;
 
     /// <summary>A snapshot of this instance's counters.</summary>
     public CacheeStatistics GetStatistics() => _metrics.Snapshot();

@@ -110,12 +110,18 @@ public sealed class ForgedMessagesTests(RedisServer redis)
         var malformedLines = logs.Lines.Count(line => line.Contains("[MalformedMessage]", StringComparison.Ordinal));
         Assert.InRange(malformedLines, 1, 2); // once a minute per instance at most
 
-        // And after the flood, copies are kept and served again.
+        // And after the flood, copies are kept and served again. Forged invalidations looked like changes that ended unused
+        // copies, so the reader may have stopped holding the key: reads that find it unchanged make it hold again.
         await writer.SetStringAsync(Key(0), "after");
-        Assert.Equal("after", await reader.GetStringAsync(Key(0)));
-        var hits = reader.GetStatistics().L1Hits;
-        Assert.Equal("after", await reader.GetStringAsync(Key(0)));
-        Assert.Equal(hits + 1, reader.GetStatistics().L1Hits);
+        var served = false;
+        for (var read = 0; read < 10 && !served; read++)
+        {
+            var hits = reader.GetStatistics().L1Hits;
+            Assert.Equal("after", await reader.GetStringAsync(Key(0)));
+            served = reader.GetStatistics().L1Hits == hits + 1;
+        }
+
+        Assert.True(served, "the reader serves the key from L1 again");
     }
 
     private static string Key(int k) => "session-" + k.ToString(System.Globalization.CultureInfo.InvariantCulture);

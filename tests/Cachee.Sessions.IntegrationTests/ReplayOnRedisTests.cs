@@ -25,7 +25,7 @@ public sealed class ReplayOnRedisTests(RedisServer redis)
         var ttl = expiration.TtlMilliseconds(DateTime.UtcNow.Ticks);
 
         Assert.NotNull(await store.ReplayAsync(new ReplayedWrite("fresh", [1], expiration, 0), ttl, sync: false, CancellationToken.None));
-        var written = await store.SetAsync("k", [1], expiration, ttl, 0, sync: false, CancellationToken.None);
+        var written = await store.SetAsync("k", [1], expiration, ttl, 0, hold: true, sync: false, CancellationToken.None);
         Assert.Null(await store.ReplayAsync(new ReplayedWrite("k", [2], expiration, written.Version - 1), ttl, sync: false, CancellationToken.None));
         var replayed = await store.ReplayAsync(new ReplayedWrite("k", [3], expiration, written.Version), ttl, sync: false, CancellationToken.None);
         Assert.Equal(written.Version + 1, replayed?.Version);
@@ -128,7 +128,7 @@ public sealed class ReplayOnRedisTests(RedisServer redis)
         // The store's first write measures Redis' clock (TIME) before it sends the script; Redis is frozen for longer than
         // the write's window (0.75 s), as a caller would have given up by then.
         server.Pause();
-        var write = store.SetAsync("k", [1], expiration, expiration.TtlMilliseconds(DateTime.UtcNow.Ticks), 0, sync: false, CancellationToken.None).AsTask();
+        var write = store.SetAsync("k", [1], expiration, expiration.TtlMilliseconds(DateTime.UtcNow.Ticks), 0, hold: true, sync: false, CancellationToken.None).AsTask();
         var frozen = Stopwatch.StartNew();
         await Eventually.TrueAsync(() => frozen.Elapsed > TimeSpan.FromSeconds(1.5), "the server stays frozen past the write's window");
         server.Resume();

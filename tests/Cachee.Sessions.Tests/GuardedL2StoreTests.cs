@@ -20,7 +20,7 @@ public sealed class GuardedL2StoreTests
         for (var i = 0; i < 5; i++)
         {
             var error = await Assert.ThrowsAsync<CacheUnavailableException>(
-                () => guarded.SetAsync("k", [1], new EntryExpiration(EntryExpiration.None, EntryExpiration.None), -1, 0, sync: false, CancellationToken.None).AsTask());
+                () => guarded.SetAsync("k", [1], new EntryExpiration(EntryExpiration.None, EntryExpiration.None), -1, 0, hold: true, sync: false, CancellationToken.None).AsTask());
             Assert.IsType<ReplicasNotConfirmedException>(error.InnerException);
         }
 
@@ -67,7 +67,7 @@ public sealed class GuardedL2StoreTests
             key == timingOut ? ValueTask.FromException<L2Entry?>(new TimeoutException("no answer")) : ValueTask.FromResult<L2Entry?>(null);
 
         public ValueTask<L2WriteResult> SetAsync(
-            string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token) => throw new NotSupportedException();
+            string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool hold, bool sync, CancellationToken token) => throw new NotSupportedException();
 
         public ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token) => throw new NotSupportedException();
 
@@ -86,7 +86,7 @@ public sealed class GuardedL2StoreTests
             ValueTask.FromResult<L2Entry?>(null);
 
         public ValueTask<L2WriteResult> SetAsync(
-            string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token) =>
+            string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool hold, bool sync, CancellationToken token) =>
             ValueTask.FromException<L2WriteResult>(new ReplicasNotConfirmedException("0 of 1 replicas confirmed the write."));
 
         public ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token) => throw new NotSupportedException();

@@ -106,6 +106,42 @@ public abstract class L2StoreConformance : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ReadThatKeepsNoCopy_IsNotTracked()
+    {
+        var a = await ConnectAsync("a");
+        var b = await ConnectAsync("b");
+        _ = await SetAsync(a, "{t}k", [1]);
+        _ = await SetAsync(a, "{t}marker", [1]);
+        _ = await GetAsync(b, "{t}k", register: false);
+        _ = await GetAsync(b, "{t}marker", register: true);
+
+        await SetFromOtherClientAsync(Key("{t}k"), [9]);
+        await SetFromOtherClientAsync(Key("{t}marker"), [9]);
+
+        // Both keys share a slot, so reports reach b in change order: one for k would have come before the marker's.
+        await b.Heard(m => m.Kind == MessageKind.Revoked && m.KeyOrToken == Key("{t}marker"));
+        Assert.False(b.HasHeard(m => m.KeyOrToken == Key("{t}k")));
+    }
+
+    [Fact]
+    public async Task WriterThatKeepsNoCopy_IsNeitherRegisteredNorTracked()
+    {
+        var a = await ConnectAsync("a");
+        var b = await ConnectAsync("b");
+        _ = await SetAsync(a, "{t}k", [1], hold: false);
+        _ = await SetAsync(a, "{t}marker", [1]);
+
+        Assert.Equal(0, await HolderCountAsync(Key("{t}k")));
+        Assert.Equal(0, (await SetAsync(b, "{t}k", [2])).Receivers);
+        await SetFromOtherClientAsync(Key("{t}k"), [9]);
+        await SetFromOtherClientAsync(Key("{t}marker"), [9]);
+
+        await a.Heard(m => m.Kind == MessageKind.Revoked && m.KeyOrToken == Key("{t}marker"));
+        Assert.False(a.HasHeard(m => m.KeyOrToken == Key("{t}k")));
+        Assert.Equal([9], (await GetAsync(a, "{t}k", register: false))!.Value.Data);
+    }
+
+    [Fact]
     public async Task Writer_IsTheFirstHolderOfItsVersion()
     {
         var a = await ConnectAsync("a");
@@ -232,8 +268,8 @@ public abstract class L2StoreConformance : IAsyncLifetime
     public async Task SyncAndAsyncCalls_DoTheSame()
     {
         var a = await ConnectAsync("a");
-        var sync = await a.Store.SetAsync(Key("s"), [1], NoExpiry, -1, ackId: 0, sync: true, CancellationToken.None);
-        var async = await a.Store.SetAsync(Key("s"), [2], NoExpiry, -1, ackId: 0, sync: false, CancellationToken.None);
+        var sync = await a.Store.SetAsync(Key("s"), [1], NoExpiry, -1, ackId: 0, hold: true, sync: true, CancellationToken.None);
+        var async = await a.Store.SetAsync(Key("s"), [2], NoExpiry, -1, ackId: 0, hold: true, sync: false, CancellationToken.None);
         Assert.Equal((1, 2), (sync.Version, async.Version));
         Assert.Equal([2], (await a.Store.GetAsync(Key("s"), false, false, NowTicks, sync: true, CancellationToken.None))!.Value.Data);
     }
@@ -310,11 +346,11 @@ public abstract class L2StoreConformance : IAsyncLifetime
 
     private string Key(string name) => _keyPrefix + name;
 
-    private async Task<L2WriteResult> SetAsync(Node node, string key, byte[] value, EntryExpiration? expiration = null, TimeSpan? ttl = null)
+    private async Task<L2WriteResult> SetAsync(Node node, string key, byte[] value, EntryExpiration? expiration = null, TimeSpan? ttl = null, bool hold = true)
     {
         var e = expiration ?? NoExpiry;
         var ttlMs = ttl is { } t ? (long)t.TotalMilliseconds : e.TtlMilliseconds(NowTicks);
-        return await node.Store.SetAsync(Key(key), value, e, ttlMs, ackId: 0, sync: false, CancellationToken.None);
+        return await node.Store.SetAsync(Key(key), value, e, ttlMs, ackId: 0, hold, sync: false, CancellationToken.None);
     }
 
     private async Task<L2WriteResult[]?> WriteManyAsync(Node node, (string Key, byte[]? Value)[] changes, (string Key, long Version)? guard) =>
@@ -339,6 +375,9 @@ public abstract class L2StoreConformance : IAsyncLifetime
         public string Origin => origin;
 
         public IL2Store Store => store;
+
+        /// <summary>Whether a message matching <paramref name="match"/> was delivered by now.</summary>
+        public bool HasHeard(Func<ParsedMessage, bool> match) => _messages.Any(match);
 
         /// <summary>Waits (five seconds at most) until a message matching <paramref name="match"/> was delivered.</summary>
         public Task Heard(Func<ParsedMessage, bool> match) =>

@@ -34,7 +34,7 @@ internal sealed class ClusterCoordinator : IDisposable
 
     // runLoops is false where a test drives renewals and sweeps itself (FlushRefreshesAsync, SweepExpired).
     internal ClusterCoordinator(
-        L1Store l1, RenewalRequests renewals, GuardedL2Store l2, IInvalidationBus bus, CacheeCounters counters, TimeProvider time, ILogger logger,
+        L1Store l1, HoldingPolicy holding, RenewalRequests renewals, GuardedL2Store l2, IInvalidationBus bus, CacheeCounters counters, TimeProvider time, ILogger logger,
         string instanceId, TimeSpan scanInterval, bool runLoops)
     {
         _l1 = l1;
@@ -43,7 +43,7 @@ internal sealed class ClusterCoordinator : IDisposable
         _time = time;
         _logger = logger;
         _runLoops = runLoops;
-        _applier = new InvalidationApplier(l1, l2, bus, counters, time, logger, instanceId);
+        _applier = new InvalidationApplier(l1, holding, l2, bus, counters, time, logger, instanceId);
         _renewalSender = new RenewalSender(l1, renewals, l2, counters, time, logger);
         _sweeper = new L1Sweeper(l1, _applier, scanInterval, time, logger);
     }

@@ -12,7 +12,7 @@ namespace Cachee.Sessions.Coordination;
 /// Redis' tracking, and the subscription's gaps (L1 is served only while it is live, and starts a new epoch after a gap).
 /// </summary>
 internal sealed class InvalidationApplier(
-    L1Store l1, GuardedL2Store l2, IInvalidationBus bus, CacheeCounters counters, TimeProvider time, ILogger logger, string instanceId)
+    L1Store l1, HoldingPolicy holding, GuardedL2Store l2, IInvalidationBus bus, CacheeCounters counters, TimeProvider time, ILogger logger, string instanceId)
     : IInvalidationListener
 {
     private static readonly TimeSpan MalformedLogInterval = TimeSpan.FromMinutes(1);
@@ -63,6 +63,9 @@ internal sealed class InvalidationApplier(
             case MessageKind.Invalidation when message.Origin != instanceId:
                 counters.InvalidationsReceived.Increment();
                 var wasHot = l1.Invalidate(message.KeyOrToken, message.Version) | _revokedWhileHot.TryRemove(message.KeyOrToken, out _);
+
+                // A writer's invalidation reaches only the holders: this instance's copy ended, hit or not.
+                holding.CopyEnded(L1Store.Hash(message.KeyOrToken), wasHot);
 
                 // The stale copy is gone: the writer may return, at once (fire and forget; a prefetch follows on its own).
                 if (message.AckId > 0)

@@ -39,9 +39,9 @@ internal sealed partial class GuardedL2Store(
     }
 
     public async ValueTask<L2WriteResult> SetAsync(
-        string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token)
+        string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool hold, bool sync, CancellationToken token)
     {
-        var written = await RunAsync("write", value.Length, key, () => inner.SetAsync(key, value, expiration, ttlMilliseconds, ackId, sync, token), sync, token).ConfigureAwait(false);
+        var written = await RunAsync("write", value.Length, key, () => inner.SetAsync(key, value, expiration, ttlMilliseconds, ackId, hold, sync, token), sync, token).ConfigureAwait(false);
         metrics.L2BytesWritten.Add(value.Length);
         return written;
     }

@@ -28,8 +28,9 @@ internal interface IL2Store
     string? ConnectionProblem => null;
 
     /// <summary>
-    /// Reads an entry; when <paramref name="register"/> is set, this instance is registered as a holder first (it may keep a
-    /// copy); when <paramref name="refreshSliding"/> is set, a sliding entry's expiry is renewed in the same step.
+    /// Reads an entry; when <paramref name="register"/> is set, this instance is registered as a holder first and told of
+    /// every later change (it may keep a copy); otherwise the read leaves no trace (no registration, no tracking) where the
+    /// store can manage it. When <paramref name="refreshSliding"/> is set, a sliding entry's expiry is renewed in the same step.
     /// </summary>
     /// <returns>The entry, or null when there is none.</returns>
     /// <exception cref="L2PayloadException">The stored payload is not a readable entry.</exception>
@@ -38,10 +39,12 @@ internal interface IL2Store
 
     /// <summary>
     /// Writes an entry and sends its invalidation to the entry's holders (asking for acknowledgement <paramref name="ackId"/>,
-    /// 0 for none); returns the version the store assigned and how many holders heard the invalidation.
+    /// 0 for none); returns the version the store assigned and how many holders heard the invalidation. With
+    /// <paramref name="hold"/>, the writer becomes the first holder of the new version (it keeps a copy); otherwise it is
+    /// neither registered nor told of later changes.
     /// </summary>
     ValueTask<L2WriteResult> SetAsync(
-        string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token);
+        string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool hold, bool sync, CancellationToken token);
 
     /// <summary>Removes an entry (if any) and publishes its invalidation, as <see cref="SetAsync"/> does.</summary>
     ValueTask<L2WriteResult> RemoveAsync(string key, long ackId, bool sync, CancellationToken token);
@@ -112,7 +115,8 @@ internal readonly record struct L2WriteResult(long Version, long Receivers, bool
 /// <param name="Value">The value; null to remove the entry.</param>
 /// <param name="Expiration">The value's expiration settings (ignored for a removal).</param>
 /// <param name="TtlMilliseconds">The value's time to live (ignored for a removal).</param>
-internal readonly record struct KeyChange(string Key, byte[]? Value, EntryExpiration Expiration, long TtlMilliseconds);
+/// <param name="Hold">Whether the writer keeps a copy of the value (as <see cref="IL2Store.SetAsync"/>'s hold).</param>
+internal readonly record struct KeyChange(string Key, byte[]? Value, EntryExpiration Expiration, long TtlMilliseconds, bool Hold = true);
 
 /// <summary>The condition of a <see cref="IL2Store.WriteManyAsync"/>: <paramref name="Key"/> is still at <paramref name="Version"/> (0: no entry).</summary>
 internal readonly record struct VersionGuard(string Key, long Version);

@@ -28,16 +28,22 @@ internal sealed partial class RedisConnection : IDisposable
         _logger = logger ?? NullLogger.Instance;
         _tls = RedisTls.From(options, Refused);
         Durable = options.MinReplicasToAcknowledge > 0 ? new DurableWriteConnections(options, clientName + "-acknowledged", _tls) : null;
-        Large = options.LargeValueConnections > 0 && options.ConnectionMultiplexerFactory is null
-            ? new LargeValueConnections(options, clientName + "-large", _tls)
-            : null;
+        var own = options.ConnectionMultiplexerFactory is null;
+        Large = options.LargeValueConnections > 0 && own ? new UntrackedConnections(options, options.LargeValueConnections, clientName + "-large", _tls) : null;
+        Untracked = own ? new UntrackedConnections(options, 1, clientName + "-untracked", _tls) : null;
     }
 
     /// <summary>The connections writes run on when they wait for replicas (<see cref="CacheeOptions.MinReplicasToAcknowledge"/> &gt; 0), else null.</summary>
     public DurableWriteConnections? Durable { get; }
 
     /// <summary>The connections large values travel on (<see cref="CacheeOptions.LargeValueConnections"/> &gt; 0 and connections of Cachee's own), else null.</summary>
-    public LargeValueConnections? Large { get; }
+    public UntrackedConnections? Large { get; }
+
+    /// <summary>
+    /// The connection reads that keep no L1 copy go through, so that Redis does not track them (connections of Cachee's own);
+    /// null with a multiplexer from <see cref="CacheeOptions.ConnectionMultiplexerFactory"/>, whose reads are all tracked.
+    /// </summary>
+    public UntrackedConnections? Untracked { get; }
 
     /// <summary>
     /// Why Redis refused the last connection of this cache, when it did and no connection succeeded since: a TLS certificate
@@ -234,6 +240,7 @@ internal sealed partial class RedisConnection : IDisposable
         _disposed = true;
         Durable?.Dispose();
         Large?.Dispose();
+        Untracked?.Dispose();
         var multiplexer = Interlocked.Exchange(ref _multiplexer, null);
         if (_owned && multiplexer is not null)
         {

@@ -24,7 +24,8 @@ internal sealed class RedisL2Store : IL2Store
     private readonly ShardInboxes _inboxes;
     private readonly ClusterTopology _topology;
     private readonly DurableWriteConnections? _durable;
-    private readonly LargeValueConnections? _large;
+    private readonly UntrackedConnections? _large;
+    private readonly UntrackedConnections? _untracked;
     private readonly int _largeThreshold;
     private readonly LargeKeyHints _largeKeys = new();
     private readonly PayloadCodec _codec;
@@ -54,6 +55,7 @@ internal sealed class RedisL2Store : IL2Store
     {
         _codec = codec ?? new PayloadCodec(null, null, encryptWrites: false, requireEncrypted: false);
         _large = connection.Large;
+        _untracked = connection.Untracked;
         _largeThreshold = largeValueThreshold;
         _durable = minReplicas > 0 ? connection.Durable ?? throw new ArgumentException("The connection has no connections for acknowledged writes.", nameof(connection)) : null;
         _minReplicas = minReplicas;
@@ -87,9 +89,11 @@ internal sealed class RedisL2Store : IL2Store
     }
 
     /// <summary>
-    /// One round trip of plain commands, sent together: the holder registration (<c>SADD</c> and <c>PEXPIRE</c> of the registry, before the entry is read), <c>HMGET</c> of the entry's
+    /// One round trip of plain commands, sent together: with <paramref name="register"/>, the holder registration (<c>SADD</c> and <c>PEXPIRE</c> of the registry, before the entry is read), then <c>HMGET</c> of the entry's
     /// fields, then <c>PTTL</c>. No script: a script's calls and its copy of the value through Lua cost Redis several
-    /// times what these commands cost. A sliding entry read with <paramref name="refreshSliding"/> whose time to live has
+    /// times what these commands cost. A read that registers goes through the shared connection, which Redis tracks; one that
+    /// does not (its value is not kept) through a connection Redis does not track, so that it costs Redis no more than
+    /// RedisCache's read. A sliding entry read with <paramref name="refreshSliding"/> whose time to live has
     /// fallen more than the sliding tolerance below its window is then renewed by the <see cref="RefreshScript"/> script,
     /// only if it is still at the version read (a second round trip, at most once per tolerance for an entry read again and
     /// again, as renewals of L1 hits are).
@@ -100,19 +104,22 @@ internal sealed class RedisL2Store : IL2Store
         string key, bool register, bool refreshSliding, long nowTicks, bool sync, CancellationToken token)
     {
         token.ThrowIfCancellationRequested();
-        var database = (await _connection.GetAsync(sync, token).ConfigureAwait(false)).GetDatabase();
-        RedisKey redisKey = _prefix.Append(key);
-        var holders = HolderRegistryKey.For(_instanceName, key);
         if (register && _topology.IsCluster)
         {
             return await ReadRegisteredAsync(key, refreshSliding, nowTicks, sync, token).ConfigureAwait(false);
         }
 
-        if (_large is not null && _largeKeys.Contains(key))
+        var large = _large is not null && _largeKeys.Contains(key);
+        var shared = (await _connection.GetAsync(sync, token).ConfigureAwait(false)).GetDatabase();
+        if (register && large)
         {
-            return await ReadLargeAsync(database, key, register, refreshSliding, nowTicks, sync, token).ConfigureAwait(false);
+            return await ReadLargeAsync(shared, key, refreshSliding, nowTicks, sync, token).ConfigureAwait(false);
         }
 
+        var untracked = register ? null : large ? _large : _untracked;
+        var database = untracked is null ? shared : (await untracked.GetAsync(sync, token).ConfigureAwait(false)).GetDatabase();
+        RedisKey redisKey = _prefix.Append(key);
+        var holders = HolderRegistryKey.For(_instanceName, key);
         if (register)
         {
             // Sent before the read on the same connection, so Redis runs them first: a change after the read notifies us.
@@ -156,7 +163,7 @@ internal sealed class RedisL2Store : IL2Store
         var entry = Entry(key, fields[0], fields[1], fields[2], Version(fields[3]), RedisTtl.FromPttl(ttl), fields[4]);
         _largeKeys.Saw(key, entry.Data.Length, _largeThreshold);
         return refreshSliding && entry.Expiration.HasSliding
-            ? await RenewIfDueAsync(key, entry, nowTicks, sync, token).ConfigureAwait(false)
+            ? await RenewIfDueAsync(key, entry, tracked: untracked is null, nowTicks, sync, token).ConfigureAwait(false)
             : entry;
     }
 
@@ -167,15 +174,12 @@ internal sealed class RedisL2Store : IL2Store
     /// saw the same version: tracking covers every change since the first. Otherwise the value is served, not kept.
     /// </summary>
     private async ValueTask<L2Entry?> ReadLargeAsync(
-        IDatabase database, string key, bool register, bool refreshSliding, long nowTicks, bool sync, CancellationToken token)
+        IDatabase database, string key, bool refreshSliding, long nowTicks, bool sync, CancellationToken token)
     {
         RedisKey redisKey = _prefix.Append(key);
         var holders = HolderRegistryKey.For(_instanceName, key);
-        if (register)
-        {
-            _ = database.SetAdd(holders, _origin, CommandFlags.FireAndForget);
-            _ = database.KeyExpire(holders, HolderRegistry.Lifetime, CommandFlags.FireAndForget);
-        }
+        _ = database.SetAdd(holders, _origin, CommandFlags.FireAndForget);
+        _ = database.KeyExpire(holders, HolderRegistry.Lifetime, CommandFlags.FireAndForget);
 
         var version = database.HashGetAsync(redisKey, "ver", MasterOnly);
         var length = database.HashStringLengthAsync(redisKey, "data", MasterOnly);
@@ -197,10 +201,7 @@ internal sealed class RedisL2Store : IL2Store
             trackedVersion = Version(await version.ConfigureAwait(false)); // their replies came before PTTL's
             if (await length.ConfigureAwait(false) == 0)
             {
-                if (register)
-                {
-                    _ = database.SetRemove(holders, _origin, CommandFlags.FireAndForget);
-                }
+                _ = database.SetRemove(holders, _origin, CommandFlags.FireAndForget);
 
                 _largeKeys.Forget(key);
                 return null;
@@ -217,7 +218,7 @@ internal sealed class RedisL2Store : IL2Store
         }
 
         return refreshSliding && entry.Expiration.HasSliding
-            ? await RenewIfDueAsync(key, entry, nowTicks, sync, token).ConfigureAwait(false)
+            ? await RenewIfDueAsync(key, entry, tracked: true, nowTicks, sync, token).ConfigureAwait(false)
             : entry;
     }
 
@@ -265,7 +266,7 @@ internal sealed class RedisL2Store : IL2Store
         }
 
         var result = refreshSliding && entry.Expiration.HasSliding
-            ? await RenewIfDueAsync(key, entry, nowTicks, sync, token).ConfigureAwait(false)
+            ? await RenewIfDueAsync(key, entry, tracked: true, nowTicks, sync, token).ConfigureAwait(false)
             : entry;
         return result is { } found && !registered ? found with { Ttl = RedisTtl.Unknown } : result;
     }
@@ -293,7 +294,7 @@ internal sealed class RedisL2Store : IL2Store
 
     // A sliding entry just read: renewed when its time to live is more than the tolerance short of its window; null when it is
     // past its absolute expiration. A renewal that finds another version (or none) leaves the value as read, not to be kept.
-    private async ValueTask<L2Entry?> RenewIfDueAsync(string key, L2Entry entry, long nowTicks, bool sync, CancellationToken token)
+    private async ValueTask<L2Entry?> RenewIfDueAsync(string key, L2Entry entry, bool tracked, long nowTicks, bool sync, CancellationToken token)
     {
         var window = entry.Expiration.TtlMilliseconds(nowTicks);
         if (window == 0)
@@ -307,7 +308,7 @@ internal sealed class RedisL2Store : IL2Store
             return entry;
         }
 
-        var renewed = await RefreshAsync(key, entry.Version, register: false, nowTicks, sync, token).ConfigureAwait(false);
+        var renewed = await RenewAsync(key, entry.Version, register: false, tracked, nowTicks, sync, token).ConfigureAwait(false);
         return entry with { Ttl = renewed.Status == RenewalStatus.Renewed ? renewed.Ttl : RedisTtl.Unknown };
     }
 
@@ -323,10 +324,10 @@ internal sealed class RedisL2Store : IL2Store
     private static long Version(RedisValue field) => field.IsNull ? 0 : ParseLong(field, "ver");
 
     public async ValueTask<L2WriteResult> SetAsync(
-        string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool sync, CancellationToken token)
+        string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool hold, bool sync, CancellationToken token)
     {
         var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
-        var (write, payload) = await EntryWriteAsync(key, value, expiration, ttlMilliseconds, ackId).ConfigureAwait(false);
+        var (write, payload) = await EntryWriteAsync(key, value, expiration, ttlMilliseconds, ackId, hold).ConfigureAwait(false);
         return await WriteAsync(SetScript.Text, key, SetScript.Arguments(deadline, write), write.MessageSuffix, sync, token, payload).ConfigureAwait(false)
             ?? throw new RedisException("The write script reported a superseded write, which only a replay can be.");
     }
@@ -346,7 +347,7 @@ internal sealed class RedisL2Store : IL2Store
     public async ValueTask<L2WriteResult?> ReplayAsync(ReplayedWrite write, long ttlMilliseconds, bool sync, CancellationToken token)
     {
         var deadline = await DeadlineAsync(sync, token).ConfigureAwait(false);
-        var (entry, payload) = await EntryWriteAsync(write.Key, write.Value, write.Expiration, ttlMilliseconds, ackId: 0).ConfigureAwait(false);
+        var (entry, payload) = await EntryWriteAsync(write.Key, write.Value, write.Expiration, ttlMilliseconds, ackId: 0, hold: true).ConfigureAwait(false);
         var args = ReplayScript.Arguments(deadline, write.BaseVersion, entry);
         return await WriteAsync(ReplayScript.Text, write.Key, args, entry.MessageSuffix, sync, token, payload).ConfigureAwait(false);
     }
@@ -362,7 +363,7 @@ internal sealed class RedisL2Store : IL2Store
             var change = changes[i];
             if (change.Value is { } value)
             {
-                writes[i] = await EntryWriteAsync(change.Key, value, change.Expiration, change.TtlMilliseconds, ackId).ConfigureAwait(false);
+                writes[i] = await EntryWriteAsync(change.Key, value, change.Expiration, change.TtlMilliseconds, ackId, change.Hold).ConfigureAwait(false);
             }
             else
             {
@@ -435,12 +436,12 @@ internal sealed class RedisL2Store : IL2Store
         var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(key);
         return new EntryWrite(
             EntryExpiration.None, EntryExpiration.None, RedisValue.EmptyString, -1, _origin, inboxPrefix, _messagePrefix,
-            InvalidationMessage.InvalidationSuffix(ackId, key), _registrationMs, publish, _inboxes.OwnInboxFor(key), RedisValue.EmptyString);
+            InvalidationMessage.InvalidationSuffix(ackId, key), _registrationMs, publish, _inboxes.OwnInboxFor(key), RedisValue.EmptyString, Hold: false);
     }
 
     // The arguments of a write, and the payload to upload first when it is large (null otherwise).
     private async ValueTask<(EntryWrite Write, byte[]? Upload)> EntryWriteAsync(
-        string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId)
+        string key, byte[] value, EntryExpiration expiration, long ttlMilliseconds, long ackId, bool hold)
     {
         await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
         var (inboxPrefix, publish) = _inboxes.InboxPrefixFor(key);
@@ -448,7 +449,7 @@ internal sealed class RedisL2Store : IL2Store
         var large = IsLargeValue(key, payload);
         var write = new EntryWrite(
             expiration.AbsoluteTicks, expiration.SlidingTicks, large ? RedisValue.EmptyString : payload, ttlMilliseconds, _origin, inboxPrefix,
-            _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key), _registrationMs, publish, _inboxes.OwnInboxFor(key), encoding);
+            _messagePrefix, InvalidationMessage.InvalidationSuffix(ackId, key), _registrationMs, publish, _inboxes.OwnInboxFor(key), encoding, hold);
         return (write, large ? payload : null);
     }
 
@@ -660,8 +661,17 @@ internal sealed class RedisL2Store : IL2Store
             await _inboxes.EnsureInboxAsync(key).ConfigureAwait(false);
         }
 
+        return await RenewAsync(key, expectedVersion, register, tracked: register, nowTicks, sync, token).ConfigureAwait(false);
+    }
+
+    // The refresh script reads the entry: a renewal for no copy of this instance goes where Redis does not track that read.
+    // One for a copy (tracked) stays on the shared connection, whose NOLOOP keeps Redis from reporting the renewal back here.
+    private async ValueTask<Renewal> RenewAsync(
+        string key, long? expectedVersion, bool register, bool tracked, long nowTicks, bool sync, CancellationToken token)
+    {
+        var on = tracked || _untracked is null ? null : await _untracked.GetAsync(sync, token).ConfigureAwait(false);
         var args = RefreshScript.Arguments(nowTicks, expectedVersion, register ? _origin : null, _registrationMs);
-        return RefreshScript.Parse(await EvaluateAsync(RefreshScript.Text, KeysOf(key, null), args, sync, token).ConfigureAwait(false));
+        return RefreshScript.Parse(await EvaluateAsync(RefreshScript.Text, KeysOf(key, null), args, sync, token, on).ConfigureAwait(false));
     }
 
     // Sends EVALSHA (the script's hash, not its text); a server that does not know the script yet (first use, restart,

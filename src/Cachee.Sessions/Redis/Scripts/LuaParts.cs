@@ -87,8 +87,9 @@ internal static class LuaParts
 
     /// <summary>
     /// <c>write(key, registry, upload, w)</c> writes an entry from the table w (absexp, sldexp, data, ttl, writer, chanPrefix,
-    /// msgPrefix, msgSuffix, registrationMs, publish, ownChannel, encoding), notifies its holders and registers the writer as
-    /// the first holder of the new version. The version is read back last, so that the writer's connection tracks the key.
+    /// msgPrefix, msgSuffix, registrationMs, publish, ownChannel, encoding, hold), notifies its holders and, when the writer
+    /// keeps a copy (hold = '1'), registers it as the first holder of the new version and reads the version back last, so
+    /// that the writer's connection tracks the key. A writer that keeps no copy is neither registered nor tracked.
     /// A large value does not come through ARGV (Lua would copy it): it was uploaded beforehand as the data field of
     /// upload, a key of the entry's slot, which then replaces the entry and receives its other fields.
     /// Returns {'written', version, holders notified, holders not reached}, {'not-listening'} or {'upload-missing'}.
@@ -96,23 +97,26 @@ internal static class LuaParts
     public const string Write = Listening + Notify + """
         local function write(key, registry, upload, w)
           if not listening(w.ownChannel) then return {'not-listening'} end
+          local v
           if upload then
             if redis.call('EXISTS', upload) == 0 then return {'upload-missing'} end
-            local cur = tonumber(redis.call('HGET', key, 'ver')) or 0
+            v = (tonumber(redis.call('HGET', key, 'ver')) or 0) + 1
             redis.call('RENAME', upload, key)
-            redis.call('HSET', key, 'ver', cur + 1, 'absexp', w.absexp, 'sldexp', w.sldexp)
+            redis.call('HSET', key, 'ver', v, 'absexp', w.absexp, 'sldexp', w.sldexp)
           else
-            redis.call('HINCRBY', key, 'ver', 1)
+            v = redis.call('HINCRBY', key, 'ver', 1)
             redis.call('HSET', key, 'absexp', w.absexp, 'sldexp', w.sldexp, 'data', w.data)
           end
           if w.encoding ~= '' then redis.call('HSET', key, 'enc', w.encoding) else redis.call('HDEL', key, 'enc') end
           local ttl = tonumber(w.ttl)
           if ttl > 0 then redis.call('PEXPIRE', key, ttl) else redis.call('PERSIST', key) end
-          local v = redis.call('HGET', key, 'ver')
-          local n, missed = notify(registry, w.writer, w.chanPrefix, w.msgPrefix .. v .. w.msgSuffix, w.publish)
-          redis.call('SADD', registry, w.writer)
-          redis.call('PEXPIRE', registry, w.registrationMs)
-          return {'written', tonumber(v), n, missed}
+          if w.hold == '1' then redis.call('HGET', key, 'ver') end
+          local n, missed = notify(registry, w.writer, w.chanPrefix, w.msgPrefix .. string.format('%d', v) .. w.msgSuffix, w.publish)
+          if w.hold == '1' then
+            redis.call('SADD', registry, w.writer)
+            redis.call('PEXPIRE', registry, w.registrationMs)
+          end
+          return {'written', v, n, missed}
         end
 
         """;

@@ -15,7 +15,7 @@ internal static class ReplayScript
         local w = {
           absexp = ARGV[3], sldexp = ARGV[4], data = ARGV[5], ttl = ARGV[6],
           writer = ARGV[7], chanPrefix = ARGV[8], msgPrefix = ARGV[9], msgSuffix = ARGV[10],
-          registrationMs = ARGV[11], publish = ARGV[12], ownChannel = ARGV[13], encoding = ARGV[14],
+          registrationMs = ARGV[11], publish = ARGV[12], ownChannel = ARGV[13], encoding = ARGV[14], hold = ARGV[15],
         }
         if past(deadline, KEYS[3]) then return {'late'} end
         local cur = redis.pcall('HGET', KEYS[1], 'ver')
@@ -32,5 +32,6 @@ internal static class ReplayScript
     [
         deadline, baseVersion, write.AbsoluteTicks, write.SlidingTicks, write.Data, write.TtlMilliseconds,
         write.Writer, write.ChannelPrefix, write.MessagePrefix, write.MessageSuffix, write.RegistrationMs, write.Publish, write.OwnChannel, write.Encoding,
+        write.Hold ? "1" : "0",
     ];
 }

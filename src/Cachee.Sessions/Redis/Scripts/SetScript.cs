@@ -13,7 +13,7 @@ internal static class SetScript
         local w = {
           absexp = ARGV[2], sldexp = ARGV[3], data = ARGV[4], ttl = ARGV[5],
           writer = ARGV[6], chanPrefix = ARGV[7], msgPrefix = ARGV[8], msgSuffix = ARGV[9],
-          registrationMs = ARGV[10], publish = ARGV[11], ownChannel = ARGV[12], encoding = ARGV[13],
+          registrationMs = ARGV[10], publish = ARGV[11], ownChannel = ARGV[12], encoding = ARGV[13], hold = ARGV[14],
         }
         if past(deadline, KEYS[3]) then return {'late'} end
         return write(KEYS[1], KEYS[2], KEYS[3], w)
@@ -24,6 +24,7 @@ internal static class SetScript
     [
         deadline, write.AbsoluteTicks, write.SlidingTicks, write.Data, write.TtlMilliseconds,
         write.Writer, write.ChannelPrefix, write.MessagePrefix, write.MessageSuffix, write.RegistrationMs, write.Publish, write.OwnChannel, write.Encoding,
+        write.Hold ? "1" : "0",
     ];
 }
 
@@ -40,6 +41,7 @@ internal static class SetScript
 /// <param name="Publish"><c>PUBLISH</c>, or <c>SPUBLISH</c> on a cluster.</param>
 /// <param name="OwnChannel">The writer's own channel in the key's slot on a cluster; empty elsewhere.</param>
 /// <param name="Encoding">The payload's encoding; empty for plain.</param>
+/// <param name="Hold">Whether the writer keeps a copy: then it is registered as the new version's first holder, and tracked.</param>
 internal readonly record struct EntryWrite(
     long AbsoluteTicks, long SlidingTicks, RedisValue Data, long TtlMilliseconds, string Writer, string ChannelPrefix, string MessagePrefix,
-    string MessageSuffix, long RegistrationMs, string Publish, string OwnChannel, RedisValue Encoding);
+    string MessageSuffix, long RegistrationMs, string Publish, string OwnChannel, RedisValue Encoding, bool Hold);

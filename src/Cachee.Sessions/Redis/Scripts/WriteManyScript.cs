@@ -12,14 +12,14 @@ namespace Cachee.Sessions.Redis.Scripts;
 internal static class WriteManyScript
 {
     /// <summary>How many arguments each change takes, after the <see cref="CommonArguments"/> shared ones.</summary>
-    public const int ArgumentsPerChange = 8;
+    public const int ArgumentsPerChange = 9;
 
     private const int CommonArguments = 10;
 
     public static readonly ScriptText Text = new(LuaParts.Deadline + LuaParts.Write + """
         local deadline, guard, guardVersion, count = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
         local writer, chanPrefix, msgPrefix, registrationMs, publish, ownChannel = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
-        local function arg(i, n) return ARGV[10 + (i - 1) * 8 + n] end
+        local function arg(i, n) return ARGV[10 + (i - 1) * 9 + n] end
         local function upload(i) if arg(i, 8) == '1' then return KEYS[3 * i] end return nil end
         local function version(key)
           local cur = redis.pcall('HGET', key, 'ver')
@@ -48,7 +48,7 @@ internal static class WriteManyScript
             local r = write(key, registry, upload(i), {
               absexp = arg(i, 2), sldexp = arg(i, 3), data = arg(i, 4), ttl = arg(i, 5),
               writer = writer, chanPrefix = chanPrefix, msgPrefix = msgPrefix, msgSuffix = suffix,
-              registrationMs = registrationMs, publish = publish, ownChannel = ownChannel, encoding = arg(i, 7),
+              registrationMs = registrationMs, publish = publish, ownChannel = ownChannel, encoding = arg(i, 7), hold = arg(i, 9),
             })
             results[#results + 1] = {r[2], r[3], r[4]}
           end
@@ -74,6 +74,7 @@ internal static class WriteManyScript
         args[at + 5] = write.MessageSuffix;
         args[at + 6] = write.Encoding;
         args[at + 7] = uploaded ? "1" : "0";
+        args[at + 8] = write.Hold ? "1" : "0";
     }
 
     /// <summary>The length of the argument array for <paramref name="count"/> changes.</summary>

@@ -3,15 +3,17 @@ using StackExchange.Redis;
 namespace Cachee.Sessions.Redis;
 
 /// <summary>
-/// The connections large values travel on (<see cref="CacheeOptions.LargeValueThreshold"/>): a few multiplexers of their
-/// own, made on first use and taken in turn, so that a value of megabytes in flight holds up only other large values, never
-/// the shared connection's small commands, invalidations and acknowledgements. They carry their own client name, so that
-/// they are never taken for the cache's subscriber connection, and no tracking: what is read through them is kept in L1 only
-/// when a read on the shared (tracked) connection saw the same version (see <c>RedisL2Store</c>).
+/// A few multiplexers of Cachee's own beside the shared one, made on first use and taken in turn, with no tracking: Redis
+/// remembers nothing of what is read through them, so nothing read there may be kept in L1 unless a read on the shared
+/// (tracked) connection saw the same version (see <c>RedisL2Store</c>). A cache has two sets: one for large values
+/// (<see cref="CacheeOptions.LargeValueThreshold"/>), so that a value of megabytes in flight holds up only other large values,
+/// never the shared connection's small commands, invalidations and acknowledgements; and one for the reads that keep no copy
+/// (see <c>HoldingPolicy</c>), which then cost Redis no tracking. They carry their own client name, so that they are never
+/// taken for the cache's subscriber connection.
 /// </summary>
-internal sealed class LargeValueConnections(CacheeOptions options, string clientName, RedisTls? tls) : IDisposable
+internal sealed class UntrackedConnections(CacheeOptions options, int count, string clientName, RedisTls? tls) : IDisposable
 {
-    private readonly Lazy<Task<ConnectionMultiplexer>>[] _connections = new Lazy<Task<ConnectionMultiplexer>>[options.LargeValueConnections];
+    private readonly Lazy<Task<ConnectionMultiplexer>>[] _connections = new Lazy<Task<ConnectionMultiplexer>>[count];
 
     private int _next;
     private volatile bool _disposed;
