@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using Cachee.Sessions.Diagnostics;
+using Cachee.Sessions.L1;
 using Cachee.Sessions.L2;
 using Cachee.Sessions.Threading;
 
@@ -205,9 +206,30 @@ public sealed partial class TieredDistributedCache
         else if (ticket.CanInstall)
         {
             _holding.ReadWithoutCopy(ticket.Hash, hit.Version);
+            NoteRenewalCovered(ticket.Hash, hit, now);
         }
 
         return hit.Data;
+    }
+
+    /// <summary>
+    /// After a read that kept no copy of a sliding entry: until when its expiry in Redis satisfies a <c>Refresh</c> (for an
+    /// access at T, Redis expires the entry no earlier than T + window − tolerance, as for a renewal of an L1 hit). A change
+    /// of the entry meanwhile sets a full window itself, from a later moment, so it keeps that true.
+    /// </summary>
+    private void NoteRenewalCovered(ulong hash, L2Entry entry, Moment now)
+    {
+        if (!entry.Expiration.HasSliding || entry.Ttl is not { IsKnown: true, IsNone: false } ttl)
+        {
+            return;
+        }
+
+        var windowTicks = entry.Expiration.SlidingTicks;
+        var slack = (ttl.Milliseconds * TimeSpan.TicksPerMillisecond) - (windowTicks - EntryExpiration.ToleranceTicks(windowTicks, _slidingTolerance));
+        if (slack > _l1.Clock.Margin)
+        {
+            _holding.NoteRenewalCovered(hash, now.L1 + slack - _l1.Clock.Margin);
+        }
     }
 
     /// <summary>
@@ -226,6 +248,13 @@ public sealed partial class TieredDistributedCache
         if (_l1.TryTouch(key))
         {
             // Held in L1: the Redis renewal, if due, is queued with the coordinator.
+            return;
+        }
+
+        if (_holding.RenewalCovered(L1Store.Hash(key), _l1.Clock.Now()))
+        {
+            // Read here lately (no copy kept) with an expiry that needs no renewal yet: the session middleware's Refresh
+            // after its Get costs Redis nothing.
             return;
         }
 

@@ -46,6 +46,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     private readonly TimeProvider _time;
     private readonly CircuitBreakers _breakers;
     private readonly TimeSpan _operationTimeout;
+    private readonly TimeSpan? _slidingTolerance;
     private readonly HitCounter? _l1Hits; // _counters.L1Hits, held here so that a hit reaches it in one load (null: not counted)
     private int _disposed;
 
@@ -99,6 +100,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
         _breakers = breakers;
         _time = time;
         _operationTimeout = options.L2OperationTimeout;
+        _slidingTolerance = options.SlidingRefreshTolerance;
         var guarded = new GuardedL2Store(store, options.L2OperationTimeout, breakers, time, _counters, logs.CreateLogger<GuardedL2Store>());
         _l2 = guarded;
         Coordinator = new ClusterCoordinator(

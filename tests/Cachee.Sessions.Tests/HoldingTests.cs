@@ -113,6 +113,25 @@ public sealed class HoldingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ARefreshAfterAReadThatKeptNoCopy_CostsRedisNothing_UntilARenewalIsDue()
+    {
+        var sliding = new DistributedCacheEntryOptions { SlidingExpiration = TimeSpan.FromMinutes(20) }; // tolerance: 24 s
+        await MakeColdAsync();
+        await _writer.SetAsync("k", Next(), sliding);
+        Assert.Equal(Last, await _reader.GetAsync("k"));
+
+        var commands = _fleet.Redis.Commands;
+        await _reader.RefreshAsync("k");
+        _reader.Refresh("k");
+        Assert.Equal(commands, _fleet.Redis.Commands);
+
+        _fleet.Time.Advance(TimeSpan.FromSeconds(25));
+        await _reader.RefreshAsync("k");
+        Assert.Equal(commands + 1, _fleet.Redis.Commands);
+        Assert.Equal(20 * 60 * 1000, _fleet.Redis.Pttl("k"));
+    }
+
+    [Fact]
     public async Task WithTheOptionOff_EveryReadKeepsACopy()
     {
         await using var fleet = new CacheeTestFleet(options => options.HoldOnlyPayingCopies = false);

@@ -142,6 +142,24 @@ public abstract class L2StoreConformance : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ARenewalOfAnEntryRenewedLately_ChangesNothing_SoReadersKeepTheirCopies()
+    {
+        var a = await ConnectAsync("a");
+        var b = await ConnectAsync("b");
+        var sliding = new EntryExpiration(EntryExpiration.None, TimeSpan.FromMinutes(20).Ticks);
+        _ = await SetAsync(a, "{r}k", [1], sliding);
+        _ = await SetAsync(a, "{r}marker", [1]);
+        _ = await GetAsync(b, "{r}k", register: true);
+        _ = await GetAsync(b, "{r}marker", register: true);
+
+        Assert.Equal(RenewalStatus.Renewed, (await RefreshAsync(a, "{r}k", expectedVersion: null)).Status); // its expiry is already a full window
+        await SetFromOtherClientAsync(Key("{r}marker"), [9]);
+
+        await b.Heard(m => m.Kind == MessageKind.Revoked && m.KeyOrToken == Key("{r}marker"));
+        Assert.False(b.HasHeard(m => m.KeyOrToken == Key("{r}k")));
+    }
+
+    [Fact]
     public async Task Writer_IsTheFirstHolderOfItsVersion()
     {
         var a = await ConnectAsync("a");

@@ -68,7 +68,9 @@ internal sealed class HoldingPolicy
         {
             lock (Gate(hash))
             {
-                Claim(hash).Version = 0;
+                ref var slot = ref Claim(hash);
+                slot.Version = 0;
+                slot.RenewalCoveredUntil = 0;
             }
         }
     }
@@ -117,6 +119,36 @@ internal sealed class HoldingPolicy
         }
     }
 
+    /// <summary>
+    /// A read that kept no copy found a sliding entry whose expiry in Redis needs no renewal before <paramref name="until"/>
+    /// (L1 clock): a <c>Refresh</c> of the key until then has nothing to do (see <see cref="RenewalCovered"/>).
+    /// </summary>
+    public void NoteRenewalCovered(ulong hash, long until)
+    {
+        if (Enabled)
+        {
+            lock (Gate(hash))
+            {
+                Claim(hash).RenewalCoveredUntil = until;
+            }
+        }
+    }
+
+    /// <summary>Whether a renewal of the key is covered by a read at <paramref name="now"/> (L1 clock; see <see cref="NoteRenewalCovered"/>).</summary>
+    public bool RenewalCovered(ulong hash, long now)
+    {
+        if (!Enabled)
+        {
+            return false;
+        }
+
+        lock (Gate(hash))
+        {
+            ref var slot = ref _slots[Index(hash)];
+            return slot.Tag == hash && now < slot.RenewalCoveredUntil;
+        }
+    }
+
     /// <summary>The key's score (for tests): held while at least 0; null for a key the table does not hold.</summary>
     internal int? ScoreOf(ulong hash)
     {
@@ -151,5 +183,6 @@ internal sealed class HoldingPolicy
         public long Version; // of the copy a read without one would have kept; 0: none
         public int Score;
         public bool VirtualHit;
+        public long RenewalCoveredUntil; // L1 clock
     }
 }

@@ -670,7 +670,7 @@ internal sealed class RedisL2Store : IL2Store
         string key, long? expectedVersion, bool register, bool tracked, long nowTicks, bool sync, CancellationToken token)
     {
         var on = tracked || _untracked is null ? null : await _untracked.GetAsync(sync, token).ConfigureAwait(false);
-        var args = RefreshScript.Arguments(nowTicks, expectedVersion, register ? _origin : null, _registrationMs);
+        var args = RefreshScript.Arguments(nowTicks, expectedVersion, register ? _origin : null, _registrationMs, _slidingTolerance);
         return RefreshScript.Parse(await EvaluateAsync(RefreshScript.Text, KeysOf(key, null), args, sync, token, on).ConfigureAwait(false));
     }
 

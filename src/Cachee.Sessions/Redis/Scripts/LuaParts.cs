@@ -9,12 +9,16 @@ namespace Cachee.Sessions.Redis.Scripts;
 internal static class LuaParts
 {
     /// <summary>
-    /// <c>renew(key, absexp, sldexp, now)</c> renews a sliding entry as RedisCache does (window capped by the absolute
-    /// expiration). Returns 'gone' when the entry passed its absolute expiration (deleted), 'final' when the renewed expiry
-    /// is the absolute expiration (no later renewal can move it), 'renewed' otherwise, 'none' without a sliding window.
+    /// <c>renew(key, absexp, sldexp, now, tolerance)</c> renews a sliding entry as RedisCache does (window capped by the
+    /// absolute expiration), unless its expiry already lies within half a tolerance of the renewed one (another instance
+    /// renewed it lately): a <c>PEXPIRE</c> is a change, which tracking reports to every instance holding a copy, so renewals
+    /// by many holders would keep dropping each other's copies. tolerance: the configured sliding tolerance in ms, or -1 for
+    /// the default (2% of the window, at most 30 s). Returns 'gone' when the entry passed its absolute expiration (deleted),
+    /// 'final' when the renewed expiry is the absolute expiration (no later renewal can move it), 'renewed' otherwise,
+    /// 'none' without a sliding window.
     /// </summary>
     public const string Renew = """
-        local function renew(key, absexp, sldexp, now)
+        local function renew(key, absexp, sldexp, now, tolerance)
           local sld = tonumber(sldexp)
           if not sld or sld <= 0 then return 'none' end
           local ttl = sld
@@ -29,7 +33,10 @@ internal static class LuaParts
             redis.call('DEL', key)
             return 'gone'
           end
-          redis.call('PEXPIRE', key, ttl)
+          local tol = tonumber(tolerance)
+          if tol < 0 then tol = math.min(sld / 500000, 30000) else tol = math.min(tol, sld / 20000) end
+          local left = redis.call('PTTL', key)
+          if left > ttl or left < ttl - tol / 2 then redis.call('PEXPIRE', key, ttl) end
           return result
         end
 

@@ -10,11 +10,11 @@ namespace Cachee.Sessions.Redis.Scripts;
 internal static class RefreshScript
 {
     public static readonly ScriptText Text = new(LuaParts.Renew + """
-        local now, expectedVersion, holder, registrationMs = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4]
+        local now, expectedVersion, holder, registrationMs, tolerance = tonumber(ARGV[1]), ARGV[2], ARGV[3], ARGV[4], ARGV[5]
         local r = redis.call('HMGET', KEYS[1], 'absexp', 'sldexp', 'ver')
         if not r[2] then return {'missing'} end
         if expectedVersion ~= '' and (r[3] or '0') ~= expectedVersion then return {'version-changed'} end
-        local renewed = renew(KEYS[1], r[1], r[2], now)
+        local renewed = renew(KEYS[1], r[1], r[2], now, tolerance)
         if renewed == 'gone' then return {'missing'} end
         if holder ~= '' then
           redis.call('SADD', KEYS[2], holder)
@@ -24,8 +24,16 @@ internal static class RefreshScript
         """);
 
     /// <summary>The arguments, in the order the script names them.</summary>
-    public static RedisValue[] Arguments(long nowTicks, long? expectedVersion, string? holder, long registrationMs) =>
-        [nowTicks, expectedVersion is { } version ? (RedisValue)version : RedisValue.EmptyString, holder ?? string.Empty, registrationMs];
+    /// <param name="nowTicks">Now, in UTC ticks.</param>
+    /// <param name="expectedVersion">Renew only at this version (null: any).</param>
+    /// <param name="holder">The holder whose registration is renewed too (null: none).</param>
+    /// <param name="registrationMs">How long a registration lasts.</param>
+    /// <param name="tolerance">The configured <see cref="CacheeOptions.SlidingRefreshTolerance"/> (null: the default).</param>
+    public static RedisValue[] Arguments(long nowTicks, long? expectedVersion, string? holder, long registrationMs, TimeSpan? tolerance) =>
+    [
+        nowTicks, expectedVersion is { } version ? (RedisValue)version : RedisValue.EmptyString, holder ?? string.Empty, registrationMs,
+        tolerance is { } configured ? (long)configured.TotalMilliseconds : -1,
+    ];
 
     /// <summary>Parses {'renewed', pttl, final}, {'missing'} or {'version-changed'}.</summary>
     public static Renewal Parse(RedisResult result)
