@@ -112,14 +112,15 @@ internal sealed class SessionFleetHarness : IAsyncDisposable
 
     /// <summary>
     /// Plays every user's requests once: all users at the same time, each user's requests one after the other, the user's
-    /// request <c>r</c> going to instance <c>(user + r) % 3</c>; every 10th request writes. Records each request's latency.
+    /// request <c>r</c> going to instance <c>(user + r) % 3</c>; every 10th request writes. Records each request's latency,
+    /// and each writing request's in <paramref name="writes"/> too.
     /// </summary>
-    public async Task RunAsync(LatencyRecorder? recorder, bool readOnly = false)
+    public async Task RunAsync(LatencyRecorder? recorder, bool readOnly = false, LatencyRecorder? writes = null)
     {
         var users = new Task[Users];
         for (var user = 0; user < Users; user++)
         {
-            users[user] = PlayUserAsync(user, recorder, readOnly);
+            users[user] = PlayUserAsync(user, recorder, readOnly, writes);
         }
 
         await Task.WhenAll(users).ConfigureAwait(false);
@@ -144,7 +145,7 @@ internal sealed class SessionFleetHarness : IAsyncDisposable
         }
     }
 
-    private async Task PlayUserAsync(int user, LatencyRecorder? recorder, bool readOnly)
+    private async Task PlayUserAsync(int user, LatencyRecorder? recorder, bool readOnly, LatencyRecorder? writes)
     {
         for (var r = 0; r < RequestsPerUser; r++)
         {
@@ -159,7 +160,12 @@ internal sealed class SessionFleetHarness : IAsyncDisposable
                 throw new InvalidOperationException($"User {user} lost their session.");
             }
 
-            recorder?.Record(Stopwatch.GetElapsedTime(started));
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            recorder?.Record(elapsed);
+            if (write)
+            {
+                writes?.Record(elapsed);
+            }
         }
     }
 }

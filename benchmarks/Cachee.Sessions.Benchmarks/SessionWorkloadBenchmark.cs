@@ -29,6 +29,7 @@ public class SessionWorkloadBenchmark
     private static readonly TimeSpan WarmUp = TimeSpan.FromSeconds(15);
     private static readonly ConcurrentDictionary<string, SessionResult> Results = new();
     private readonly LatencyRecorder _latencies = new();
+    private readonly LatencyRecorder _writeLatencies = new();
     private RedisProcess? _redis;
     private ConnectionMultiplexer? _admin;
     private SessionFleetHarness _fleet = null!;
@@ -81,7 +82,7 @@ public class SessionWorkloadBenchmark
         var readOnlyPerSecond = readRequests / reading.Elapsed.TotalSeconds;
         var readPerRequest = (double)Commands() / readRequests;
         Results[Describe(_store)] = new SessionResult(
-            _latencies.Percentile(50), _latencies.Percentile(99), mixedPerRequest, readPerRequest, processCpu, redisCpu, readOnlyPerSecond);
+            _latencies.Percentile(50), _latencies.Percentile(99), _writeLatencies.Percentile(50), mixedPerRequest, readPerRequest, processCpu, redisCpu, readOnlyPerSecond);
         _fleet.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _admin?.Dispose();
         _redis?.Dispose();
@@ -110,7 +111,7 @@ public class SessionWorkloadBenchmark
 
     private async Task RunAsync()
     {
-        await _fleet.RunAsync(_latencies).ConfigureAwait(false);
+        await _fleet.RunAsync(_latencies, writes: _writeLatencies).ConfigureAwait(false);
         _ = Interlocked.Add(ref _requests, SessionFleetHarness.RequestsPerOperation);
     }
 
@@ -138,7 +139,7 @@ public class SessionWorkloadBenchmark
     };
 
     private sealed record SessionResult(
-        double P50Microseconds, double P99Microseconds, double CommandsPerRequest, double CommandsPerReadOnlyRequest,
+        double P50Microseconds, double P99Microseconds, double WriteP50Microseconds, double CommandsPerRequest, double CommandsPerReadOnlyRequest,
         double ProcessCpuMicroseconds, double RedisCpuMicroseconds, double ReadOnlyRequestsPerSecond);
 
     private sealed class Config : ManualConfig
@@ -151,6 +152,7 @@ public class SessionWorkloadBenchmark
                     (SessionFleetHarness.RequestsPerOperation / (s[c]!.ResultStatistics!.Mean / 1e9)).ToString("N0", CultureInfo.InvariantCulture)),
                 new ResultColumn("Req p50", "Median single-request latency", (_, c) => Micro(For(c).P50Microseconds)),
                 new ResultColumn("Req p99", "99th percentile single-request latency", (_, c) => Micro(For(c).P99Microseconds)),
+                new ResultColumn("Write req p50", "Median latency of the requests that change the session", (_, c) => Micro(For(c).WriteP50Microseconds)),
                 new ResultColumn("Redis cmds/req", "Redis commands per request, mixed workload (INFO commandstats)", (_, c) =>
                     For(c).CommandsPerRequest.ToString("N3", CultureInfo.InvariantCulture)),
                 new ResultColumn("Redis cmds/read req", "Redis commands per request, read-only pass on warm instances", (_, c) =>

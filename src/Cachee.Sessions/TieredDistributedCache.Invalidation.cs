@@ -27,7 +27,7 @@ public sealed partial class TieredDistributedCache
         var fetch = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (_fetches.TryAdd(key, fetch.Task))
         {
-            _ = PrefetchAsync(key, fetch);
+            _ = Task.Run(() => PrefetchAsync(key, fetch)); // off the message loop before touching Redis
         }
     }
 
@@ -36,7 +36,6 @@ public sealed partial class TieredDistributedCache
     {
         try
         {
-            await Task.Yield(); // off the message loop before touching Redis
             _counters.Prefetches.Increment();
             fetch.SetResult(await FetchAsync(key, refreshSliding: false, sync: false, CancellationToken.None).ConfigureAwait(false));
         }

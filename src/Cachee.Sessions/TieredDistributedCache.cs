@@ -236,7 +236,7 @@ public sealed partial class TieredDistributedCache : IBufferDistributedCache, ID
     {
         connection = new RedisConnection(options, RedisInvalidationBus.ClientNameFor(instanceId), connectionLogger);
         var topology = new ClusterTopology(options.InstanceName);
-        var inboxes = new ShardInboxes(topology, ChannelName(options), instanceId);
+        var inboxes = new ShardInboxes(topology, ChannelName(options), instanceId, new MessagePump("Cachee messages " + instanceId[..8]));
         var bus = new RedisInvalidationBus(connection, topology, inboxes, instanceId, options.InstanceName, probeTimeout: TimeSpan.FromSeconds(5));
         var store = new RedisL2Store(
             connection, options.InstanceName, topology, inboxes, instanceId, options.L2OperationTimeout, options.SlidingRefreshTolerance, options.MinReplicasToAcknowledge,

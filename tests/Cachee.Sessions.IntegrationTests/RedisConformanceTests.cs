@@ -39,7 +39,7 @@ public abstract class RedisConformance(string endpoints) : L2StoreConformance
         var connection = new RedisConnection(options, RedisInvalidationBus.ClientNameFor(id));
         _owned.Add(connection);
         var topology = new ClusterTopology(_prefix);
-        var inboxes = new ShardInboxes(topology, _prefix + "__cachee:invalidations", id);
+        var inboxes = new ShardInboxes(topology, _prefix + "__cachee:invalidations", id, new MessagePump("test " + id));
         var bus = new RedisInvalidationBus(connection, topology, inboxes, id, _prefix, TimeSpan.FromSeconds(5));
         _owned.Add(bus);
         var store = new RedisL2Store(

@@ -20,7 +20,7 @@ public sealed class ReplayOnRedisTests(RedisServer redis)
         var options = new CacheeOptions { Configuration = redis.Endpoint, InstanceName = $"t{Guid.NewGuid():N}:" };
         using var connection = new RedisConnection(options, "cachee-test");
         var topology = new ClusterTopology(options.InstanceName);
-        var store = new RedisL2Store(connection, options.InstanceName, topology, new ShardInboxes(topology, "replay-test", "origin"), "origin", TimeSpan.FromSeconds(1));
+        var store = new RedisL2Store(connection, options.InstanceName, topology, new ShardInboxes(topology, "replay-test", "origin", new MessagePump("test")), "origin", TimeSpan.FromSeconds(1));
         var expiration = new EntryExpiration(EntryExpiration.None, TimeSpan.FromMinutes(20).Ticks);
         var ttl = expiration.TtlMilliseconds(DateTime.UtcNow.Ticks);
 
@@ -121,7 +121,7 @@ public sealed class ReplayOnRedisTests(RedisServer redis)
         var options = new CacheeOptions { Configuration = server.Endpoint, InstanceName = $"t{Guid.NewGuid():N}:", L2OperationTimeout = TimeSpan.FromSeconds(20) };
         using var connection = new RedisConnection(options, "cachee-test");
         var topology = new ClusterTopology(options.InstanceName);
-        var store = new RedisL2Store(connection, options.InstanceName, topology, new ShardInboxes(topology, "deadline-test", "origin"), "origin", TimeSpan.FromSeconds(1));
+        var store = new RedisL2Store(connection, options.InstanceName, topology, new ShardInboxes(topology, "deadline-test", "origin", new MessagePump("test")), "origin", TimeSpan.FromSeconds(1));
         _ = await (await connection.GetAsync(sync: false, CancellationToken.None)).GetDatabase().PingAsync();
         var expiration = new EntryExpiration(EntryExpiration.None, TimeSpan.FromMinutes(20).Ticks);
 

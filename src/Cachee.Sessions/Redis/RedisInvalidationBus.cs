@@ -89,13 +89,13 @@ internal sealed partial class RedisInvalidationBus : IInvalidationBus
         {
             // A queue delivers messages one at a time, in channel order, which the version checks rely on.
             _queue = await multiplexer.GetSubscriber().SubscribeAsync(_inbox).ConfigureAwait(false);
-            _queue.OnMessage(message => OnMessage(message.Message));
+            inboxes.Pump.Consume(_queue, OnMessage);
         }
 
         if (_trackingQueue is null)
         {
             _trackingQueue = await multiplexer.GetSubscriber().SubscribeAsync(TrackingChannel).ConfigureAwait(false);
-            _trackingQueue.OnMessage(message => OnTracking(message.Message));
+            inboxes.Pump.Consume(_trackingQueue, OnTracking);
         }
 
         await ProbeAsync(token).ConfigureAwait(false);
@@ -326,5 +326,7 @@ internal sealed partial class RedisInvalidationBus : IInvalidationBus
                 // The connection is gone already; nothing to unsubscribe.
             }
         }
+
+        inboxes.Pump.Dispose();
     }
 }

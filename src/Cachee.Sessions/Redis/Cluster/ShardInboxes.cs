@@ -13,7 +13,8 @@ namespace Cachee.Sessions.Redis.Cluster;
 /// <param name="topology">The layout.</param>
 /// <param name="channel">The invalidation channel name the inboxes derive from.</param>
 /// <param name="origin">This instance's id.</param>
-internal sealed class ShardInboxes(ClusterTopology topology, string channel, string origin)
+/// <param name="pump">Where the inboxes' messages are handled.</param>
+internal sealed class ShardInboxes(ClusterTopology topology, string channel, string origin, MessagePump pump)
 {
     private readonly ConcurrentDictionary<int, Lazy<Task<ChannelMessageQueue>>> _bySlot = new();
     private ChannelMessageQueue? _home;
@@ -44,6 +45,9 @@ internal sealed class ShardInboxes(ClusterTopology topology, string channel, str
     /// <summary>On a cluster, the home inbox of instance <paramref name="who"/>: a sharded channel it listens on from start-up.</summary>
     public RedisChannel HomeInboxOf(string who) => RedisChannel.Sharded(InvalidationMessage.InboxChannel(channel, who));
 
+    /// <summary>Where this instance's subscriptions are handled (the bus ends it when disposed).</summary>
+    public MessagePump Pump => pump;
+
     /// <summary>The subscriptions to end when the bus is disposed.</summary>
     public IEnumerable<ChannelMessageQueue?> Queues =>
         _bySlot.Values.Select(lazy => lazy.IsValueCreated && lazy.Value.IsCompletedSuccessfully ? lazy.Value.Result : null).Append(_home);
@@ -54,7 +58,7 @@ internal sealed class ShardInboxes(ClusterTopology topology, string channel, str
         if (_home is null)
         {
             var queue = await multiplexer.GetSubscriber().SubscribeAsync(HomeInboxOf(origin)).ConfigureAwait(false);
-            queue.OnMessage(message => Received?.Invoke(message.Message));
+            pump.Consume(queue, message => Received?.Invoke(message));
             _home = queue;
         }
     }
@@ -130,7 +134,7 @@ internal sealed class ShardInboxes(ClusterTopology topology, string channel, str
     {
         var multiplexer = topology.Multiplexer ?? throw new RedisException("The invalidation bus has not started yet.");
         var queue = await multiplexer.GetSubscriber().SubscribeAsync(InboxOf(origin, slot)).ConfigureAwait(false);
-        queue.OnMessage(message => Received?.Invoke(message.Message));
+        pump.Consume(queue, message => Received?.Invoke(message));
         return queue;
     }
 }
