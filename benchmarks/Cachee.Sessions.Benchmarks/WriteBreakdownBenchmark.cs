@@ -15,7 +15,8 @@ namespace Cachee.Sessions.Benchmarks;
 /// instance holds, a key the other instance holds (its copy is hit between writes, so it keeps it), and RedisCache. For the
 /// held key, the write's spans are split: the write script's round trip, when the holder had dropped its copy and sent its
 /// acknowledgement (seen from the holder's side), and the wait for that acknowledgement. Medians of each, in microseconds.
-/// <para>Run: <c>dotnet run -c Release --project benchmarks/Cachee.Sessions.Benchmarks -- write-breakdown [writes]</c>.</para>
+/// <para>Run: <c>dotnet run -c Release --project benchmarks/Cachee.Sessions.Benchmarks -- write-breakdown [writes] [busy]</c>;
+/// with <c>busy</c>, CPU-bound work items keep the thread pool saturated meanwhile, as a loaded application's requests do.</para>
 /// </summary>
 internal static class WriteBreakdownBenchmark
 {
@@ -24,6 +25,7 @@ internal static class WriteBreakdownBenchmark
     public static async Task RunAsync(string[] args)
     {
         var writes = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 5_000;
+        var busy = args.Length > 1 && args[1] == "busy";
         using var redis = RedisProcess.Start();
         var prefix = $"breakdown-{Guid.NewGuid():N}:";
         using var writer = await StartAsync(redis.Endpoint, prefix);
@@ -47,6 +49,24 @@ internal static class WriteBreakdownBenchmark
         long writeStarted = 0;
         var holderDone = new ConcurrentQueue<double>();
         holder.Coordinator.Invalidated += (_, _) => holderDone.Enqueue(Stopwatch.GetElapsedTime(Interlocked.Read(ref writeStarted)).TotalMicroseconds);
+
+        // With "busy": the thread pool kept saturated by CPU-bound work items (as a loaded web app's), so that every
+        // continuation waits its turn in the pool's queue.
+        using var stopBusy = new CancellationTokenSource();
+        var busyWork = busy
+            ? Enumerable.Range(0, 4 * Environment.ProcessorCount).Select(_ => Task.Run(async () =>
+            {
+                while (!stopBusy.IsCancellationRequested)
+                {
+                    var until = Stopwatch.GetTimestamp() + (Stopwatch.Frequency / 5000); // 200 µs
+                    while (Stopwatch.GetTimestamp() < until)
+                    {
+                    }
+
+                    await Task.Yield();
+                }
+            })).ToArray()
+            : [];
 
         // Every case in turn within each round (so that none gets a quieter machine than another); the first round warms up.
         var database = writer.GetDatabase();
@@ -77,7 +97,9 @@ internal static class WriteBreakdownBenchmark
             }
         }
 
-        Console.WriteLine($"# Write breakdown: {writes} writes of 2 KB per case, one at a time, cases in turn, {Environment.ProcessorCount} cores; µs");
+        await stopBusy.CancelAsync();
+        await Task.WhenAll(busyWork);
+        Console.WriteLine($"# Write breakdown: {writes} writes of 2 KB per case, one at a time, cases in turn, {Environment.ProcessorCount} cores{(busy ? ", thread pool kept busy" : string.Empty)}; µs");
         Console.WriteLine();
         Console.WriteLine("| step | p50 | p99 |");
         Console.WriteLine("|---|---|---|");
