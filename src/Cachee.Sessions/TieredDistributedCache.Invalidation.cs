@@ -27,7 +27,9 @@ public sealed partial class TieredDistributedCache
         var fetch = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
         if (_fetches.TryAdd(key, fetch.Task))
         {
-            _ = Task.Run(() => PrefetchAsync(key, fetch)); // off the message loop before touching Redis
+            // Started here, on the message loop, up to its first await: its read then reaches Redis right behind the
+            // acknowledgement just sent, and Redis takes both in one round trip. The rest runs on the thread pool.
+            _ = PrefetchAsync(key, fetch);
         }
     }
 

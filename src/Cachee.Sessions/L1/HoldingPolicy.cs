@@ -8,10 +8,10 @@ namespace Cachee.Sessions.L1;
 /// saves one read. So a key is held only while most of its copies were hit. Learned per key, in a fixed table indexed by the
 /// key's hash (entries of colliding keys replace each other: a wrong guess costs Redis work, never a stale read):
 /// <list type="bullet">
-/// <item>a held copy ended by a change: hit since its load counts once for holding, not hit counts twice against;</item>
+/// <item>a held copy ended by a change: hit since its load counts once for holding, not hit three times against;</item>
 /// <item>while not held, reads show what a copy would have done: a read that finds the version the previous read found
-/// would have been a hit (counts once for holding), one that finds another version ends a copy, which counts twice against
-/// if no read would have hit it.</item>
+/// would have been a hit (counts once for holding), one that finds another version ends a copy, which counts three times
+/// against if no read would have hit it.</item>
 /// </list>
 /// A key never seen is held, and stays held through one unused copy. Reasoning and figures: docs/design.md, "Holding copies only where they pay".
 /// </summary>
@@ -21,8 +21,8 @@ internal sealed class HoldingPolicy
     internal const int MaxScore = 4;
 
     // A key first seen starts held, and stays held through one unused copy (a key read once before a change is common).
-    private const int InitialScore = 2;
-    private const int Wasted = -2;
+    private const int InitialScore = 3;
+    private const int Wasted = -3;
     private const int Paid = 1;
     private readonly Slot[] _slots;
     private readonly Lock[] _gates;
