@@ -60,7 +60,7 @@ public class FleetScaleBenchmark
     [GlobalSetup(Target = nameof(Cachee))]
     public void SetupCachee() => Setup(prefix =>
     {
-        var cache = new TieredDistributedCache(Options.Create(new CacheeOptions { Configuration = _redis!.Endpoint, InstanceName = prefix }));
+        var cache = new TieredDistributedCache(Options.Create(new CacheeOptions { Configuration = _redis!.Endpoint, InstanceName = prefix, HoldOnlyPayingCopies = true }));
         cache.Coordinator.StartAsync(CancellationToken.None).GetAwaiter().GetResult();
         var started = Stopwatch.StartNew();
         while (!cache.Coordinator.IsSubscribed && started.Elapsed < TimeSpan.FromSeconds(30))

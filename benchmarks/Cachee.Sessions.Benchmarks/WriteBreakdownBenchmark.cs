@@ -136,7 +136,7 @@ internal static class WriteBreakdownBenchmark
 
     private static async Task<TieredDistributedCache> StartAsync(string endpoint, string prefix)
     {
-        var cache = new TieredDistributedCache(Options.Create(new CacheeOptions { Configuration = endpoint, InstanceName = prefix }));
+        var cache = new TieredDistributedCache(Options.Create(new CacheeOptions { Configuration = endpoint, InstanceName = prefix, HoldOnlyPayingCopies = true }));
         await cache.Coordinator.StartAsync(CancellationToken.None);
         var started = Stopwatch.StartNew();
         while (!cache.Coordinator.IsSubscribed && started.Elapsed < TimeSpan.FromSeconds(30))

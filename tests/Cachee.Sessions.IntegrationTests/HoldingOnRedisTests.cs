@@ -18,8 +18,8 @@ public sealed class HoldingOnRedisTests(RedisServer redis) : IAsyncLifetime
     [Fact]
     public async Task AKeyChangedBeforeEveryRead_IsReadWithoutRegistration_OnTheUntrackedConnection_AndHeldAgainOnceStable()
     {
-        var writer = await _instances.StartAsync();
-        var reader = await _instances.StartAsync();
+        var writer = await _instances.StartAsync(o => o.HoldOnlyPayingCopies = true);
+        var reader = await _instances.StartAsync(o => o.HoldOnlyPayingCopies = true);
         var registry = HolderRegistryKey.For(_instances.Prefix, "k");
         var db = redis.Admin.GetDatabase();
         for (var round = 0; round < 6; round++)

@@ -8,7 +8,7 @@ namespace Cachee.Sessions.Tests;
 public sealed class HoldingTests : IAsyncLifetime
 {
     private static readonly DistributedCacheEntryOptions NoExpiry = new();
-    private readonly CacheeTestFleet _fleet = new();
+    private readonly CacheeTestFleet _fleet = new(options => options.HoldOnlyPayingCopies = true);
     private TieredDistributedCache _writer = null!;
     private TieredDistributedCache _reader = null!;
     private int _version;
