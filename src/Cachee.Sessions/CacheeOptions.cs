@@ -107,7 +107,7 @@ public sealed class CacheeOptions
     /// <summary>
     /// When true, an instance keeps L1 copies of a key only while they pay: while its copies of that key get hit before the
     /// key changes (see docs/design.md, "Holding copies only where they pay"). Not offered yet, and off: with it on, the
-    /// large-context session benchmark served stale reads (a few per ten thousand), a race not yet understood. When false
+    /// large-context session benchmark served stale reads (docs/benchmarks.md), a race not yet understood. When false
     /// (the default), every read keeps a copy. Tests and benchmarks turn it on.
     /// </summary>
     internal bool HoldOnlyPayingCopies { get; set; }
