@@ -9,6 +9,15 @@ namespace Cachee.Sessions.Tests;
 /// <summary>What the guard around the L2 store counts as Redis being unreachable.</summary>
 public sealed class GuardedL2StoreTests
 {
+    [Theory]
+    [InlineData("MOVED 1234 127.0.0.1:7001", true)]
+    [InlineData("Key has MOVED but CommandFlags.NoRedirect was specified - redirect not followed.", true)]
+    [InlineData("TRYAGAIN Multiple keys request during rehashing of slot", true)]
+    [InlineData("WRONGTYPE Operation against a key holding the wrong kind of value", false)]
+    [InlineData("NOPERM this user has no permissions to run the 'evalsha' command", false)]
+    public void ServerErrors_ThatMeanTheCommandDidNotRunWhereTheKeyIs_AreUnavailability(string message, bool unavailable) =>
+        Assert.Equal(unavailable, GuardedL2Store.IsUnavailability(new StackExchange.Redis.RedisServerException(message)));
+
     [Fact]
     public async Task WritesTooFewReplicasConfirmed_FailAsUnavailable_ButNeverOpenTheBreaker()
     {

@@ -81,7 +81,9 @@ internal sealed partial class GuardedL2Store(
             || server.Message.StartsWith("MASTERDOWN", StringComparison.Ordinal)
             || server.Message.StartsWith("READONLY", StringComparison.Ordinal)
             || server.Message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal)
-            || server.Message.StartsWith("TRYAGAIN", StringComparison.Ordinal),
+            || server.Message.StartsWith("TRYAGAIN", StringComparison.Ordinal)
+            || server.Message.StartsWith("MOVED", StringComparison.Ordinal)
+            || server.Message.Contains("has MOVED", StringComparison.Ordinal), // the slot moved (a failover): not run
         _ => false,
     };
 
