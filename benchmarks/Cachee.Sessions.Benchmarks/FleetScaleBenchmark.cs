@@ -82,11 +82,9 @@ public class FleetScaleBenchmark
     {
         var commands = Commands();
         var redisCpu = (RedisCpuSeconds() - _redisCpuAtStart) * 1e6;
-        var perCommand = _admin!.GetServers().Single().Info("commandstats").SelectMany(group => group)
-            .Select(pair => (Name: pair.Key.Replace("cmdstat_", string.Empty, StringComparison.Ordinal), Calls: long.Parse(pair.Value.Split(',')[0].Split('=')[1], CultureInfo.InvariantCulture), Usec: long.Parse(pair.Value.Split(',')[1].Split('=')[1], CultureInfo.InvariantCulture)))
-            .OrderByDescending(command => command.Usec).Take(10);
+        var perCommand = RedisServerStats.PerCommand(_admin!.GetServers().Single()).OrderByDescending(command => command.Microseconds).Take(10);
         Console.WriteLine($"// Redis commands of {Describe()}, per request (calls, µs): " + string.Join(", ", perCommand.Select(command =>
-            string.Create(CultureInfo.InvariantCulture, $"{command.Name} {(double)command.Calls / _requests:N2} {(double)command.Usec / _requests:N1}"))));
+            string.Create(CultureInfo.InvariantCulture, $"{command.Name} {(double)command.Calls / _requests:N2} {(double)command.Microseconds / _requests:N1}"))));
         Results[Describe()] = new FleetResult(
             (double)commands / _requests, redisCpu / _requests, _reads.Percentile(50), _reads.Percentile(99),
             _writes.Percentile(50), _writes.Percentile(99), _staleReads);

@@ -8,9 +8,18 @@ internal static class RedisServerStats
 {
     /// <summary>Commands run since the statistics were last reset, leaving out the INFO and CONFIG calls that read them.</summary>
     public static long Commands(IServer server) =>
-        server.Info("commandstats").SelectMany(group => group)
-            .Where(pair => pair.Key is not "cmdstat_info" and not "cmdstat_config")
-            .Sum(pair => long.Parse(pair.Value.Split(',')[0].Split('=')[1], CultureInfo.InvariantCulture));
+        PerCommand(server).Where(command => command.Name is not "info" and not "config").Sum(command => command.Calls);
+
+    /// <summary>Each command's calls and the server's time in it (µs) since the statistics were last reset.</summary>
+    public static IEnumerable<(string Name, long Calls, long Microseconds)> PerCommand(IServer server) =>
+        server.Info("commandstats").SelectMany(group => group).Select(pair =>
+        {
+            var fields = pair.Value.Split(',');
+            return (
+                pair.Key.Replace("cmdstat_", string.Empty, StringComparison.Ordinal),
+                long.Parse(fields[0].Split('=')[1], CultureInfo.InvariantCulture),
+                long.Parse(fields[1].Split('=')[1], CultureInfo.InvariantCulture));
+        });
 
     /// <summary>CPU seconds the server used since it started (system and user).</summary>
     public static double CpuSeconds(IServer server)
