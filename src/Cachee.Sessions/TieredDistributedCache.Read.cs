@@ -251,7 +251,7 @@ public sealed partial class TieredDistributedCache
             return;
         }
 
-        if (_holding.RenewalCovered(L1Store.Hash(key), _l1.Clock.Now()))
+        if (_holding.Enabled && _holding.RenewalCovered(L1Store.Hash(key), _l1.Clock.Now()))
         {
             // Read here lately (no copy kept) with an expiry that needs no renewal yet: the session middleware's Refresh
             // after its Get costs Redis nothing.
